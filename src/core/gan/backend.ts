@@ -1,0 +1,171 @@
+/**
+ * Picks the fastest TensorFlow.js backend this machine can run: native TensorFlow with CUDA, native
+ * TensorFlow on the CPU, WebAssembly (XNNPACK, SIMD) or the pure-JS cpu backend. The native packages
+ * are optional dependencies, so most installs land on wasm; it gets our training kernels registered.
+ *
+ * Every module in the app imports the same `@tensorflow/tfjs` union package, so one engine (and one
+ * set of registered kernels) is shared by the models, the training loop and this file.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { registerWasmTrainingKernels } from './kernels/index.ts';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | BackendName;
+
+export interface BackendAttempt {
+  name: string;
+  ok: boolean;
+  /** A human reason when it could not be used, e.g. "@tensorflow/tfjs-node is not installed". */
+  error?: string;
+}
+
+export interface BackendInfo {
+  name: BackendName;
+  /** One sentence for the UI: why this backend is the one in use. */
+  reason: string;
+  tried: BackendAttempt[];
+}
+
+export const backendNames: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+const WASM_FILES = [
+  'tfjs-backend-wasm.wasm',
+  'tfjs-backend-wasm-simd.wasm',
+  'tfjs-backend-wasm-threaded-simd.wasm',
+];
+
+let wasmDirOverride: string | undefined = process.env.KAO_TFJS_WASM_DIR || undefined;
+let wasmPathsSet = false;
+
+/**
+ * Where the tfjs-backend-wasm .wasm binaries live. Bundled apps (electron-vite, asar) override it,
+ * either here or with the KAO_TFJS_WASM_DIR environment variable; call before selectBackend.
+ */
+export function setWasmDirectory(dir: string): void {
+  wasmDirOverride = dir;
+}
+
+/** The folder of the .wasm binaries: the override, else `dist/` of the installed package. */
+export function wasmDirectory(): string {
+  if (wasmDirOverride) return wasmDirOverride;
+  const require = createRequire(import.meta.url);
+  return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+}
+
+/** Backend names this process can try, in order, for a preference. */
+function candidatesFor(preference: BackendPreference): BackendName[] {
+  if (preference === 'auto') return [...backendNames];
+  if (!backendNames.includes(preference))
+    throw new Error(`unknown backend "${String(preference)}" (expected auto, ${backendNames.join(', ')})`);
+  return [preference];
+}
+
+/**
+ * Select and initialise a backend. `auto` tries tensorflow-gpu → tensorflow → wasm → cpu and keeps
+ * the first that works; an explicit name tries only that one and throws with the reason if it fails.
+ */
+export async function selectBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+  const tried: BackendAttempt[] = [];
+  for (const name of candidatesFor(preference)) {
+    try {
+      await activate(name);
+      tried.push({ name, ok: true });
+      return { name, reason: reasonFor(name, preference, tried), tried };
+    } catch (error) {
+      tried.push({ name, ok: false, error: humanReason(name, error) });
+    }
+  }
+  const summary = tried.map((t) => `${t.name}: ${t.error}`).join('; ');
+  throw new Error(`no TensorFlow.js backend could start (${summary})`);
+}
+
+async function activate(name: BackendName): Promise<void> {
+  switch (name) {
+    case 'tensorflow-gpu':
+      if (process.platform === 'linux' && !existsSync('/proc/driver/nvidia/version')) {
+        // Without a driver the GPU build silently runs on the CPU; say so instead.
+        throw new Error('no NVIDIA driver found (/proc/driver/nvidia/version is missing)');
+      }
+      await importOptional('@tensorflow/tfjs-node-gpu');
+      await use('tensorflow');
+      return;
+    case 'tensorflow':
+      await importOptional('@tensorflow/tfjs-node');
+      await use('tensorflow');
+      return;
+    case 'wasm':
+      if (!wasmPathsSet) {
+        const dir = wasmDirectory();
+        const missing = WASM_FILES.filter((f) => !existsSync(path.join(dir, f)));
+        if (missing.length === WASM_FILES.length) throw new Error(`no .wasm binaries in ${dir}`);
+        setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
+        wasmPathsSet = true;
+      }
+      registerWasmTrainingKernels();
+      await use('wasm');
+      return;
+    case 'cpu':
+      await use('cpu');
+      return;
+  }
+}
+
+async function use(backendName: string): Promise<void> {
+  if (!tf.findBackendFactory(backendName)) throw new Error(`backend "${backendName}" is not registered`);
+  const ok = await tf.setBackend(backendName);
+  if (!ok || tf.getBackend() !== backendName)
+    throw new Error(`backend "${backendName}" failed to initialise`);
+  await tf.ready();
+}
+
+/** A dynamic import the bundler and TypeScript leave alone: these packages are optional. */
+async function importOptional(specifier: string): Promise<unknown> {
+  return import(/* @vite-ignore */ specifier);
+}
+
+function humanReason(name: BackendName, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string } | undefined)?.code;
+  const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  if (
+    code === 'ERR_MODULE_NOT_FOUND' ||
+    code === 'MODULE_NOT_FOUND' ||
+    /Cannot find (package|module)/.test(message)
+  ) {
+    if (message.includes(pkg)) return `${pkg} is not installed`;
+  }
+  const lib = /(lib(?:cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvinfer)[\w.\-]*)/.exec(
+    message,
+  );
+  if (lib)
+    return `CUDA libraries not found (${lib[1]}): install the CUDA toolkit and cuDNN versions tfjs-node-gpu expects`;
+  if (/libtensorflow[\w.\-]*/.test(message))
+    return `the native TensorFlow library failed to load (${/libtensorflow[\w.\-]*/.exec(message)![0]}); reinstall ${pkg}`;
+  if (/tfjs_binding\.node/.test(message))
+    return `${pkg}'s native binding is missing or built for another Node/Electron version; rebuild it`;
+  return message.split('\n')[0] ?? message;
+}
+
+function reasonFor(name: BackendName, preference: BackendPreference, tried: BackendAttempt[]): string {
+  if (preference !== 'auto') return `${label(name)} (chosen explicitly)`;
+  const skipped = tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.error}`);
+  const why = skipped.length ? ` — ${skipped.join('; ')}` : '';
+  return `${label(name)}${why}`;
+}
+
+function label(name: BackendName): string {
+  switch (name) {
+    case 'tensorflow-gpu':
+      return 'native TensorFlow with CUDA (GPU)';
+    case 'tensorflow':
+      return 'native TensorFlow on the CPU';
+    case 'wasm':
+      return `WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ' with SIMD' : ''} (XNNPACK, one thread per worker)`;
+    case 'cpu':
+      return 'pure-JavaScript cpu backend (very slow for training)';
+  }
+}

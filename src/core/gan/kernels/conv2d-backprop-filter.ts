@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs';
+import { conv2d, release, slice, transpose } from './wasm-kernel-call.ts';
+
+/**
+ * Conv2DBackpropFilter for the wasm backend, which has none (without it no conv layer can train).
+ *
+ * dW[a,b,ci,co] = Σ_{n,i,j} x[n, i·s+a−pad, j·s+b−pad, ci] · dy[n,i,j,co] is itself a convolution: a
+ * stride-1 conv over x with channels and batch swapped ([Ci,H,W,N]) by dy as the filter ([Ho,Wo,N,Co]),
+ * dilated by the forward stride. That lands on XNNPACK's conv, the fastest path in tfjs-wasm.
+ * (Going through Conv3DBackpropFilterV2 on a depth-1 reshape is wrong in tfjs-wasm 4.22 for stride > 1.)
+ */
+export function conv2dBackpropFilterWasm({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: tf.KernelBackend;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
+    attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (dataFormat !== undefined && dataFormat !== 'NHWC')
+    throw new Error('Conv2DBackpropFilter (wasm): only NHWC');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const { inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } =
+    info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  // Padding after the input so the "output" of the swapped conv is exactly filterHeight × filterWidth;
+  // negative means the forward conv never read those trailing rows/columns.
+  const padBottom = filterHeight + (outHeight - 1) * strideHeight - inHeight - padTop;
+  const padRight = filterWidth + (outWidth - 1) * strideWidth - inWidth - padLeft;
+
+  const temps: tf.TensorInfo[] = [];
+  let input = x;
+  if (padBottom < 0 || padRight < 0) {
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    input = slice(backend, x, [0, 0, 0, 0], [n, h + Math.min(0, padBottom), w + Math.min(0, padRight), c]);
+    temps.push(input);
+  }
+  const xT = transpose(backend, input, [3, 1, 2, 0]);
+  const dyT = transpose(backend, dy, [1, 2, 0, 3]);
+  temps.push(xT, dyT);
+  const swapped = conv2d(
+    backend,
+    xT,
+    dyT,
+    { top: padTop, bottom: Math.max(0, padBottom), left: padLeft, right: Math.max(0, padRight) },
+    [strideHeight, strideWidth],
+  );
+  temps.push(swapped);
+  const dw = transpose(backend, swapped, [1, 2, 0, 3]);
+  release(backend, ...temps);
+  return dw;
+}

@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs';
+
+type TensorInfo = tf.TensorInfo;
+
+/**
+ * Calls another wasm kernel directly, the way tfjs' own kernels compose: no engine bookkeeping and no
+ * gradient tape. Every intermediate it returns must be released with `release`.
+ */
+export function callKernel(
+  backend: tf.KernelBackend,
+  kernelName: string,
+  inputs: Record<string, TensorInfo> | TensorInfo[],
+  attrs: Record<string, unknown> = {},
+): TensorInfo {
+  const kernel = tf.getKernel(kernelName, 'wasm');
+  if (!kernel) throw new Error(`kernel ${kernelName} is not registered for the wasm backend`);
+  const out = kernel.kernelFunc({
+    inputs: inputs as tf.NamedTensorInfoMap,
+    backend,
+    attrs: attrs as tf.NamedAttrMap,
+  });
+  if (Array.isArray(out)) throw new Error(`kernel ${kernelName} returned several outputs`);
+  return out;
+}
+
+export function release(backend: tf.KernelBackend, ...infos: TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+export function transpose(backend: tf.KernelBackend, x: TensorInfo, perm: number[]): TensorInfo {
+  return callKernel(backend, 'Transpose', { x }, { perm });
+}
+
+export function slice(backend: tf.KernelBackend, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+  return callKernel(backend, 'Slice', { x }, { begin, size });
+}
+
+/** Wasm Conv2D (XNNPACK) with explicit per-side padding; NHWC input, HWIO filter. */
+export function conv2d(
+  backend: tf.KernelBackend,
+  x: TensorInfo,
+  filter: TensorInfo,
+  pad: { top: number; bottom: number; left: number; right: number },
+  dilations: [number, number] = [1, 1],
+): TensorInfo {
+  return callKernel(
+    backend,
+    'Conv2D',
+    { x, filter },
+    {
+      strides: [1, 1],
+      dilations,
+      pad: [
+        [0, 0],
+        [pad.top, pad.bottom],
+        [pad.left, pad.right],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+    },
+  );
+}
+
+/** Concat's kernel takes its inputs as an array, not a named map. */
+export function concat(backend: tf.KernelBackend, xs: TensorInfo[], axis: number): TensorInfo {
+  return callKernel(backend, 'Concat', xs, { axis });
+}
