@@ -138,13 +138,13 @@ function humanReason(name: BackendName, error: unknown): string {
   ) {
     if (message.includes(pkg)) return `${pkg} is not installed`;
   }
-  const lib = /(lib(?:cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvinfer)[\w.\-]*)/.exec(
+  const lib = /(lib(?:cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvinfer)[\w.-]*)/.exec(
     message,
   );
   if (lib)
     return `CUDA libraries not found (${lib[1]}): install the CUDA toolkit and cuDNN versions tfjs-node-gpu expects`;
-  if (/libtensorflow[\w.\-]*/.test(message))
-    return `the native TensorFlow library failed to load (${/libtensorflow[\w.\-]*/.exec(message)![0]}); reinstall ${pkg}`;
+  if (/libtensorflow[\w.-]*/.test(message))
+    return `the native TensorFlow library failed to load (${/libtensorflow[\w.-]*/.exec(message)![0]}); reinstall ${pkg}`;
   if (/tfjs_binding\.node/.test(message))
     return `${pkg}'s native binding is missing or built for another Node/Electron version; rebuild it`;
   return message.split('\n')[0] ?? message;
