@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CliError, intOption, parseCommandArgs, writeJson, type CliCommand } from '../command.ts';
+import { startWebBridge } from '../web-bridge.ts';
+import { createNodeAppServices } from '../../services/node-services.ts';
+
+const usage = 'kao serve [--port N] [--data DIR] [--config DIR] [--renderer DIR]';
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  summary: 'Serve the app to a browser on 127.0.0.1 (web bridge)',
+  usage,
+  async run(argv, io) {
+    const { values } = parseCommandArgs(
+      argv,
+      { port: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, renderer: { type: 'string' } },
+      usage,
+    );
+    const rendererDir = resolve(values.renderer ?? fileURLToPath(new URL('../../../out/renderer', import.meta.url)));
+    if (!existsSync(resolve(rendererDir, 'index.html'))) {
+      throw new CliError(`No built UI at ${rendererDir}: run \`npm run build:web\` first.`);
+    }
+    const services = createNodeAppServices({
+      ...(values.data ? { dataDir: resolve(values.data) } : {}),
+      ...(values.config ? { configDir: resolve(values.config) } : {}),
+    });
+    if (values.data && services.settings.get().dataDir !== resolve(values.data)) {
+      await services.settings.set({ ...services.settings.get(), dataDir: resolve(values.data) });
+    }
+    const bridge = await startWebBridge({ services, rendererDir, port: intOption(values.port, 'port', 0) ?? 0 });
+    if (io.json) writeJson(io, { url: bridge.url, origin: bridge.origin });
+    else io.stdout.write(`Kao Studio is served at ${bridge.url}\n(loopback only; the token in the URL is required; Ctrl-C stops)\n`);
+    await new Promise<void>((done) => {
+      const stop = (): void => done();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await bridge.close();
+    await services.dispose();
+    return 0;
+  },
+};

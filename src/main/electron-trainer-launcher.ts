@@ -1,0 +1,30 @@
+import { app, utilityProcess } from 'electron';
+import trainerPath from '../trainer/main.ts?modulePath';
+import type { TrainerLauncher, TrainerProcess } from '../services/trainer-host.ts';
+
+/** Launches the trainer in an Electron utility process; crashes arrive as `child-process-gone`. */
+export const electronTrainerLauncher: TrainerLauncher = (): TrainerProcess => {
+  const child = utilityProcess.fork(trainerPath, [], { serviceName: 'Kao Studio Trainer', stdio: 'inherit' });
+  let goneReason: string | undefined;
+  const onGone = (_event: unknown, details: { type: string; reason: string; exitCode: number; serviceName?: string }) => {
+    if (details.type === 'Utility' && details.serviceName === 'Kao Studio Trainer') {
+      goneReason = `${details.reason}, exit code ${details.exitCode}`;
+    }
+  };
+  app.on('child-process-gone', onGone);
+  return {
+    get pid() {
+      return child.pid;
+    },
+    postMessage: (message) => child.postMessage(message),
+    onMessage: (listener) => child.on('message', listener),
+    onExit: (listener) =>
+      child.once('exit', (code) => {
+        app.off('child-process-gone', onGone);
+        listener({ code, ...(goneReason ? { reason: goneReason } : {}) });
+      }),
+    kill: () => {
+      child.kill();
+    },
+  };
+};

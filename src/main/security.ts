@@ -1,0 +1,28 @@
+import { app, session, type WebContents } from 'electron';
+import { CONTENT_SECURITY_POLICY } from '../shared/security.ts';
+
+/** Electron's security checklist, applied once to the default session and every web contents. */
+export function hardenSessions(isAppUrl: (url: string) => boolean): void {
+  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({
+      responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] },
+    });
+  });
+  // No remote content at all: only the app's own pages, dev server and media protocol.
+  session.defaultSession.webRequest.onBeforeRequest((details, callback) => {
+    const allowed = isAppUrl(details.url) || details.url.startsWith('kao-media:') || details.url.startsWith('devtools:');
+    callback({ cancel: !allowed });
+  });
+  app.on('web-contents-created', (_event, contents: WebContents) => {
+    contents.on('will-navigate', (event, url) => {
+      if (!isAppUrl(url)) event.preventDefault();
+    });
+    contents.on('will-redirect', (event, url) => {
+      if (!isAppUrl(url)) event.preventDefault();
+    });
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+}

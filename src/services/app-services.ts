@@ -1,0 +1,79 @@
+import { mkdir } from 'node:fs/promises';
+import { EventBus } from './event-bus.ts';
+import { createDispatcher, type Handlers } from './dispatcher.ts';
+import { SettingsService, type SettingsStore } from './settings.ts';
+import { TrainerHost, type TrainerLauncher } from './trainer-host.ts';
+import { KaoError } from '../shared/errors.ts';
+import type { SelfTestResult } from '../shared/contract.ts';
+import type { z } from 'zod';
+
+/** What differs between the Electron app and the web bridge; everything else is shared. */
+export interface Platform {
+  adapter: 'electron' | 'web';
+  version: string;
+  /** A native folder picker; absent in the browser, where the UI asks for a typed path instead. */
+  pickFolder?: (title: string) => Promise<string | null>;
+}
+
+export interface AppServicesOptions {
+  platform: Platform;
+  settingsStore: SettingsStore;
+  dataDirDefault: string;
+  launchTrainer: TrainerLauncher;
+}
+
+/**
+ * The app's use cases over the domain cores, behind one dispatcher. The Electron main process and
+ * `kao serve` are thin adapters that forward requests to `dispatch` and events from `events`.
+ */
+export function createAppServices(options: AppServicesOptions) {
+  const events = new EventBus();
+  const settings = new SettingsService(options.settingsStore, options.dataDirDefault);
+  const trainer = new TrainerHost({
+    launch: options.launchTrainer,
+    onStatus: (status) => {
+      events.emit('trainer.status', status);
+      if (status.state === 'crashed' && status.lastCrash) events.emit('app.notice', { level: 'error', message: status.lastCrash });
+    },
+    onEvent: (event) => {
+      if (event.type === 'log') events.emit('app.notice', { level: event.level, message: event.message });
+    },
+  });
+
+  const handlers: Handlers = {
+    'app.info': async () => ({
+      name: 'Kao Studio',
+      version: options.platform.version,
+      adapter: options.platform.adapter,
+      platform: process.platform,
+      dataDir: settings.get().dataDir,
+      repairedSettings: settings.repaired,
+    }),
+    'settings.get': async () => settings.get(),
+    'settings.set': async (next) => {
+      await mkdir(next.dataDir, { recursive: true });
+      return settings.set(next);
+    },
+    'settings.reset': async () => settings.reset(),
+    'dialog.pickFolder': async ({ title }) => {
+      if (!options.platform.pickFolder) {
+        throw new KaoError('unsupported', 'Folder dialogs are not available in the browser; type the path instead.');
+      }
+      return { path: await options.platform.pickFolder(title) };
+    },
+    'trainer.status': async () => trainer.status,
+    'trainer.selfTest': async ({ backend }) =>
+      trainer.request<z.infer<typeof SelfTestResult>>({ type: 'selfTest', backend }, 300_000),
+  };
+
+  return {
+    events,
+    settings,
+    trainer,
+    dispatch: createDispatcher(handlers),
+    async dispose(): Promise<void> {
+      await trainer.shutdown();
+    },
+  };
+}
+export type AppServices = ReturnType<typeof createAppServices>;

@@ -1,0 +1,41 @@
+import { realpath } from 'node:fs/promises';
+import { extname, isAbsolute, relative, resolve } from 'node:path';
+
+export const MEDIA_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.json': 'application/json',
+};
+
+/**
+ * Maps a media request to a file inside the data folder, or undefined. Only image-like files, and
+ * never anything outside the folder (`..`, absolute paths, or symlinks pointing out).
+ */
+export async function resolveMediaPath(dataDir: string, requested: string): Promise<string | undefined> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(requested);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes('\0') || isAbsolute(decoded)) return undefined;
+  if (!MEDIA_TYPES[extname(decoded).toLowerCase()]) return undefined;
+  const root = resolve(dataDir);
+  const candidate = resolve(root, decoded);
+  if (!isInside(root, candidate)) return undefined;
+  try {
+    const real = await realpath(candidate);
+    const realRoot = await realpath(root);
+    return isInside(realRoot, real) ? real : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}

@@ -1,0 +1,221 @@
+/**
+ * The one contract between the UI and the app's services. Every invoke channel (request → response)
+ * and every pushed event is declared here as a runtime schema with its inferred type. Main's IPC
+ * handlers, the preload's `window.kao`, and the web bridge (`kao serve`) are all typed from it, and
+ * every request is validated against it at run time before a service sees it. No Electron imports.
+ */
+import { z } from 'zod';
+import { WireError, type Envelope } from './errors.ts';
+
+// ---------------------------------------------------------------- settings
+
+export const ThemeSetting = z.enum(['system', 'light', 'dark']);
+export const BackendPreference = z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+export const BackendName = z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+export const Rendition = z.enum(['sample', 'preview', 'jpeg', 'original']);
+export const PresetName = z.enum(['anime-48', 'dcgan-64', 'tiny']);
+
+export const CrawlSettings = z.object({
+  site: z.url({ protocol: /^https?$/ }).default('https://konachan.net'),
+  tags: z.string().max(500).default('solo'),
+  rendition: Rendition.default('sample'),
+  pages: z.int().min(1).max(10_000).default(10),
+  limit: z.int().min(1).max(1_000_000).default(1000),
+  delayMs: z.int().min(0).max(60_000).default(1000),
+  unsafeRatings: z.boolean().default(false),
+});
+
+export const FaceSettings = z.object({
+  size: z.union([z.literal(64), z.literal(96), z.literal(128)]).default(96),
+  margin: z.number().min(0).max(1).default(0.25),
+  scaleFactor: z.number().min(1.01).max(2).default(1.1),
+  minNeighbors: z.int().min(1).max(50).default(5),
+  minSize: z.int().min(8).max(1024).default(24),
+  cascadePath: z.string().default(''),
+});
+
+export const TrainingSettings = z.object({
+  preset: PresetName.default('anime-48'),
+  batchSize: z.int().min(1).max(1024).default(64),
+  backend: BackendPreference.default('auto'),
+  checkpointEvery: z.int().min(1).max(1_000_000).default(200),
+  sampleEvery: z.int().min(1).max(1_000_000).default(50),
+  swdEvery: z.int().min(0).max(1_000_000).default(500),
+  seed: z.int().min(0).max(2 ** 31 - 1).default(1),
+});
+
+export const WindowBounds = z.object({
+  width: z.int().min(640).max(10_000).default(1280),
+  height: z.int().min(480).max(10_000).default(820),
+  x: z.int().optional(),
+  y: z.int().optional(),
+  maximized: z.boolean().default(false),
+});
+
+export const Settings = z.object({
+  dataDir: z.string().min(1),
+  theme: ThemeSetting.default('system'),
+  crawl: CrawlSettings.prefault({}),
+  faces: FaceSettings.prefault({}),
+  training: TrainingSettings.prefault({}),
+  window: WindowBounds.prefault({}),
+});
+export type Settings = z.infer<typeof Settings>;
+
+/** Parses stored settings field by field: a bad stored value falls back to its default, never a crash. */
+export function parseSettingsLenient(stored: unknown, dataDirDefault: string): { settings: Settings; repaired: string[] } {
+  const repaired: string[] = [];
+  const input = stored && typeof stored === 'object' ? { ...(stored as Record<string, unknown>) } : {};
+  if (!(stored && typeof stored === 'object')) repaired.push('(all)');
+  const out: Record<string, unknown> = {};
+  const shape = Settings.shape;
+  for (const key of Object.keys(shape) as Array<keyof typeof shape>) {
+    const fieldSchema = shape[key];
+    const value = input[key];
+    if (key === 'dataDir') {
+      const ok = typeof value === 'string' && value.length > 0;
+      if (!ok && value !== undefined) repaired.push('dataDir');
+      out.dataDir = ok ? value : dataDirDefault;
+      continue;
+    }
+    const parsed = fieldSchema.safeParse(value);
+    if (parsed.success) {
+      out[key] = parsed.data;
+    } else if (value && typeof value === 'object' && 'shape' in fieldSchema) {
+      // Keep the good fields of a section, reset only the bad ones.
+      const section: Record<string, unknown> = {};
+      const sectionShape = (fieldSchema as unknown as z.ZodObject).shape;
+      for (const sub of Object.keys(sectionShape)) {
+        const subSchema = sectionShape[sub]!;
+        const r = subSchema.safeParse((value as Record<string, unknown>)[sub]);
+        if (r.success) section[sub] = r.data;
+        else repaired.push(`${key}.${sub}`);
+      }
+      out[key] = fieldSchema.parse(section);
+    } else {
+      repaired.push(key);
+      out[key] = fieldSchema.parse(undefined);
+    }
+  }
+  return { settings: Settings.parse(out), repaired };
+}
+
+// ---------------------------------------------------------------- app and trainer
+
+export const BackendStatus = z.object({
+  name: BackendName,
+  reason: z.string(),
+  tried: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
+});
+export type BackendStatus = z.infer<typeof BackendStatus>;
+
+export const TrainerState = z.enum(['stopped', 'starting', 'idle', 'running', 'paused', 'crashed']);
+export const TrainerStatus = z.object({
+  state: TrainerState,
+  pid: z.int().optional(),
+  backend: BackendStatus.optional(),
+  /** Why the trainer last stopped unexpectedly, in words. */
+  lastCrash: z.string().optional(),
+});
+export type TrainerStatus = z.infer<typeof TrainerStatus>;
+
+export const AppInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  adapter: z.enum(['electron', 'web']),
+  platform: z.string(),
+  dataDir: z.string(),
+  /** Settings fields that were unreadable at start and were reset to defaults. */
+  repairedSettings: z.array(z.string()),
+});
+export type AppInfo = z.infer<typeof AppInfo>;
+
+export const SelfTestResult = z.object({
+  backend: BackendStatus,
+  loss: z.number(),
+  millis: z.number(),
+  numTensorsBefore: z.int(),
+  numTensorsAfter: z.int(),
+});
+
+const Empty = z.object({}).strict();
+
+// ---------------------------------------------------------------- the channel map
+
+export const invokeContract = {
+  'app.info': { request: Empty, response: AppInfo },
+  'settings.get': { request: Empty, response: Settings },
+  'settings.set': { request: Settings, response: Settings },
+  'settings.reset': { request: Empty, response: Settings },
+  'dialog.pickFolder': {
+    request: z.object({ title: z.string().max(200) }).strict(),
+    response: z.object({ path: z.string().nullable() }),
+  },
+  'trainer.status': { request: Empty, response: TrainerStatus },
+  /** Starts the trainer process if needed and runs one real tfjs training step on a tiny model. */
+  'trainer.selfTest': {
+    request: z.object({ backend: BackendPreference.default('auto') }).strict(),
+    response: SelfTestResult,
+  },
+} as const;
+
+export const eventContract = {
+  'trainer.status': TrainerStatus,
+  /** Something the user should see that no request is waiting for (a crash, a repaired file). */
+  'app.notice': z.object({ level: z.enum(['info', 'warning', 'error']), message: z.string() }),
+} as const;
+
+// ---------------------------------------------------------------- derived types
+
+export type InvokeContract = typeof invokeContract;
+export type InvokeChannel = keyof InvokeContract;
+export type EventContract = typeof eventContract;
+export type EventName = keyof EventContract;
+export type RequestOf<C extends InvokeChannel> = z.input<InvokeContract[C]['request']>;
+export type ParsedRequestOf<C extends InvokeChannel> = z.output<InvokeContract[C]['request']>;
+export type ResponseOf<C extends InvokeChannel> = z.output<InvokeContract[C]['response']>;
+export type EventOf<E extends EventName> = z.output<EventContract[E]>;
+
+export const invokeChannels = Object.keys(invokeContract) as InvokeChannel[];
+export const eventNames = Object.keys(eventContract) as EventName[];
+
+export function isInvokeChannel(name: unknown): name is InvokeChannel {
+  return typeof name === 'string' && Object.hasOwn(invokeContract, name);
+}
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.hasOwn(eventContract, name);
+}
+
+/**
+ * What a transport provides (the preload's `window.kao`, or the web bridge's WebSocket client):
+ * envelopes rather than thrown errors, because Electron's contextBridge drops custom error fields.
+ */
+export interface KaoBridge {
+  readonly adapter: 'electron' | 'web';
+  invoke(channel: InvokeChannel, request: unknown): Promise<Envelope<unknown>>;
+  on(event: EventName, listener: (payload: unknown) => void): () => void;
+  mediaUrl(relativePath: string): string;
+}
+
+/** The typed API the renderer uses, built from a bridge: identical over Electron IPC and the web bridge. */
+export interface KaoApi {
+  readonly adapter: 'electron' | 'web';
+  invoke<C extends InvokeChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;
+  /** Subscribes to a pushed event; returns the function that unsubscribes. */
+  on<E extends EventName>(event: E, listener: (payload: EventOf<E>) => void): () => void;
+  /** URL under which the UI may load a file of the data folder (crops, samples, favorites). */
+  mediaUrl(relativePath: string): string;
+}
+
+/** Web-bridge wire messages (the Electron side uses ipcRenderer.invoke with the same envelopes). */
+export const WsClientMessage = z.object({
+  id: z.int().min(0),
+  channel: z.string().max(100),
+  request: z.unknown(),
+});
+export const WsServerMessage = z.union([
+  z.object({ kind: z.literal('reply'), id: z.int(), ok: z.literal(true), value: z.unknown() }),
+  z.object({ kind: z.literal('reply'), id: z.int(), ok: z.literal(false), error: WireError }),
+  z.object({ kind: z.literal('event'), event: z.string(), payload: z.unknown() }),
+]);
+export type WsServerMessage = z.infer<typeof WsServerMessage>;

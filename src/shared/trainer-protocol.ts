@@ -1,0 +1,41 @@
+/**
+ * Messages between the TrainerHost (main process, or the Node web bridge) and the trainer process
+ * (an Electron utility process, or a plain Node child in tests and the CLI). One tagged union each
+ * way; the host validates every message it receives and treats anything else as a protocol error.
+ */
+import { z } from 'zod';
+import { WireError } from './errors.ts';
+import { BackendPreference, BackendStatus, SelfTestResult } from './contract.ts';
+
+export const HostToTrainer = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('selfTest'), requestId: z.int(), backend: BackendPreference }),
+  z.object({ type: z.literal('start'), requestId: z.int(), job: z.record(z.string(), z.unknown()) }),
+  z.object({ type: z.literal('pause') }),
+  z.object({ type: z.literal('resume') }),
+  /** Stop the job: the trainer saves a checkpoint, reports `stopped`, and stays alive. */
+  z.object({ type: z.literal('stop') }),
+  /** Leave: the trainer finishes what it must persist and exits. */
+  z.object({ type: z.literal('shutdown') }),
+]);
+export type HostToTrainer = z.infer<typeof HostToTrainer>;
+
+export const TrainerToHost = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready'), pid: z.int() }),
+  z.object({
+    type: z.literal('reply'),
+    requestId: z.int(),
+    ok: z.boolean(),
+    value: z.unknown().optional(),
+    error: WireError.optional(),
+  }),
+  z.object({ type: z.literal('backend'), backend: BackendStatus }),
+  z.object({ type: z.literal('progress'), progress: z.record(z.string(), z.unknown()) }),
+  z.object({ type: z.literal('samples'), step: z.int(), path: z.string() }),
+  z.object({ type: z.literal('checkpoint'), step: z.int(), path: z.string() }),
+  z.object({ type: z.literal('log'), level: z.enum(['info', 'warning', 'error']), message: z.string() }),
+  z.object({ type: z.literal('state'), state: z.enum(['idle', 'running', 'paused']) }),
+  z.object({ type: z.literal('done'), reason: z.enum(['finished', 'stopped', 'failed']), error: WireError.optional() }),
+]);
+export type TrainerToHost = z.infer<typeof TrainerToHost>;
+
+export { SelfTestResult };

@@ -1,0 +1,57 @@
+/**
+ * The trainer process: an Electron utility process in the app, a forked Node child in the CLI, the web
+ * bridge and tests. It owns TensorFlow.js so training never blocks the UI, and speaks only the typed
+ * protocol of src/shared/trainer-protocol.ts.
+ */
+import { HostToTrainer, type TrainerToHost } from '../shared/trainer-protocol.ts';
+import { toWireError } from '../shared/errors.ts';
+import { connectToParent } from './port.ts';
+import { runSelfTest } from './self-test.ts';
+import { TrainingJobs } from './training-jobs.ts';
+
+const port = connectToParent();
+const post = (message: TrainerToHost): void => port.post(message);
+const jobs = new TrainingJobs(post);
+
+port.onMessage(async (raw) => {
+  const parsed = HostToTrainer.safeParse(raw);
+  if (!parsed.success) {
+    post({ type: 'log', level: 'error', message: `Ignored a malformed message from the host: ${parsed.error.message}` });
+    return;
+  }
+  const message = parsed.data;
+  switch (message.type) {
+    case 'selfTest':
+      await reply(message.requestId, async () => {
+        const result = await runSelfTest(message.backend);
+        post({ type: 'backend', backend: result.backend });
+        return result;
+      });
+      break;
+    case 'start':
+      await reply(message.requestId, () => jobs.start(message.job));
+      break;
+    case 'pause':
+      jobs.pause();
+      break;
+    case 'resume':
+      jobs.resume();
+      break;
+    case 'stop':
+      await jobs.stop();
+      break;
+    case 'shutdown':
+      await jobs.stop();
+      process.exit(0);
+  }
+});
+
+async function reply(requestId: number, work: () => Promise<unknown>): Promise<void> {
+  try {
+    post({ type: 'reply', requestId, ok: true, value: await work() });
+  } catch (error) {
+    post({ type: 'reply', requestId, ok: false, error: toWireError(error) });
+  }
+}
+
+post({ type: 'ready', pid: process.pid });

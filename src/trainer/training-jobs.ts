@@ -1,0 +1,39 @@
+import type { TrainerToHost } from '../shared/trainer-protocol.ts';
+import { KaoError } from '../shared/errors.ts';
+import { RunControl } from '../core/util/run-control.ts';
+
+/** Runs at most one training job in this process and relays its progress to the host. */
+export class TrainingJobs {
+  #control: RunControl | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(private readonly post: (message: TrainerToHost) => void) {}
+
+  async start(job: Record<string, unknown>): Promise<{ started: true }> {
+    if (this.#running) throw new KaoError('busy', 'A training run is already in progress.');
+    const { startTrainingJob } = await import('./train-job.ts');
+    const control = new RunControl();
+    this.#control = control;
+    this.#running = startTrainingJob(job, control, this.post).finally(() => {
+      this.#running = undefined;
+      this.#control = undefined;
+    });
+    return { started: true };
+  }
+
+  pause(): void {
+    this.#control?.pause();
+    if (this.#control) this.post({ type: 'state', state: 'paused' });
+  }
+
+  resume(): void {
+    this.#control?.resume();
+    if (this.#control) this.post({ type: 'state', state: 'running' });
+  }
+
+  /** Stops the job (the run checkpoints on its way out) and waits until it has. */
+  async stop(): Promise<void> {
+    this.#control?.cancel('stopped by the user');
+    await this.#running?.catch(() => undefined);
+  }
+}
