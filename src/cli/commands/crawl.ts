@@ -1,0 +1,125 @@
+import { resolve } from 'node:path';
+import { CliError, ProgressBar, intOption, parseCommandArgs, writeJson, type CliCommand, type CliIO } from '../command.ts';
+import { CrawlError, DEFAULT_SITE, crawl, parseCrawlOptions, type CrawlOptionsInput, type CrawlSummary } from '../../core/crawler/crawl.ts';
+import { RENDITIONS, type Rendition } from '../../core/crawler/moebooru.ts';
+import { RunControl } from '../../core/util/run-control.ts';
+
+const usage =
+  'kao crawl --site URL --out DIR [--tags T] [--pages N] [--limit N] [--rendition sample|preview|jpeg|original] ' +
+  '[--delay-ms N] [--unsafe-ratings] [--extra-host HOST]… [--max-file-mb N] [--stall-timeout-ms N] [--retries N] [--json]';
+
+export const crawlCommand: CliCommand = {
+  name: 'crawl',
+  summary: 'Download illustrations from a Moebooru board (safe rating by default)',
+  usage,
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        site: { type: 'string' },
+        out: { type: 'string' },
+        tags: { type: 'string' },
+        pages: { type: 'string' },
+        limit: { type: 'string' },
+        rendition: { type: 'string' },
+        'delay-ms': { type: 'string' },
+        'unsafe-ratings': { type: 'boolean' },
+        'extra-host': { type: 'string', multiple: true },
+        'max-file-mb': { type: 'string' },
+        'stall-timeout-ms': { type: 'string' },
+        retries: { type: 'string' },
+      },
+      usage,
+    );
+    if (!values.out) throw new CliError(`--out is required\nusage: ${usage}`, 2);
+    if (values.rendition !== undefined && !(RENDITIONS as readonly string[]).includes(values.rendition)) {
+      throw new CliError(`--rendition must be one of ${RENDITIONS.join(', ')}, got "${values.rendition}"`, 2);
+    }
+    const maxFileMb = intOption(values['max-file-mb'], 'max-file-mb', 1);
+    const input: CrawlOptionsInput = {
+      site: values.site ?? DEFAULT_SITE,
+      datasetDir: resolve(values.out),
+      tags: values.tags ?? '',
+      maxPages: intOption(values.pages, 'pages', 1),
+      maxPosts: intOption(values.limit, 'limit', 1),
+      rendition: values.rendition as Rendition | undefined,
+      delayMs: intOption(values['delay-ms'], 'delay-ms', 0),
+      unsafeRatings: values['unsafe-ratings'] ?? false,
+      extraHosts: values['extra-host'] ?? [],
+      maxFileBytes: maxFileMb === undefined ? undefined : maxFileMb * 1024 * 1024,
+      stallTimeoutMs: intOption(values['stall-timeout-ms'], 'stall-timeout-ms', 1),
+      maxRetries: intOption(values.retries, 'retries', 0),
+    };
+    try {
+      parseCrawlOptions(input);
+    } catch (error) {
+      throw new CliError((error as Error).message, 2);
+    }
+
+    // Ctrl-C cancels cleanly (the partial download is removed); a second Ctrl-C kills at once.
+    const control = new RunControl();
+    const onSigint = () => {
+      if (control.cancelled) process.exit(130);
+      control.cancel('interrupted');
+    };
+    process.on('SIGINT', onSigint);
+    const bar = new ProgressBar(io, 'crawl');
+    let summary: CrawlSummary;
+    try {
+      summary = await crawl(input, {
+        control,
+        onProgress: (p) => {
+          const total = input.maxPosts;
+          const detail = `page ${p.page} · ${p.downloaded} new · ${p.skipped} present · ${p.failed} failed`;
+          bar.update(p.found, total, p.state === 'paused' ? `${detail} (paused)` : detail);
+        },
+      });
+    } catch (error) {
+      bar.done();
+      if (error instanceof CrawlError) {
+        if (io.json) writeJson(io, error.summary);
+        throw new CliError(error.message);
+      }
+      throw error;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    bar.done();
+    if (io.json) writeJson(io, summary);
+    else io.stdout.write(formatSummary(summary));
+    return summary.state === 'done' ? 0 : 130;
+  },
+};
+
+function formatSummary(summary: CrawlSummary): string {
+  const lines = [
+    `${summary.state === 'done' ? 'Crawl finished' : 'Crawl cancelled'} (${describeStop(summary)}) in ${(summary.durationMs / 1000).toFixed(1)} s`,
+    `  query:      ${summary.site} tags="${summary.tags}"`,
+    `  found:      ${summary.found} posts on ${summary.pagesDone} page(s)`,
+    `  downloaded: ${summary.downloaded} (${(summary.bytes / (1024 * 1024)).toFixed(1)} MB)`,
+    `  skipped:    ${summary.skipped} already in the dataset`,
+    `  filtered:   ${summary.filtered} (${summary.filteredReasons.rating} by rating, ${summary.filteredReasons.deleted} deleted)`,
+    `  failed:     ${summary.failed}${summary.failed ? ' (retried on the next crawl)' : ''}`,
+  ];
+  const reasons = new Map<string, number>();
+  for (const failure of summary.failures) reasons.set(failure.reason, (reasons.get(failure.reason) ?? 0) + 1);
+  for (const [reason, count] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
+    lines.push(`    ${String(count).padStart(4)} × ${reason}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function describeStop(summary: CrawlSummary): string {
+  switch (summary.stoppedBecause) {
+    case 'page-limit':
+      return 'page limit reached';
+    case 'post-limit':
+      return 'post limit reached';
+    case 'short-page':
+      return 'no more posts';
+    case 'cancelled':
+      return 'cancelled';
+    case 'error':
+      return 'error';
+  }
+}

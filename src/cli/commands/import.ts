@@ -1,0 +1,51 @@
+import { resolve } from 'node:path';
+import { CliError, ProgressBar, parseCommandArgs, writeJson, type CliCommand, type CliIO } from '../command.ts';
+import { importFolder, type ImportSummary } from '../../core/crawler/import.ts';
+import { RunControl } from '../../core/util/run-control.ts';
+
+const usage = 'kao import --from DIR --out DIR [--link] [--json]';
+
+export const importCommand: CliCommand = {
+  name: 'import',
+  summary: 'Import a folder of images into the dataset',
+  usage,
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const { values } = parseCommandArgs(argv, { from: { type: 'string' }, out: { type: 'string' }, link: { type: 'boolean' } }, usage);
+    if (!values.from || !values.out) throw new CliError(`--from and --out are required\nusage: ${usage}`, 2);
+    const control = new RunControl();
+    const onSigint = () => {
+      if (control.cancelled) process.exit(130);
+      control.cancel('interrupted');
+    };
+    process.on('SIGINT', onSigint);
+    const bar = new ProgressBar(io, 'import');
+    let summary: ImportSummary;
+    try {
+      summary = await importFolder(
+        { from: resolve(values.from), datasetDir: resolve(values.out), mode: values.link ? 'link' : 'copy' },
+        {
+          control,
+          onProgress: (p) => bar.update(p.processed, p.total, `${p.imported} new · ${p.skipped} duplicate · ${p.rejected} rejected`),
+        },
+      );
+    } finally {
+      process.off('SIGINT', onSigint);
+      bar.done();
+    }
+    if (io.json) {
+      writeJson(io, summary);
+    } else {
+      const lines = [
+        `${summary.state === 'done' ? 'Import finished' : 'Import cancelled'}: ${summary.total} file(s) in ${(summary.durationMs / 1000).toFixed(1)} s`,
+        `  imported: ${summary.imported} (${(summary.bytes / (1024 * 1024)).toFixed(1)} MB)`,
+        `  skipped:  ${summary.skipped} duplicate(s)`,
+        `  rejected: ${summary.rejected}`,
+        ...summary.rejectedFiles.slice(0, 20).map((r) => `    ${r.path}: ${r.reason}`),
+        `  ignored:  ${summary.ignored}`,
+        ...summary.ignoredFiles.slice(0, 10).map((r) => `    ${r.path}: ${r.reason}`),
+      ];
+      io.stdout.write(lines.join('\n') + '\n');
+    }
+    return summary.state === 'done' ? 0 : 130;
+  },
+};

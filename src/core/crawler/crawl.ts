@@ -1,0 +1,393 @@
+import { rename, rm } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { z } from 'zod';
+import packageJson from '../../../package.json' with { type: 'json' };
+import { PARTIAL_DIR, crawledFileName, datasetMd5s, lockDataset, resetPartialDir } from '../images/dataset.ts';
+import { DEFAULT_MAX_PIXELS, InvalidImageError, validateImage } from '../images/validate.ts';
+import { CancelledError, type RunControl } from '../util/run-control.ts';
+import { HostPolicy } from './hosts.ts';
+import { PermanentHttpError, PoliteHttpClient, TransientHttpError, defaultHttpPolicy, type RetryEvent } from './http.ts';
+import { appendJournal } from './journal.ts';
+import {
+  RENDITIONS,
+  buildTagQuery,
+  isDeleted,
+  parsePostsPage,
+  postsPageUrl,
+  renditionUrl,
+  resolvePostUrl,
+  type MoebooruPost,
+} from './moebooru.ts';
+
+export const DEFAULT_SITE = 'https://konachan.net';
+export const DEFAULT_USER_AGENT = `KaoStudio/${packageJson.version} (+https://github.com/kao-studio)`;
+/** Below this gap the crawler would be impolite to a public site; loopback test servers may go lower. */
+export const MIN_PUBLIC_DELAY_MS = 500;
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL such as https://konachan.net');
+
+/** Everything a crawl can be told. The defaults are the polite ones; the UI sends only what the user changed. */
+export const crawlOptionsSchema = z.object({
+  site: httpUrl.default(DEFAULT_SITE),
+  datasetDir: z.string().min(1, 'datasetDir is required'),
+  tags: z.string().default(''),
+  rendition: z.enum(RENDITIONS).default('sample'),
+  /** Stop after this many pages (pages are fetched in order from 1). */
+  maxPages: z.number().int().positive().optional(),
+  /** Stop after this many eligible posts (safe-rated, not deleted), whatever their outcome. */
+  maxPosts: z.number().int().positive().optional(),
+  pageSize: z.number().int().min(1).max(100).default(100),
+  delayMs: z.number().int().min(0).default(1000),
+  unsafeRatings: z.boolean().default(false),
+  /** Hosts besides the site's own domain that images may come from: `cdn.example.com` or `*.example.com`. */
+  extraHosts: z.array(z.string().min(1)).default([]),
+  maxFileBytes: z.number().int().positive().default(50 * 1024 * 1024),
+  maxPixels: z.number().int().positive().default(DEFAULT_MAX_PIXELS),
+  maxRetries: z.number().int().min(0).max(10).default(4),
+  retryBaseMs: z.number().int().min(0).default(2000),
+  maxRetryWaitMs: z.number().int().min(0).default(120_000),
+  connectTimeoutMs: z.number().int().positive().default(30_000),
+  stallTimeoutMs: z.number().int().positive().default(30_000),
+  userAgent: z.string().min(1).default(DEFAULT_USER_AGENT),
+});
+export type CrawlOptionsInput = z.input<typeof crawlOptionsSchema>;
+export type CrawlOptions = z.output<typeof crawlOptionsSchema>;
+
+export type JobState = 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+
+export interface CrawlFailure {
+  postId?: number;
+  url?: string;
+  reason: string;
+}
+
+/** Plain JSON, safe to send over IPC or a WebSocket as is. */
+export interface CrawlProgress {
+  state: JobState;
+  /** Page being fetched or processed (1-based); 0 before the first. */
+  page: number;
+  pagesDone: number;
+  /** Eligible posts looked at: safe (unless unsafeRatings), not deleted. */
+  found: number;
+  downloaded: number;
+  /** Already in the dataset (same md5). */
+  skipped: number;
+  /** Dropped before download: rating not allowed, or deleted. */
+  filtered: number;
+  failed: number;
+  /** Bytes downloaded by this run. */
+  bytes: number;
+  imagesPerSec?: number;
+  etaSeconds?: number;
+  lastError?: string;
+  /** The latest failures, newest last (at most 20). */
+  recentFailures: CrawlFailure[];
+}
+
+export type CrawlStopReason = 'page-limit' | 'post-limit' | 'short-page' | 'cancelled' | 'error';
+
+export interface CrawlSummary extends CrawlProgress {
+  stoppedBecause: CrawlStopReason;
+  site: string;
+  /** The tag query actually sent (rating:s added unless unsafe ratings are allowed). */
+  tags: string;
+  filteredReasons: { rating: number; deleted: number };
+  /** Every failure of this run, with its reason; failed posts are retried by the next crawl. */
+  failures: CrawlFailure[];
+  durationMs: number;
+}
+
+export class CrawlError extends Error {
+  override readonly name = 'CrawlError';
+  constructor(
+    message: string,
+    readonly summary: CrawlSummary,
+  ) {
+    super(message);
+  }
+}
+
+export interface JobHooks<P> {
+  onProgress?: (progress: P) => void;
+  control?: RunControl;
+}
+
+const RECENT_FAILURES = 20;
+
+/**
+ * Crawls a Moebooru site into a dataset folder. Resolves with the summary when the crawl finished or was
+ * cancelled; rejects with CrawlError (carrying the summary) when it could not go on, e.g. the site kept
+ * failing. Safe to kill at any moment: rerunning continues where it stopped and never downloads twice.
+ */
+export async function crawl(input: CrawlOptionsInput, hooks: JobHooks<CrawlProgress> = {}): Promise<CrawlSummary> {
+  const options = parseCrawlOptions(input);
+  const site = new URL(options.site);
+  const tags = buildTagQuery(options.tags, options.unsafeRatings);
+  const hosts = new HostPolicy(site, options.extraHosts);
+  const signal = hooks.control?.signal ?? new AbortController().signal;
+  const startedAt = Date.now();
+  const datasetDir = options.datasetDir;
+
+  const summary: CrawlSummary = {
+    state: 'running',
+    page: 0,
+    pagesDone: 0,
+    found: 0,
+    downloaded: 0,
+    skipped: 0,
+    filtered: 0,
+    failed: 0,
+    bytes: 0,
+    recentFailures: [],
+    stoppedBecause: 'short-page',
+    site: site.origin,
+    tags,
+    filteredReasons: { rating: 0, deleted: 0 },
+    failures: [],
+    durationMs: 0,
+  };
+  const emit = () => {
+    summary.durationMs = Date.now() - startedAt;
+    const seconds = summary.durationMs / 1000;
+    summary.imagesPerSec = seconds > 0 ? round2(summary.downloaded / seconds) : undefined;
+    summary.etaSeconds = estimateRemaining(options, summary, seconds);
+    hooks.onProgress?.(progressOf(summary));
+  };
+  const fail = (failure: CrawlFailure) => {
+    summary.failed++;
+    summary.failures.push(failure);
+    summary.recentFailures = summary.failures.slice(-RECENT_FAILURES);
+    summary.lastError = failure.postId === undefined ? failure.reason : `post ${failure.postId}: ${failure.reason}`;
+  };
+  const onRetry = (event: RetryEvent) => {
+    summary.lastError = `${event.reason}; retry ${event.attempt} in ${Math.round(event.waitMs / 100) / 10} s`;
+    emit();
+  };
+
+  const release = await lockDataset(datasetDir, 'crawl');
+  try {
+    const partialDir = await resetPartialDir(datasetDir);
+    const present = await datasetMd5s(datasetDir);
+    const client = new PoliteHttpClient(
+      { ...defaultHttpPolicy(options.userAgent), ...pickHttpPolicy(options) },
+      hosts,
+      signal,
+      onRetry,
+    );
+    const checkpoint = async () => {
+      if (hooks.control?.paused) {
+        summary.state = 'paused';
+        emit();
+      }
+      await hooks.control?.checkpoint();
+      if (summary.state === 'paused') {
+        summary.state = 'running';
+        emit();
+      }
+    };
+    const record = (post: MoebooruPost, outcome: 'downloaded' | 'present' | 'failed' | 'filtered', extra: { file?: string; url?: string; reason?: string; bytes?: number } = {}) =>
+      appendJournal(datasetDir, { type: 'post', at: new Date().toISOString(), site: site.host, postId: post.id, md5: post.md5, outcome, ...extra });
+
+    await appendJournal(datasetDir, { type: 'start', at: new Date().toISOString(), site: site.origin, tags, rendition: options.rendition });
+    emit();
+    try {
+      pages: for (let page = 1; ; page++) {
+        if (options.maxPages !== undefined && page > options.maxPages) {
+          summary.stoppedBecause = 'page-limit';
+          break;
+        }
+        if (options.maxPosts !== undefined && summary.found >= options.maxPosts) {
+          summary.stoppedBecause = 'post-limit';
+          break;
+        }
+        await checkpoint();
+        summary.page = page;
+        emit();
+        let parsed;
+        try {
+          parsed = parsePostsPage(await client.getJson(postsPageUrl(site, tags, page, options.pageSize).href));
+        } catch (error) {
+          if (error instanceof CancelledError) throw error;
+          throw new Error(`page ${page}: ${errorMessage(error)}`);
+        }
+        for (const invalid of parsed.invalid) fail({ postId: invalid.postId, reason: invalid.reason });
+
+        for (const post of parsed.posts) {
+          if (options.maxPosts !== undefined && summary.found >= options.maxPosts) {
+            summary.stoppedBecause = 'post-limit';
+            break pages;
+          }
+          await checkpoint();
+          if (isDeleted(post)) {
+            summary.filtered++;
+            summary.filteredReasons.deleted++;
+            await record(post, 'filtered', { reason: 'deleted' });
+            continue;
+          }
+          if (!options.unsafeRatings && post.rating !== 's') {
+            summary.filtered++;
+            summary.filteredReasons.rating++;
+            await record(post, 'filtered', { reason: `rating ${post.rating}` });
+            continue;
+          }
+          summary.found++;
+          if (post.md5 && present.has(post.md5)) {
+            summary.skipped++;
+            await record(post, 'present');
+            emit();
+            continue;
+          }
+          const outcome = await downloadPost(post, { options, site, hosts, client, partialDir, datasetDir, signal });
+          if (outcome.ok) {
+            summary.downloaded++;
+            summary.bytes += outcome.bytes;
+            present.set(outcome.md5, outcome.file);
+            await record(post, 'downloaded', { file: outcome.file, bytes: outcome.bytes });
+          } else {
+            fail({ postId: post.id, url: outcome.url, reason: outcome.reason });
+            await record(post, 'failed', { url: outcome.url, reason: outcome.reason });
+          }
+          emit();
+        }
+        summary.pagesDone = page;
+        await appendJournal(datasetDir, { type: 'page', at: new Date().toISOString(), site: site.host, tags, page, posts: parsed.rawCount });
+        if (parsed.rawCount < options.pageSize) {
+          summary.stoppedBecause = 'short-page';
+          break;
+        }
+      }
+      summary.state = 'done';
+    } catch (error) {
+      if (!(error instanceof CancelledError)) {
+        summary.state = 'failed';
+        summary.stoppedBecause = 'error';
+        summary.lastError = errorMessage(error);
+        await appendJournal(datasetDir, { type: 'end', at: new Date().toISOString(), site: site.host, tags, state: 'failed', reason: summary.lastError });
+        emit();
+        throw new CrawlError(summary.lastError, structuredClone(summary));
+      }
+      summary.state = 'cancelled';
+      summary.stoppedBecause = 'cancelled';
+    }
+    await appendJournal(datasetDir, { type: 'end', at: new Date().toISOString(), site: site.host, tags, state: summary.state });
+    emit();
+    return structuredClone(summary);
+  } finally {
+    await rm(join(datasetDir, PARTIAL_DIR), { recursive: true, force: true }).catch(() => undefined);
+    await release();
+  }
+}
+
+/** Validates raw options (from the UI, CLI or a config file) with readable errors. */
+export function parseCrawlOptions(input: CrawlOptionsInput): CrawlOptions {
+  const parsed = crawlOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid crawl option ${issue.path.join('.') || '(options)'}: ${issue.message}`);
+  }
+  const options = parsed.data;
+  const host = new URL(options.site).hostname;
+  if (options.delayMs < MIN_PUBLIC_DELAY_MS && !isLoopback(host)) {
+    throw new Error(`delay must be at least ${MIN_PUBLIC_DELAY_MS} ms for ${host}; lower delays are for local test servers only`);
+  }
+  buildTagQuery(options.tags, options.unsafeRatings);
+  return options;
+}
+
+function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
+}
+
+type DownloadOutcome = { ok: true; file: string; bytes: number; md5: string } | { ok: false; url?: string; reason: string };
+
+async function downloadPost(
+  post: MoebooruPost,
+  context: {
+    options: CrawlOptions;
+    site: URL;
+    hosts: HostPolicy;
+    client: PoliteHttpClient;
+    partialDir: string;
+    datasetDir: string;
+    signal: AbortSignal;
+  },
+): Promise<DownloadOutcome> {
+  const { options, site, hosts, client, partialDir, datasetDir } = context;
+  if (!post.md5) return { ok: false, reason: 'post has no md5' };
+  const chosen = renditionUrl(post, options.rendition);
+  if (!chosen) return { ok: false, reason: `post has no ${options.rendition} URL` };
+  let url: URL;
+  try {
+    url = resolvePostUrl(chosen.url, site);
+  } catch {
+    return { ok: false, url: chosen.url, reason: 'malformed URL' };
+  }
+  const refused = hosts.check(url);
+  if (refused) return { ok: false, url: url.href, reason: refused };
+  if (chosen.isOriginal && post.file_size && post.file_size > options.maxFileBytes) {
+    return { ok: false, url: url.href, reason: `file is ${post.file_size} bytes, over the ${options.maxFileBytes} byte cap` };
+  }
+  const partial = join(partialDir, `${post.id}.part`);
+  try {
+    const result = await client.download(url.href, partial, options.maxFileBytes);
+    // Only the original file has the bytes the post's md5 describes; samples and previews are re-encodes.
+    if (chosen.isOriginal && result.md5 !== post.md5) {
+      return { ok: false, url: url.href, reason: `md5 mismatch: expected ${post.md5}, got ${result.md5}` };
+    }
+    const image = await validateImage(partial, { maxPixels: options.maxPixels });
+    const file = crawledFileName(site.hostname, post.id, post.md5, image.extension);
+    await rename(partial, join(datasetDir, file));
+    return { ok: true, file, bytes: result.bytes, md5: post.md5 };
+  } catch (error) {
+    if (error instanceof CancelledError || context.signal.aborted) throw error;
+    if (error instanceof PermanentHttpError || error instanceof TransientHttpError || error instanceof InvalidImageError) {
+      return { ok: false, url: url.href, reason: error.message };
+    }
+    throw error;
+  } finally {
+    await rm(partial, { force: true });
+  }
+}
+
+function pickHttpPolicy(options: CrawlOptions) {
+  const { delayMs, maxRetries, retryBaseMs, maxRetryWaitMs, connectTimeoutMs, stallTimeoutMs } = options;
+  return { delayMs, maxRetries, retryBaseMs, maxRetryWaitMs, connectTimeoutMs, stallTimeoutMs };
+}
+
+function progressOf(summary: CrawlSummary): CrawlProgress {
+  const { state, page, pagesDone, found, downloaded, skipped, filtered, failed, bytes, imagesPerSec, etaSeconds, lastError } = summary;
+  return { state, page, pagesDone, found, downloaded, skipped, filtered, failed, bytes, imagesPerSec, etaSeconds, lastError, recentFailures: [...summary.recentFailures] };
+}
+
+/** Rough: posts still to look at (from the post or page limit) at the rate posts were looked at so far. */
+function estimateRemaining(options: CrawlOptions, summary: CrawlSummary, seconds: number): number | undefined {
+  const looked = summary.found + summary.filtered;
+  if (looked === 0 || seconds <= 0) return undefined;
+  const targets = [
+    options.maxPosts !== undefined ? options.maxPosts - summary.found : undefined,
+    options.maxPages !== undefined ? options.maxPages * options.pageSize - looked : undefined,
+  ].filter((value): value is number => value !== undefined);
+  if (targets.length === 0) return undefined;
+  const remaining = Math.max(0, Math.min(...targets));
+  return Math.round(remaining / (looked / seconds));
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,222 @@
+import { createHash } from 'node:crypto';
+import { link, readFile, readdir, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { extname, join, relative, resolve } from 'node:path';
+import { z } from 'zod';
+import { PARTIAL_DIR, datasetMd5s, importedFileName, lockDataset, resetPartialDir } from '../images/dataset.ts';
+import { DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, InvalidImageError, validateImage } from '../images/validate.ts';
+import { CancelledError } from '../util/run-control.ts';
+import type { JobHooks, JobState } from './crawl.ts';
+
+export const importOptionsSchema = z.object({
+  from: z.string().min(1, 'from is required'),
+  datasetDir: z.string().min(1, 'datasetDir is required'),
+  /** `copy` duplicates the bytes; `link` hard-links (same disk) or else symlinks to the original file. */
+  mode: z.enum(['copy', 'link']).default('copy'),
+  maxFileBytes: z.number().int().positive().default(100 * 1024 * 1024),
+  maxPixels: z.number().int().positive().default(DEFAULT_MAX_PIXELS),
+});
+export type ImportOptionsInput = z.input<typeof importOptionsSchema>;
+export type ImportOptions = z.output<typeof importOptionsSchema>;
+
+export interface ImportIssue {
+  /** Path relative to the imported folder. */
+  path: string;
+  reason: string;
+}
+
+export interface ImportProgress {
+  state: JobState;
+  /** Files found under the folder (known after the initial scan). */
+  total: number;
+  processed: number;
+  imported: number;
+  /** Already in the dataset, or a duplicate of an earlier file of this import (same content). */
+  skipped: number;
+  /** Looked like images but failed validation. */
+  rejected: number;
+  /** Not image files at all. */
+  ignored: number;
+  bytes: number;
+  imagesPerSec?: number;
+  etaSeconds?: number;
+  lastError?: string;
+  recentRejections: ImportIssue[];
+}
+
+export interface ImportSummary extends ImportProgress {
+  rejectedFiles: ImportIssue[];
+  ignoredFiles: ImportIssue[];
+  /** Which dataset file each skipped file duplicates. */
+  duplicates: Array<{ path: string; existing: string }>;
+  /** How each file got into the dataset; `symlink` only when a hard link was impossible. */
+  linkKinds?: { hardlink: number; symlink: number };
+  durationMs: number;
+}
+
+const RECENT = 20;
+
+/**
+ * Imports every image under `from` (recursively) into the dataset: each is decoded with the same checks as
+ * crawled files, named by its content md5, and skipped when that content is already there. Never modifies
+ * the source folder. Resolves with the summary when done or cancelled.
+ */
+export async function importFolder(input: ImportOptionsInput, hooks: JobHooks<ImportProgress> = {}): Promise<ImportSummary> {
+  const parsed = importOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid import option ${issue.path.join('.') || '(options)'}: ${issue.message}`);
+  }
+  const options = parsed.data;
+  const from = resolve(options.from);
+  const datasetDir = resolve(options.datasetDir);
+  const fromInfo = await stat(from).catch(() => undefined);
+  if (!fromInfo?.isDirectory()) throw new Error(`not a folder: ${options.from}`);
+
+  const startedAt = Date.now();
+  const summary: ImportSummary = {
+    state: 'running',
+    total: 0,
+    processed: 0,
+    imported: 0,
+    skipped: 0,
+    rejected: 0,
+    ignored: 0,
+    bytes: 0,
+    recentRejections: [],
+    rejectedFiles: [],
+    ignoredFiles: [],
+    duplicates: [],
+    linkKinds: options.mode === 'link' ? { hardlink: 0, symlink: 0 } : undefined,
+    durationMs: 0,
+  };
+  const emit = () => {
+    summary.durationMs = Date.now() - startedAt;
+    const seconds = summary.durationMs / 1000;
+    if (seconds > 0 && summary.processed > 0) {
+      summary.imagesPerSec = Math.round((summary.imported / seconds) * 100) / 100;
+      summary.etaSeconds = Math.round((summary.total - summary.processed) / (summary.processed / seconds));
+    }
+    hooks.onProgress?.(progressOf(summary));
+  };
+  const reject = (path: string, reason: string) => {
+    summary.rejected++;
+    summary.rejectedFiles.push({ path, reason });
+    summary.recentRejections = summary.rejectedFiles.slice(-RECENT);
+    summary.lastError = `${path}: ${reason}`;
+  };
+
+  const release = await lockDataset(datasetDir, 'import');
+  try {
+    const partialDir = await resetPartialDir(datasetDir);
+    const present = await datasetMd5s(datasetDir);
+    const skipDirs = new Set([await realpath(datasetDir)]);
+    const files = await walk(from, skipDirs, (path, reason) => {
+      summary.ignored++;
+      summary.ignoredFiles.push({ path: relative(from, path), reason });
+    });
+    summary.total = files.length;
+    emit();
+    try {
+      for (const path of files) {
+        await hooks.control?.checkpoint();
+        const shown = relative(from, path);
+        const extension = extname(path).toLowerCase();
+        if (!IMAGE_EXTENSIONS.has(extension)) {
+          summary.ignored++;
+          summary.ignoredFiles.push({ path: shown, reason: `not an image file (${extension || 'no extension'})` });
+        } else {
+          await importOne(path, shown);
+        }
+        summary.processed++;
+        emit();
+      }
+      summary.state = 'done';
+    } catch (error) {
+      if (!(error instanceof CancelledError)) throw error;
+      summary.state = 'cancelled';
+    }
+    emit();
+    return structuredClone(summary);
+
+    async function importOne(path: string, shown: string): Promise<void> {
+      const info = await stat(path);
+      if (info.size > options.maxFileBytes) return reject(shown, `file is ${info.size} bytes, over the ${options.maxFileBytes} byte cap`);
+      const bytes = await readFile(path);
+      const md5 = createHash('md5').update(bytes).digest('hex');
+      const existing = present.get(md5);
+      if (existing) {
+        summary.skipped++;
+        summary.duplicates.push({ path: shown, existing });
+        return;
+      }
+      let extension: string;
+      try {
+        extension = (await validateImage(bytes, { maxPixels: options.maxPixels })).extension;
+      } catch (error) {
+        if (error instanceof InvalidImageError) return reject(shown, error.reason);
+        throw error;
+      }
+      const name = importedFileName(md5, extension);
+      const target = join(datasetDir, name);
+      if (options.mode === 'copy') {
+        const partial = join(partialDir, `${md5}.part`);
+        try {
+          await writeFile(partial, bytes, { flush: true });
+          await rename(partial, target);
+        } finally {
+          await rm(partial, { force: true });
+        }
+      } else {
+        // A new link appears whole or not at all, so no partial file is needed. Link the real file, not a symlink to it.
+        const source = await realpath(path);
+        try {
+          await link(source, target);
+          summary.linkKinds!.hardlink++;
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw error;
+          await symlink(source, target);
+          summary.linkKinds!.symlink++;
+        }
+      }
+      present.set(md5, name);
+      summary.imported++;
+      summary.bytes += bytes.byteLength;
+    }
+  } finally {
+    await rm(join(datasetDir, PARTIAL_DIR), { recursive: true, force: true }).catch(() => undefined);
+    await release();
+  }
+}
+
+/** Every regular file under `root`, sorted, not following directory symlinks (no loops) and skipping hidden folders. */
+async function walk(root: string, skipDirs: Set<string>, onIgnored: (path: string, reason: string) => void): Promise<string[]> {
+  const files: string[] = [];
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    if (dir !== root && skipDirs.has(await realpath(dir))) {
+      onIgnored(dir, 'the dataset folder itself');
+      continue;
+    }
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name.startsWith('.')) onIgnored(path, 'hidden folder');
+        else pending.push(path);
+      } else if (entry.isFile()) {
+        files.push(path);
+      } else if (entry.isSymbolicLink()) {
+        const target = await stat(path).catch(() => undefined);
+        if (target?.isFile()) files.push(path);
+        else onIgnored(path, target ? 'symbolic link to a folder (not followed)' : 'broken symbolic link');
+      }
+    }
+  }
+  return files.sort();
+}
+
+function progressOf(summary: ImportSummary): ImportProgress {
+  const { state, total, processed, imported, skipped, rejected, ignored, bytes, imagesPerSec, etaSeconds, lastError } = summary;
+  return { state, total, processed, imported, skipped, rejected, ignored, bytes, imagesPerSec, etaSeconds, lastError, recentRejections: [...summary.recentRejections] };
+}

@@ -1,0 +1,162 @@
+import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { extname, join } from 'node:path';
+import { IMAGE_EXTENSIONS } from './validate.ts';
+
+/**
+ * Dataset folder layout: accepted images sit flat in the folder, named only from trusted data
+ * (`<host>-<postId>-<md5>.<ext>` for crawled posts, `<md5>.<ext>` for imports). Downloads and copies in
+ * progress live in `.partial/` and are renamed in only once complete and verified, so the folder never
+ * holds half an image. Dot-files (journal, lock, partials) are bookkeeping, never dataset images.
+ */
+export const PARTIAL_DIR = '.partial';
+export const LOCK_FILE = '.dataset.lock';
+
+const NAME_PATTERN = /^(?:([a-z0-9.-]+)-(\d+)-)?([0-9a-f]{32})\.([a-z0-9]+)$/;
+
+export interface DatasetNameInfo {
+  /** `import` for imported files, else the host the post came from. */
+  source: string;
+  postId?: number;
+  md5?: string;
+}
+
+export function crawledFileName(host: string, postId: number, md5: string, extension: string): string {
+  const safeHost = host.toLowerCase().replace(/[^a-z0-9.-]/g, '_').replace(/^[.-]+/, '');
+  return `${safeHost}-${postId}-${md5}.${extension}`;
+}
+
+export function importedFileName(md5: string, extension: string): string {
+  return `${md5}.${extension}`;
+}
+
+export function parseDatasetName(name: string): DatasetNameInfo {
+  const match = NAME_PATTERN.exec(name);
+  if (!match) return { source: 'unknown' };
+  const [, host, postId, md5] = match;
+  return host ? { source: host, postId: Number(postId), md5 } : { source: 'import', md5 };
+}
+
+/** A dataset image: a visible regular file with an image extension. */
+export function isDatasetImageName(name: string): boolean {
+  return !name.startsWith('.') && IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
+}
+
+/** Names of the images in the dataset, sorted. One readdir, no per-file stat: fast at 50,000 files. */
+export async function datasetImageNames(datasetDir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(datasetDir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const names: string[] = [];
+  for (const entry of entries) {
+    if ((entry.isFile() || entry.isSymbolicLink()) && isDatasetImageName(entry.name)) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+/** md5 → file name of what is already in the dataset, read from file names: the dedupe key for crawl and import. */
+export async function datasetMd5s(datasetDir: string): Promise<Map<string, string>> {
+  const md5s = new Map<string, string>();
+  for (const name of await datasetImageNames(datasetDir)) {
+    const { md5 } = parseDatasetName(name);
+    if (md5 && !md5s.has(md5)) md5s.set(md5, name);
+  }
+  return md5s;
+}
+
+export interface DatasetItem extends DatasetNameInfo {
+  name: string;
+  bytes: number;
+  mtimeMs: number;
+}
+
+export interface DatasetPage {
+  total: number;
+  offset: number;
+  items: DatasetItem[];
+}
+
+/**
+ * One page of the dataset for the gallery, in name order. Only the returned page is stat'ed, so a page of
+ * a 50,000-image folder costs one readdir plus `limit` stats.
+ */
+export async function listDataset(datasetDir: string, options: { offset?: number; limit?: number } = {}): Promise<DatasetPage> {
+  const offset = Math.max(0, Math.floor(options.offset ?? 0));
+  const limit = Math.max(0, Math.floor(options.limit ?? 200));
+  const names = await datasetImageNames(datasetDir);
+  const slice = names.slice(offset, offset + limit);
+  const items = await Promise.all(
+    slice.map(async (name): Promise<DatasetItem | undefined> => {
+      try {
+        const info = await stat(join(datasetDir, name));
+        return { name, ...parseDatasetName(name), bytes: info.size, mtimeMs: info.mtimeMs };
+      } catch {
+        return undefined; // removed between readdir and stat
+      }
+    }),
+  );
+  return { total: names.length, offset, items: items.filter((item) => item !== undefined) };
+}
+
+export class DatasetBusyError extends Error {
+  override readonly name = 'DatasetBusyError';
+}
+
+/**
+ * Exclusive use of a dataset folder for one crawl or import at a time (they share `.partial/`). A lock left
+ * by a process that no longer runs (kill -9, power loss) is taken over.
+ */
+export async function lockDataset(datasetDir: string, purpose: string): Promise<() => Promise<void>> {
+  await mkdir(datasetDir, { recursive: true });
+  const path = join(datasetDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(path, 'wx');
+      await handle.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), purpose, since: new Date().toISOString() }));
+      await handle.close();
+      return async () => {
+        await unlink(path).catch(() => undefined);
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = await readLock(path);
+    if (holder && holderIsAlive(holder)) {
+      throw new DatasetBusyError(`dataset ${datasetDir} is busy: ${holder.purpose ?? 'another job'} running in process ${holder.pid}`);
+    }
+    await unlink(path).catch(() => undefined);
+  }
+  throw new DatasetBusyError(`could not lock dataset ${datasetDir}`);
+}
+
+async function readLock(path: string): Promise<{ pid: number; host?: string; purpose?: string } | undefined> {
+  try {
+    const value = JSON.parse(await readFile(path, 'utf8')) as { pid?: unknown; host?: unknown; purpose?: unknown };
+    if (typeof value.pid !== 'number') return undefined;
+    return { pid: value.pid, host: typeof value.host === 'string' ? value.host : undefined, purpose: typeof value.purpose === 'string' ? value.purpose : undefined };
+  } catch {
+    return undefined; // unreadable or torn: treat as stale
+  }
+}
+
+function holderIsAlive(holder: { pid: number; host?: string }): boolean {
+  if (holder.host && holder.host !== hostname()) return true; // a network folder used from another machine
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Empties `.partial/`: whatever is there was left by a killed run and was never accepted. */
+export async function resetPartialDir(datasetDir: string): Promise<string> {
+  const dir = join(datasetDir, PARTIAL_DIR);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
