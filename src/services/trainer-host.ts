@@ -44,6 +44,8 @@ export class TrainerHost {
   #nextRequestId = 1;
   #status: TrainerStatus = { state: 'stopped' };
   #expectingExit = false;
+  /** Why the host itself stopped the child, when it did (protocol violation, start timeout). */
+  #killReason: string | undefined;
   readonly #options: Required<Pick<TrainerHostOptions, 'readyTimeoutMs' | 'exitTimeoutMs'>> & TrainerHostOptions;
 
   constructor(options: TrainerHostOptions) {
@@ -58,6 +60,7 @@ export class TrainerHost {
   ensureStarted(): Promise<void> {
     if (this.#child && this.#ready) return this.#ready;
     this.#expectingExit = false;
+    this.#killReason = undefined;
     const child = this.#options.launch();
     this.#child = child;
     this.#setStatus({ state: 'starting', lastCrash: this.#status.lastCrash, backend: this.#status.backend });
@@ -90,7 +93,9 @@ export class TrainerHost {
         this.#child = undefined;
         this.#ready = undefined;
         const why = info.reason ?? (info.signal ? `killed by ${info.signal}` : `exit code ${info.code}`);
-        const crash = expected ? undefined : `The trainer process stopped unexpectedly (${why}).`;
+        const crash = expected
+          ? undefined
+          : (this.#killReason ?? `The trainer process stopped unexpectedly (${why}).`);
         this.#rejectAll(new KaoError('trainer-crashed', crash ?? 'The trainer was shut down.'));
         this.#setStatus({ state: expected ? 'stopped' : 'crashed', backend: this.#status.backend, lastCrash: crash ?? this.#status.lastCrash });
         reject(new KaoError('trainer-crashed', crash ?? 'The trainer exited before it was ready.'));
@@ -157,7 +162,7 @@ export class TrainerHost {
   #fail(child: TrainerProcess, why: string): void {
     // A child that breaks the protocol cannot be trusted with a run: stop it and say so.
     this.#expectingExit = false;
-    this.#setStatus({ ...this.#status, lastCrash: `Stopped the trainer: ${why}.` });
+    this.#killReason = `Stopped the trainer: ${why}.`;
     child.kill();
   }
 

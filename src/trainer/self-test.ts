@@ -12,8 +12,8 @@ export async function runSelfTest(preference: z.infer<typeof BackendPreference>)
   const backend = await selectBackend(preference);
   const started = performance.now();
   const numTensorsBefore = tf.memory().numTensors;
-  const kernel = tf.variable(tf.randomNormal([3, 3, 3, 4], 0, 0.1, 'float32', 7));
-  const dense = tf.variable(tf.randomNormal([4 * 4 * 4, 1], 0, 0.1, 'float32', 8));
+  const kernel = variableFrom(tf.randomNormal([3, 3, 3, 4], 0, 0.1, 'float32', 7));
+  const dense = variableFrom(tf.randomNormal([4 * 4 * 4, 1], 0, 0.1, 'float32', 8));
   const optimizer = tf.train.adam(2e-4, 0.5);
   const images = tf.randomUniform([8, 8, 8, 3], -1, 1, 'float32', 9) as tf.Tensor4D;
   const labels = tf.tidy(() => tf.concat([tf.ones([4, 1]), tf.zeros([4, 1])]));
@@ -37,4 +37,11 @@ export async function runSelfTest(preference: z.infer<typeof BackendPreference>)
     numTensorsBefore,
     numTensorsAfter: tf.memory().numTensors,
   };
+}
+
+/** tf.variable keeps its own copy; the initial value would otherwise stay allocated. */
+function variableFrom(initial: tf.Tensor): tf.Variable {
+  const variable = tf.variable(initial);
+  initial.dispose();
+  return variable;
 }
