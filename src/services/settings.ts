@@ -17,9 +17,16 @@ export class SettingsService {
     private readonly store: SettingsStore,
     private readonly dataDirDefault: string,
   ) {
-    const { settings, repaired } = parseSettingsLenient(store.read(), dataDirDefault);
+    let stored: unknown;
+    let unreadable = false;
+    try {
+      stored = store.read();
+    } catch {
+      unreadable = true;
+    }
+    const { settings, repaired } = parseSettingsLenient(stored, dataDirDefault);
     this.#settings = settings;
-    this.repaired = repaired;
+    this.repaired = unreadable ? ['(unreadable settings file)'] : stored === undefined ? [] : repaired;
   }
 
   get(): Settings {
@@ -37,14 +44,15 @@ export class SettingsService {
   }
 }
 
-/** A JSON settings file written atomically; an unreadable file counts as empty (defaults apply). */
+/** A JSON settings file written atomically; `read` throws on an unreadable file, and defaults apply. */
 export function jsonFileSettingsStore(path: string): SettingsStore {
   return {
     read() {
       try {
         return JSON.parse(readFileSync(path, 'utf8')) as unknown;
       } catch (error) {
-        return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : { __corrupt: true };
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
       }
     },
     write: (settings) => writeJsonAtomic(path, settings),

@@ -62,6 +62,8 @@ export const Settings = z.object({
 });
 export type Settings = z.infer<typeof Settings>;
 
+const settingsSections = { crawl: CrawlSettings, faces: FaceSettings, training: TrainingSettings, window: WindowBounds };
+
 /** Parses stored settings field by field: a bad stored value falls back to its default, never a crash. */
 export function parseSettingsLenient(stored: unknown, dataDirDefault: string): { settings: Settings; repaired: string[] } {
   const repaired: string[] = [];
@@ -81,12 +83,11 @@ export function parseSettingsLenient(stored: unknown, dataDirDefault: string): {
     const parsed = fieldSchema.safeParse(value);
     if (parsed.success) {
       out[key] = parsed.data;
-    } else if (value && typeof value === 'object' && 'shape' in fieldSchema) {
+    } else if (value && typeof value === 'object' && key in settingsSections) {
       // Keep the good fields of a section, reset only the bad ones.
+      const sectionShape = settingsSections[key as keyof typeof settingsSections].shape as Record<string, z.ZodType>;
       const section: Record<string, unknown> = {};
-      const sectionShape = (fieldSchema as unknown as z.ZodObject).shape;
-      for (const sub of Object.keys(sectionShape)) {
-        const subSchema = sectionShape[sub]!;
+      for (const [sub, subSchema] of Object.entries(sectionShape)) {
         const r = subSchema.safeParse((value as Record<string, unknown>)[sub]);
         if (r.success) section[sub] = r.data;
         else repaired.push(`${key}.${sub}`);
