@@ -3,10 +3,20 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { crawl, DEFAULT_USER_AGENT, type CrawlOptionsInput, type CrawlProgress } from '../../src/core/crawler/crawl.ts';
+import {
+  crawl,
+  DEFAULT_USER_AGENT,
+  type CrawlOptionsInput,
+  type CrawlProgress,
+} from '../../src/core/crawler/crawl.ts';
 import { readCrawlHistory } from '../../src/core/crawler/journal.ts';
 import { RunControl } from '../../src/core/util/run-control.ts';
-import { illustrationFiles, startMoebooruServer, type MoebooruServer, type ServerPostSpec } from '../helpers/moebooru-server.ts';
+import {
+  illustrationFiles,
+  startMoebooruServer,
+  type MoebooruServer,
+  type ServerPostSpec,
+} from '../helpers/moebooru-server.ts';
 import { illustrationsDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
@@ -24,11 +34,16 @@ async function setup(posts: ServerPostSpec[]): Promise<{ server: MoebooruServer;
 }
 
 /** Fast, still polite in shape: tiny delay and backoff for loopback. */
-function fast(server: MoebooruServer, dir: string, extra: Partial<CrawlOptionsInput> = {}): CrawlOptionsInput {
+function fast(
+  server: MoebooruServer,
+  dir: string,
+  extra: Partial<CrawlOptionsInput> = {},
+): CrawlOptionsInput {
   return { site: server.url, datasetDir: dir, delayMs: 20, retryBaseMs: 10, pageSize: 5, ...extra };
 }
 
-const datasetFiles = async (dir: string) => (await readdir(dir)).filter((name) => !name.startsWith('.') && name !== 'crawl-journal.jsonl').sort();
+const datasetFiles = async (dir: string) =>
+  (await readdir(dir)).filter((name) => !name.startsWith('.') && name !== 'crawl-journal.jsonl').sort();
 
 describe('crawl', () => {
   it('downloads safe posts page by page, names files from id and md5, and stops at the first short page', async () => {
@@ -71,8 +86,16 @@ describe('crawl', () => {
     ];
     const { server, dir } = await setup(posts);
     const summary = await crawl(fast(server, dir, { pageSize: 10 }));
-    expect(summary).toMatchObject({ found: 2, downloaded: 2, filtered: 3, filteredReasons: { rating: 2, deleted: 1 } });
-    expect(await datasetFiles(dir)).toEqual([`127.0.0.1-10-${server.md5(10)}.jpg`, `127.0.0.1-6-${server.md5(6)}.jpg`]);
+    expect(summary).toMatchObject({
+      found: 2,
+      downloaded: 2,
+      filtered: 3,
+      filteredReasons: { rating: 2, deleted: 1 },
+    });
+    expect(await datasetFiles(dir)).toEqual([
+      `127.0.0.1-10-${server.md5(10)}.jpg`,
+      `127.0.0.1-6-${server.md5(6)}.jpg`,
+    ]);
     const fetched = server.imageRequests().map((r) => r.path);
     for (const id of [9, 8]) expect(fetched.some((path) => path.includes(server.md5(id)))).toBe(false);
     expect(server.pageRequests()[0]!.query.get('tags')).toBe('rating:s');

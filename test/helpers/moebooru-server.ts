@@ -32,7 +32,10 @@ export type Fault =
   /** The right bytes, without Content-Length (chunked), so only the streamed byte count can enforce a cap. */
   | { kind: 'chunked' }
   /** Headers, part of the body, then a reset connection. */
-  | { kind: 'reset'; afterBytes: number };
+  | { kind: 'reset'; afterBytes: number }
+  /** Never answer (no headers) until the client gives up. */
+  | { kind: 'hang' }
+  | { kind: 'redirect'; location: string; status?: number };
 
 export interface RecordedRequest {
   path: string;
@@ -86,8 +89,11 @@ export async function startMoebooruServer(posts: ServerPostSpec[]): Promise<Moeb
   const openSockets = new Set<import('node:net').Socket>();
   let origin = '';
 
-  const pathOf = (id: number, rendition: 'original' | 'sample' | 'preview') => {
-    const md5 = rendered.get(id)!.md5;
+  const pathOf = (id: number, rendition: 'original' | 'sample' | 'preview'): string => {
+    const r = rendered.get(id)!;
+    // Small originals have no separate sample: the sample URL is the original's (as on Moebooru).
+    if (rendition === 'sample' && r.sample === r.original) return pathOf(id, 'original');
+    const md5 = r.md5;
     const prefix = { original: 'image', sample: 'sample', preview: 'preview' }[rendition];
     // Like Moebooru: md5 folder, then a descriptive name with spaces (encoded).
     return `/${prefix}/${md5}/Board%20-%20${id}%20${rendition}.jpg`;
@@ -114,14 +120,13 @@ export async function startMoebooruServer(posts: ServerPostSpec[]): Promise<Moeb
       parent_id: null,
     };
     if (post.deleted) return { ...base, ...post.override };
-    const sampleSmaller = r.sample !== r.original;
     return {
       ...base,
       md5: r.md5,
       file_size: r.original.length,
       file_url: origin + pathOf(post.id, 'original'),
       jpeg_url: origin + pathOf(post.id, 'original'),
-      sample_url: origin + (sampleSmaller ? pathOf(post.id, 'sample') : pathOf(post.id, 'original')),
+      sample_url: origin + pathOf(post.id, 'sample'),
       preview_url: origin + pathOf(post.id, 'preview'),
       width: r.width,
       height: r.height,
@@ -156,7 +161,12 @@ export async function startMoebooruServer(posts: ServerPostSpec[]): Promise<Moeb
       const limit = Number(url.searchParams.get('limit') ?? 100);
       const page = Number(url.searchParams.get('page') ?? 1);
       const slice = posts.slice((page - 1) * limit, page * limit).map(record);
-      return respond(res, Buffer.from(JSON.stringify(slice)), 'application/json; charset=utf-8', nextFault(`page:${page}`));
+      return respond(
+        res,
+        Buffer.from(JSON.stringify(slice)),
+        'application/json; charset=utf-8',
+        nextFault(`page:${page}`),
+      );
     }
     const route = routes.get(url.pathname);
     if (!route) {
@@ -202,7 +212,10 @@ function respond(res: ServerResponse, body: Buffer, contentType: string, fault: 
   switch (fault.kind) {
     case 'status': {
       const payload = fault.body ?? `<html><body><h1>${fault.status}</h1></body></html>`;
-      const headers: Record<string, string | number> = { 'content-type': fault.contentType ?? 'text/html', 'content-length': Buffer.byteLength(payload) };
+      const headers: Record<string, string | number> = {
+        'content-type': fault.contentType ?? 'text/html',
+        'content-length': Buffer.byteLength(payload),
+      };
       if (fault.retryAfter !== undefined) headers['retry-after'] = fault.retryAfter;
       res.writeHead(fault.status, headers);
       res.end(payload);
@@ -222,7 +235,8 @@ function respond(res: ServerResponse, body: Buffer, contentType: string, fault: 
     }
     case 'chunked': {
       res.writeHead(200, { 'content-type': contentType });
-      for (let offset = 0; offset < body.length; offset += 16 * 1024) res.write(body.subarray(offset, offset + 16 * 1024));
+      for (let offset = 0; offset < body.length; offset += 16 * 1024)
+        res.write(body.subarray(offset, offset + 16 * 1024));
       res.end();
       return;
     }
@@ -251,6 +265,12 @@ function respond(res: ServerResponse, body: Buffer, contentType: string, fault: 
       tick();
       return;
     }
+    case 'hang':
+      return;
+    case 'redirect':
+      res.writeHead(fault.status ?? 302, { location: fault.location, 'content-length': 0 });
+      res.end();
+      return;
     case 'reset': {
       res.writeHead(200, { 'content-type': contentType, 'content-length': body.length });
       res.write(body.subarray(0, fault.afterBytes), () => res.socket?.destroy());
@@ -266,9 +286,15 @@ async function render(path: string): Promise<Rendered> {
   const height = meta.height ?? 0;
   const sample =
     Math.max(width, height) > SAMPLE_SIDE
-      ? await sharp(original).resize(SAMPLE_SIDE, SAMPLE_SIDE, { fit: 'inside' }).jpeg({ quality: 85 }).toBuffer()
+      ? await sharp(original)
+          .resize(SAMPLE_SIDE, SAMPLE_SIDE, { fit: 'inside' })
+          .jpeg({ quality: 85 })
+          .toBuffer()
       : original;
-  const preview = await sharp(original).resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside' }).jpeg({ quality: 80 }).toBuffer();
+  const preview = await sharp(original)
+    .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside' })
+    .jpeg({ quality: 80 })
+    .toBuffer();
   return { original, sample, preview, md5: createHash('md5').update(original).digest('hex'), width, height };
 }
 

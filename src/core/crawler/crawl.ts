@@ -3,11 +3,23 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import packageJson from '../../../package.json' with { type: 'json' };
-import { PARTIAL_DIR, crawledFileName, datasetMd5s, lockDataset, resetPartialDir } from '../images/dataset.ts';
+import {
+  PARTIAL_DIR,
+  crawledFileName,
+  datasetMd5s,
+  lockDataset,
+  resetPartialDir,
+} from '../images/dataset.ts';
 import { DEFAULT_MAX_PIXELS, InvalidImageError, validateImage } from '../images/validate.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import { HostPolicy } from './hosts.ts';
-import { PermanentHttpError, PoliteHttpClient, TransientHttpError, defaultHttpPolicy, type RetryEvent } from './http.ts';
+import {
+  PermanentHttpError,
+  PoliteHttpClient,
+  TransientHttpError,
+  defaultHttpPolicy,
+  type RetryEvent,
+} from './http.ts';
 import { appendJournal } from './journal.ts';
 import {
   RENDITIONS,
@@ -52,7 +64,11 @@ export const crawlOptionsSchema = z.object({
   unsafeRatings: z.boolean().default(false),
   /** Hosts besides the site's own domain that images may come from: `cdn.example.com` or `*.example.com`. */
   extraHosts: z.array(z.string().min(1)).default([]),
-  maxFileBytes: z.number().int().positive().default(50 * 1024 * 1024),
+  maxFileBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(50 * 1024 * 1024),
   maxPixels: z.number().int().positive().default(DEFAULT_MAX_PIXELS),
   maxRetries: z.number().int().min(0).max(10).default(4),
   retryBaseMs: z.number().int().min(0).default(2000),
@@ -130,7 +146,10 @@ const RECENT_FAILURES = 20;
  * cancelled; rejects with CrawlError (carrying the summary) when it could not go on, e.g. the site kept
  * failing. Safe to kill at any moment: rerunning continues where it stopped and never downloads twice.
  */
-export async function crawl(input: CrawlOptionsInput, hooks: JobHooks<CrawlProgress> = {}): Promise<CrawlSummary> {
+export async function crawl(
+  input: CrawlOptionsInput,
+  hooks: JobHooks<CrawlProgress> = {},
+): Promise<CrawlSummary> {
   const options = parseCrawlOptions(input);
   const site = new URL(options.site);
   const tags = buildTagQuery(options.tags, options.unsafeRatings);
@@ -168,7 +187,8 @@ export async function crawl(input: CrawlOptionsInput, hooks: JobHooks<CrawlProgr
     summary.failed++;
     summary.failures.push(failure);
     summary.recentFailures = summary.failures.slice(-RECENT_FAILURES);
-    summary.lastError = failure.postId === undefined ? failure.reason : `post ${failure.postId}: ${failure.reason}`;
+    summary.lastError =
+      failure.postId === undefined ? failure.reason : `post ${failure.postId}: ${failure.reason}`;
   };
   const onRetry = (event: RetryEvent) => {
     summary.lastError = `${event.reason}; retry ${event.attempt} in ${Math.round(event.waitMs / 100) / 10} s`;
@@ -196,10 +216,28 @@ export async function crawl(input: CrawlOptionsInput, hooks: JobHooks<CrawlProgr
         emit();
       }
     };
-    const record = (post: MoebooruPost, outcome: 'downloaded' | 'present' | 'failed' | 'filtered', extra: { file?: string; url?: string; reason?: string; bytes?: number } = {}) =>
-      appendJournal(datasetDir, { type: 'post', at: new Date().toISOString(), site: site.host, postId: post.id, md5: post.md5, outcome, ...extra });
+    const record = (
+      post: MoebooruPost,
+      outcome: 'downloaded' | 'present' | 'failed' | 'filtered',
+      extra: { file?: string; url?: string; reason?: string; bytes?: number } = {},
+    ) =>
+      appendJournal(datasetDir, {
+        type: 'post',
+        at: new Date().toISOString(),
+        site: site.host,
+        postId: post.id,
+        md5: post.md5,
+        outcome,
+        ...extra,
+      });
 
-    await appendJournal(datasetDir, { type: 'start', at: new Date().toISOString(), site: site.origin, tags, rendition: options.rendition });
+    await appendJournal(datasetDir, {
+      type: 'start',
+      at: new Date().toISOString(),
+      site: site.origin,
+      tags,
+      rendition: options.rendition,
+    });
     emit();
     try {
       pages: for (let page = 1; ; page++) {
@@ -216,7 +254,9 @@ export async function crawl(input: CrawlOptionsInput, hooks: JobHooks<CrawlProgr
         emit();
         let parsed;
         try {
-          parsed = parsePostsPage(await client.getJson(postsPageUrl(site, tags, page, options.pageSize).href));
+          parsed = parsePostsPage(
+            await client.getJson(postsPageUrl(site, tags, page, options.pageSize).href),
+          );
         } catch (error) {
           if (error instanceof CancelledError) throw error;
           throw new Error(`page ${page}: ${errorMessage(error)}`);
@@ -248,7 +288,15 @@ export async function crawl(input: CrawlOptionsInput, hooks: JobHooks<CrawlProgr
             emit();
             continue;
           }
-          const outcome = await downloadPost(post, { options, site, hosts, client, partialDir, datasetDir, signal });
+          const outcome = await downloadPost(post, {
+            options,
+            site,
+            hosts,
+            client,
+            partialDir,
+            datasetDir,
+            signal,
+          });
           if (outcome.ok) {
             summary.downloaded++;
             summary.bytes += outcome.bytes;
@@ -261,7 +309,14 @@ export async function crawl(input: CrawlOptionsInput, hooks: JobHooks<CrawlProgr
           emit();
         }
         summary.pagesDone = page;
-        await appendJournal(datasetDir, { type: 'page', at: new Date().toISOString(), site: site.host, tags, page, posts: parsed.rawCount });
+        await appendJournal(datasetDir, {
+          type: 'page',
+          at: new Date().toISOString(),
+          site: site.host,
+          tags,
+          page,
+          posts: parsed.rawCount,
+        });
         if (parsed.rawCount < options.pageSize) {
           summary.stoppedBecause = 'short-page';
           break;
@@ -273,14 +328,27 @@ export async function crawl(input: CrawlOptionsInput, hooks: JobHooks<CrawlProgr
         summary.state = 'failed';
         summary.stoppedBecause = 'error';
         summary.lastError = errorMessage(error);
-        await appendJournal(datasetDir, { type: 'end', at: new Date().toISOString(), site: site.host, tags, state: 'failed', reason: summary.lastError });
+        await appendJournal(datasetDir, {
+          type: 'end',
+          at: new Date().toISOString(),
+          site: site.host,
+          tags,
+          state: 'failed',
+          reason: summary.lastError,
+        });
         emit();
         throw new CrawlError(summary.lastError, structuredClone(summary));
       }
       summary.state = 'cancelled';
       summary.stoppedBecause = 'cancelled';
     }
-    await appendJournal(datasetDir, { type: 'end', at: new Date().toISOString(), site: site.host, tags, state: summary.state });
+    await appendJournal(datasetDir, {
+      type: 'end',
+      at: new Date().toISOString(),
+      site: site.host,
+      tags,
+      state: summary.state,
+    });
     emit();
     return structuredClone(summary);
   } finally {
@@ -299,7 +367,9 @@ export function parseCrawlOptions(input: CrawlOptionsInput): CrawlOptions {
   const options = parsed.data;
   const host = new URL(options.site).hostname;
   if (options.delayMs < MIN_PUBLIC_DELAY_MS && !isLoopback(host)) {
-    throw new Error(`delay must be at least ${MIN_PUBLIC_DELAY_MS} ms for ${host}; lower delays are for local test servers only`);
+    throw new Error(
+      `delay must be at least ${MIN_PUBLIC_DELAY_MS} ms for ${host}; lower delays are for local test servers only`,
+    );
   }
   buildTagQuery(options.tags, options.unsafeRatings);
   return options;
@@ -310,7 +380,8 @@ function isLoopback(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
 }
 
-type DownloadOutcome = { ok: true; file: string; bytes: number; md5: string } | { ok: false; url?: string; reason: string };
+type DownloadOutcome =
+  { ok: true; file: string; bytes: number; md5: string } | { ok: false; url?: string; reason: string };
 
 async function downloadPost(
   post: MoebooruPost,
@@ -337,22 +408,31 @@ async function downloadPost(
   const refused = hosts.check(url);
   if (refused) return { ok: false, url: url.href, reason: refused };
   if (chosen.isOriginal && post.file_size && post.file_size > options.maxFileBytes) {
-    return { ok: false, url: url.href, reason: `file is ${post.file_size} bytes, over the ${options.maxFileBytes} byte cap` };
+    return {
+      ok: false,
+      url: url.href,
+      reason: `file is ${post.file_size} bytes, over the ${options.maxFileBytes} byte cap`,
+    };
   }
   const partial = join(partialDir, `${post.id}.part`);
   try {
     const result = await client.download(url.href, partial, options.maxFileBytes);
+    // Decode first: "truncated image" says more than the md5 mismatch a cut file also causes.
+    const image = await validateImage(partial, { maxPixels: options.maxPixels });
     // Only the original file has the bytes the post's md5 describes; samples and previews are re-encodes.
     if (chosen.isOriginal && result.md5 !== post.md5) {
       return { ok: false, url: url.href, reason: `md5 mismatch: expected ${post.md5}, got ${result.md5}` };
     }
-    const image = await validateImage(partial, { maxPixels: options.maxPixels });
     const file = crawledFileName(site.hostname, post.id, post.md5, image.extension);
     await rename(partial, join(datasetDir, file));
     return { ok: true, file, bytes: result.bytes, md5: post.md5 };
   } catch (error) {
     if (error instanceof CancelledError || context.signal.aborted) throw error;
-    if (error instanceof PermanentHttpError || error instanceof TransientHttpError || error instanceof InvalidImageError) {
+    if (
+      error instanceof PermanentHttpError ||
+      error instanceof TransientHttpError ||
+      error instanceof InvalidImageError
+    ) {
       return { ok: false, url: url.href, reason: error.message };
     }
     throw error;
@@ -367,12 +447,43 @@ function pickHttpPolicy(options: CrawlOptions) {
 }
 
 function progressOf(summary: CrawlSummary): CrawlProgress {
-  const { state, page, pagesDone, found, downloaded, skipped, filtered, failed, bytes, imagesPerSec, etaSeconds, lastError } = summary;
-  return { state, page, pagesDone, found, downloaded, skipped, filtered, failed, bytes, imagesPerSec, etaSeconds, lastError, recentFailures: [...summary.recentFailures] };
+  const {
+    state,
+    page,
+    pagesDone,
+    found,
+    downloaded,
+    skipped,
+    filtered,
+    failed,
+    bytes,
+    imagesPerSec,
+    etaSeconds,
+    lastError,
+  } = summary;
+  return {
+    state,
+    page,
+    pagesDone,
+    found,
+    downloaded,
+    skipped,
+    filtered,
+    failed,
+    bytes,
+    imagesPerSec,
+    etaSeconds,
+    lastError,
+    recentFailures: [...summary.recentFailures],
+  };
 }
 
 /** Rough: posts still to look at (from the post or page limit) at the rate posts were looked at so far. */
-function estimateRemaining(options: CrawlOptions, summary: CrawlSummary, seconds: number): number | undefined {
+function estimateRemaining(
+  options: CrawlOptions,
+  summary: CrawlSummary,
+  seconds: number,
+): number | undefined {
   const looked = summary.found + summary.filtered;
   if (looked === 0 || seconds <= 0) return undefined;
   const targets = [

@@ -25,7 +25,8 @@ export class HostPolicy {
 
   /** `undefined` when allowed, otherwise the reason it is not. */
   check(url: URL): string | undefined {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return `refused ${url.protocol} URL (only http and https)`;
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return `refused ${url.protocol} URL (only http and https)`;
     if (url.username || url.password) return 'refused URL with embedded credentials';
     const host = url.hostname.toLowerCase();
     if (this.allowsHost(host)) return undefined;

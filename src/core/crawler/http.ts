@@ -102,7 +102,12 @@ export class PoliteHttpClient {
    * Streams a file to `destPath` (created or truncated) while hashing it. The caller owns `destPath` and
    * removes it on failure; it is fsynced before this resolves so a rename afterwards is crash-safe.
    */
-  download(url: string, destPath: string, maxBytes: number, onBytes?: (bytes: number) => void): Promise<DownloadResult> {
+  download(
+    url: string,
+    destPath: string,
+    maxBytes: number,
+    onBytes?: (bytes: number) => void,
+  ): Promise<DownloadResult> {
     return this.#withRetries(url, async (response, body, finalUrl) => {
       const contentType = (response.headers.get('content-type') ?? '').toLowerCase();
       if (/^(text\/|application\/(json|xml|xhtml))/.test(contentType)) {
@@ -112,7 +117,9 @@ export class PoliteHttpClient {
       const declared = Number(response.headers.get('content-length') ?? NaN);
       if (Number.isFinite(declared) && declared > maxBytes) {
         await body.cancel().catch(() => undefined);
-        throw new PermanentHttpError(`file is ${formatBytes(declared)}, over the ${formatBytes(maxBytes)} cap`);
+        throw new PermanentHttpError(
+          `file is ${formatBytes(declared)}, over the ${formatBytes(maxBytes)} cap`,
+        );
       }
       const hash = createHash('md5');
       const file = await open(destPath, 'w');
@@ -169,7 +176,8 @@ export class PoliteHttpClient {
     consume: (response: Response, body: ReadableStream<Uint8Array>, finalUrl: string) => Promise<T>,
   ): Promise<T> {
     // Timers may fire a hair early; loop until the full gap has really passed.
-    for (let wait = this.#gapLeft(); wait > 0; wait = this.#gapLeft()) await sleep(Math.ceil(wait), this.signal);
+    for (let wait = this.#gapLeft(); wait > 0; wait = this.#gapLeft())
+      await sleep(Math.ceil(wait), this.signal);
     if (this.signal.aborted) throw cancellation(this.signal);
     const local = new AbortController();
     const signal = AbortSignal.any([this.signal, local.signal]);
@@ -199,7 +207,8 @@ export class PoliteHttpClient {
         }
         if (response.status >= 300 && response.status < 400 && response.headers.has('location')) {
           await response.body?.cancel().catch(() => undefined);
-          if (hop >= this.policy.maxRedirects) throw new PermanentHttpError(`more than ${this.policy.maxRedirects} redirects`);
+          if (hop >= this.policy.maxRedirects)
+            throw new PermanentHttpError(`more than ${this.policy.maxRedirects} redirects`);
           current = new URL(response.headers.get('location')!, current);
           continue;
         }
@@ -212,7 +221,11 @@ export class PoliteHttpClient {
           throw new PermanentHttpError(reason);
         }
         if (!response.body) throw new TransientHttpError('response has no body');
-        return await consume(response, guardStalls(response.body, this.policy.stallTimeoutMs, abortWith, local.signal), current.href);
+        return await consume(
+          response,
+          guardStalls(response.body, this.policy.stallTimeoutMs, abortWith, local.signal),
+          current.href,
+        );
       }
     } catch (error) {
       if (this.signal.aborted) throw cancellation(this.signal);
@@ -307,8 +320,9 @@ function cancellation(signal: AbortSignal): Error {
 function describeNetworkError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as Error & { cause?: unknown }).cause;
-  const code = cause && typeof cause === 'object' && 'code' in cause ? String(cause.code) : undefined;
-  return code ? `${error.message} (${code})` : error.message;
+  if (!(cause instanceof Error)) return error.message;
+  const code = (cause as NodeJS.ErrnoException).code;
+  return `${error.message} (${code ?? cause.message})`;
 }
 
 export function formatBytes(bytes: number): string {

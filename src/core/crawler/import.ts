@@ -2,8 +2,19 @@ import { createHash } from 'node:crypto';
 import { link, readFile, readdir, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { extname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { PARTIAL_DIR, datasetMd5s, importedFileName, lockDataset, resetPartialDir } from '../images/dataset.ts';
-import { DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, InvalidImageError, validateImage } from '../images/validate.ts';
+import {
+  PARTIAL_DIR,
+  datasetMd5s,
+  importedFileName,
+  lockDataset,
+  resetPartialDir,
+} from '../images/dataset.ts';
+import {
+  DEFAULT_MAX_PIXELS,
+  IMAGE_EXTENSIONS,
+  InvalidImageError,
+  validateImage,
+} from '../images/validate.ts';
 import { CancelledError } from '../util/run-control.ts';
 import type { JobHooks, JobState } from './crawl.ts';
 
@@ -12,7 +23,11 @@ export const importOptionsSchema = z.object({
   datasetDir: z.string().min(1, 'datasetDir is required'),
   /** `copy` duplicates the bytes; `link` hard-links (same disk) or else symlinks to the original file. */
   mode: z.enum(['copy', 'link']).default('copy'),
-  maxFileBytes: z.number().int().positive().default(100 * 1024 * 1024),
+  maxFileBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(100 * 1024 * 1024),
   maxPixels: z.number().int().positive().default(DEFAULT_MAX_PIXELS),
 });
 export type ImportOptionsInput = z.input<typeof importOptionsSchema>;
@@ -60,7 +75,10 @@ const RECENT = 20;
  * crawled files, named by its content md5, and skipped when that content is already there. Never modifies
  * the source folder. Resolves with the summary when done or cancelled.
  */
-export async function importFolder(input: ImportOptionsInput, hooks: JobHooks<ImportProgress> = {}): Promise<ImportSummary> {
+export async function importFolder(
+  input: ImportOptionsInput,
+  hooks: JobHooks<ImportProgress> = {},
+): Promise<ImportSummary> {
   const parsed = importOptionsSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -123,7 +141,10 @@ export async function importFolder(input: ImportOptionsInput, hooks: JobHooks<Im
         const extension = extname(path).toLowerCase();
         if (!IMAGE_EXTENSIONS.has(extension)) {
           summary.ignored++;
-          summary.ignoredFiles.push({ path: shown, reason: `not an image file (${extension || 'no extension'})` });
+          summary.ignoredFiles.push({
+            path: shown,
+            reason: `not an image file (${extension || 'no extension'})`,
+          });
         } else {
           await importOne(path, shown);
         }
@@ -140,7 +161,8 @@ export async function importFolder(input: ImportOptionsInput, hooks: JobHooks<Im
 
     async function importOne(path: string, shown: string): Promise<void> {
       const info = await stat(path);
-      if (info.size > options.maxFileBytes) return reject(shown, `file is ${info.size} bytes, over the ${options.maxFileBytes} byte cap`);
+      if (info.size > options.maxFileBytes)
+        return reject(shown, `file is ${info.size} bytes, over the ${options.maxFileBytes} byte cap`);
       const bytes = await readFile(path);
       const md5 = createHash('md5').update(bytes).digest('hex');
       const existing = present.get(md5);
@@ -190,7 +212,11 @@ export async function importFolder(input: ImportOptionsInput, hooks: JobHooks<Im
 }
 
 /** Every regular file under `root`, sorted, not following directory symlinks (no loops) and skipping hidden folders. */
-async function walk(root: string, skipDirs: Set<string>, onIgnored: (path: string, reason: string) => void): Promise<string[]> {
+async function walk(
+  root: string,
+  skipDirs: Set<string>,
+  onIgnored: (path: string, reason: string) => void,
+): Promise<string[]> {
   const files: string[] = [];
   const pending = [root];
   while (pending.length > 0) {
@@ -217,6 +243,31 @@ async function walk(root: string, skipDirs: Set<string>, onIgnored: (path: strin
 }
 
 function progressOf(summary: ImportSummary): ImportProgress {
-  const { state, total, processed, imported, skipped, rejected, ignored, bytes, imagesPerSec, etaSeconds, lastError } = summary;
-  return { state, total, processed, imported, skipped, rejected, ignored, bytes, imagesPerSec, etaSeconds, lastError, recentRejections: [...summary.recentRejections] };
+  const {
+    state,
+    total,
+    processed,
+    imported,
+    skipped,
+    rejected,
+    ignored,
+    bytes,
+    imagesPerSec,
+    etaSeconds,
+    lastError,
+  } = summary;
+  return {
+    state,
+    total,
+    processed,
+    imported,
+    skipped,
+    rejected,
+    ignored,
+    bytes,
+    imagesPerSec,
+    etaSeconds,
+    lastError,
+    recentRejections: [...summary.recentRejections],
+  };
 }

@@ -16,9 +16,24 @@ export {
   type JobState,
   type JobHooks,
 } from './crawl.ts';
-export { importFolder, importOptionsSchema, type ImportOptions, type ImportOptionsInput, type ImportProgress, type ImportSummary, type ImportIssue } from './import.ts';
+export {
+  importFolder,
+  importOptionsSchema,
+  type ImportOptions,
+  type ImportOptionsInput,
+  type ImportProgress,
+  type ImportSummary,
+  type ImportIssue,
+} from './import.ts';
 export { readCrawlHistory, JOURNAL_FILE, type CrawlHistory } from './journal.ts';
 export { RENDITIONS, type Rendition, type MoebooruPost } from './moebooru.ts';
-export { listDataset, datasetImageNames, parseDatasetName, DatasetBusyError, type DatasetItem, type DatasetPage } from '../images/dataset.ts';
+export {
+  listDataset,
+  datasetImageNames,
+  parseDatasetName,
+  DatasetBusyError,
+  type DatasetItem,
+  type DatasetPage,
+} from '../images/dataset.ts';
 export { thumbnail, type ThumbnailOptions } from '../images/thumbnail.ts';
 export { validateImage, InvalidImageError, type ValidImage, type ImageLimits } from '../images/validate.ts';

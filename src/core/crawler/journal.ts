@@ -14,7 +14,18 @@ export type PostOutcome = 'downloaded' | 'present' | 'failed' | 'filtered';
 export type JournalRecord =
   | { type: 'start'; at: string; site: string; tags: string; rendition: string }
   | { type: 'page'; at: string; site: string; tags: string; page: number; posts: number }
-  | { type: 'post'; at: string; site: string; postId: number; md5?: string; outcome: PostOutcome; file?: string; url?: string; reason?: string; bytes?: number }
+  | {
+      type: 'post';
+      at: string;
+      site: string;
+      postId: number;
+      md5?: string;
+      outcome: PostOutcome;
+      file?: string;
+      url?: string;
+      reason?: string;
+      bytes?: number;
+    }
   | { type: 'end'; at: string; site: string; tags: string; state: string; reason?: string };
 
 export function journalPath(datasetDir: string): string {

@@ -34,7 +34,11 @@ export const moebooruPostSchema = z.object({
 });
 export type MoebooruPost = z.infer<typeof moebooruPostSchema>;
 
-export type ParsedPage = { posts: MoebooruPost[]; invalid: Array<{ postId?: number; reason: string }>; rawCount: number };
+export type ParsedPage = {
+  posts: MoebooruPost[];
+  invalid: Array<{ postId?: number; reason: string }>;
+  rawCount: number;
+};
 
 /**
  * Parses a `post.json` body record by record, so one malformed post is reported instead of failing the page.
@@ -55,7 +59,10 @@ export function parsePostsPage(body: unknown): ParsedPage {
       const id = record && typeof record === 'object' && 'id' in record ? Number(record.id) : undefined;
       const issue = parsed.error.issues[0];
       const where = issue?.path.length ? issue.path.join('.') : 'record';
-      invalid.push({ postId: Number.isInteger(id) ? id : undefined, reason: `invalid post record (${where}: ${issue?.message ?? 'bad shape'})` });
+      invalid.push({
+        postId: Number.isInteger(id) ? id : undefined,
+        reason: `invalid post record (${where}: ${issue?.message ?? 'bad shape'})`,
+      });
     }
   }
   return { posts, invalid, rawCount: body.length };
@@ -70,7 +77,10 @@ export function isDeleted(post: MoebooruPost): boolean {
  * The URL of the chosen rendition, falling back to the next larger one that exists (small originals have
  * no separate sample). Returns the URL and whether it is the original file (so its md5 can be verified).
  */
-export function renditionUrl(post: MoebooruPost, rendition: Rendition): { url: string; isOriginal: boolean } | undefined {
+export function renditionUrl(
+  post: MoebooruPost,
+  rendition: Rendition,
+): { url: string; isOriginal: boolean } | undefined {
   const byRendition: Record<Rendition, string | undefined> = {
     preview: post.preview_url,
     sample: post.sample_url,
@@ -95,7 +105,9 @@ export function buildTagQuery(userTags: string, unsafeRatings: boolean): string 
     const ratingTags = tags.filter((tag) => /^rating:/i.test(tag));
     const unsafe = ratingTags.filter((tag) => !/^rating:s(afe)?$/i.test(tag));
     if (unsafe.length > 0) {
-      throw new Error(`tag ${unsafe[0]} needs unsafe ratings to be allowed explicitly (unsafeRatings / --unsafe-ratings)`);
+      throw new Error(
+        `tag ${unsafe[0]} needs unsafe ratings to be allowed explicitly (unsafeRatings / --unsafe-ratings)`,
+      );
     }
     if (ratingTags.length === 0) tags.push('rating:s');
   }

@@ -22,7 +22,10 @@ export interface DatasetNameInfo {
 }
 
 export function crawledFileName(host: string, postId: number, md5: string, extension: string): string {
-  const safeHost = host.toLowerCase().replace(/[^a-z0-9.-]/g, '_').replace(/^[.-]+/, '');
+  const safeHost = host
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, '_')
+    .replace(/^[.-]+/, '');
   return `${safeHost}-${postId}-${md5}.${extension}`;
 }
 
@@ -84,7 +87,10 @@ export interface DatasetPage {
  * One page of the dataset for the gallery, in name order. Only the returned page is stat'ed, so a page of
  * a 50,000-image folder costs one readdir plus `limit` stats.
  */
-export async function listDataset(datasetDir: string, options: { offset?: number; limit?: number } = {}): Promise<DatasetPage> {
+export async function listDataset(
+  datasetDir: string,
+  options: { offset?: number; limit?: number } = {},
+): Promise<DatasetPage> {
   const offset = Math.max(0, Math.floor(options.offset ?? 0));
   const limit = Math.max(0, Math.floor(options.limit ?? 200));
   const names = await datasetImageNames(datasetDir);
@@ -116,7 +122,9 @@ export async function lockDataset(datasetDir: string, purpose: string): Promise<
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(path, 'wx');
-      await handle.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), purpose, since: new Date().toISOString() }));
+      await handle.writeFile(
+        JSON.stringify({ pid: process.pid, host: hostname(), purpose, since: new Date().toISOString() }),
+      );
       await handle.close();
       return async () => {
         await unlink(path).catch(() => undefined);
@@ -126,7 +134,9 @@ export async function lockDataset(datasetDir: string, purpose: string): Promise<
     }
     const holder = await readLock(path);
     if (holder && holderIsAlive(holder)) {
-      throw new DatasetBusyError(`dataset ${datasetDir} is busy: ${holder.purpose ?? 'another job'} running in process ${holder.pid}`);
+      throw new DatasetBusyError(
+        `dataset ${datasetDir} is busy: ${holder.purpose ?? 'another job'} running in process ${holder.pid}`,
+      );
     }
     await unlink(path).catch(() => undefined);
   }
@@ -135,9 +145,17 @@ export async function lockDataset(datasetDir: string, purpose: string): Promise<
 
 async function readLock(path: string): Promise<{ pid: number; host?: string; purpose?: string } | undefined> {
   try {
-    const value = JSON.parse(await readFile(path, 'utf8')) as { pid?: unknown; host?: unknown; purpose?: unknown };
+    const value = JSON.parse(await readFile(path, 'utf8')) as {
+      pid?: unknown;
+      host?: unknown;
+      purpose?: unknown;
+    };
     if (typeof value.pid !== 'number') return undefined;
-    return { pid: value.pid, host: typeof value.host === 'string' ? value.host : undefined, purpose: typeof value.purpose === 'string' ? value.purpose : undefined };
+    return {
+      pid: value.pid,
+      host: typeof value.host === 'string' ? value.host : undefined,
+      purpose: typeof value.purpose === 'string' ? value.purpose : undefined,
+    };
   } catch {
     return undefined; // unreadable or torn: treat as stale
   }

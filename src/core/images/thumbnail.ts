@@ -20,7 +20,12 @@ const inFlight = new Map<string, Promise<string>>();
  * `cache/thumbs/<size>/<name>.webp` and regenerated when missing or older than the image.
  * `name` must be a plain dataset file name: anything with a path separator is refused.
  */
-export async function thumbnail(datasetDir: string, name: string, size: number, options: ThumbnailOptions = {}): Promise<string> {
+export async function thumbnail(
+  datasetDir: string,
+  name: string,
+  size: number,
+  options: ThumbnailOptions = {},
+): Promise<string> {
   if (basename(name) !== name || name.includes('\\') || !isDatasetImageName(name)) {
     throw new Error(`not a dataset image name: ${JSON.stringify(name)}`);
   }

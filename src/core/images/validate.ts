@@ -4,7 +4,12 @@ import sharp from 'sharp';
 export const ACCEPTED_FORMATS = ['jpeg', 'png', 'webp', 'gif'] as const;
 export type AcceptedFormat = (typeof ACCEPTED_FORMATS)[number];
 
-export const EXTENSION_FOR_FORMAT: Record<AcceptedFormat, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif' };
+export const EXTENSION_FOR_FORMAT: Record<AcceptedFormat, string> = {
+  jpeg: 'jpg',
+  png: 'png',
+  webp: 'webp',
+  gif: 'gif',
+};
 
 /** File extensions the folder import treats as candidate images (the content still decides). */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jfif', '.png', '.webp', '.gif']);
