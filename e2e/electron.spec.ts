@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,17 +21,32 @@ function electronBinary(): string | undefined {
 }
 const binary = electronBinary();
 if (!binary) {
-  console.warn('[e2e] Skipping the Electron spec: no Electron binary is installed (run `node node_modules/electron/install.js` with internet access).');
+  console.warn(
+    '[e2e] Skipping the Electron spec: no Electron binary is installed (run `node node_modules/electron/install.js` with internet access).',
+  );
 }
 
 describe.skipIf(!binary)('the real Electron app', () => {
   it('opens a sandboxed, context-isolated window with the typed bridge', async () => {
-    const app = await electron.launch({ executablePath: binary!, args: ['.', '--no-sandbox'], env: { ...process.env, KAO_E2E: '1' } });
+    const app = await electron.launch({
+      executablePath: binary!,
+      args: ['.', '--no-sandbox'],
+      env: { ...process.env, KAO_E2E: '1' },
+    });
     const page = await app.firstWindow();
     await page.getByTestId('status-bar').waitFor();
-    expect(await page.evaluate(() => typeof (window as unknown as { require?: unknown }).require)).toBe('undefined');
-    expect(await page.evaluate(() => typeof (window as unknown as { kao?: { invoke?: unknown } }).kao?.invoke)).toBe('function');
-    const info = await page.evaluate(() => (window as unknown as { kao: { invoke(c: string, r: unknown): Promise<unknown> } }).kao.invoke('app.info', {}));
+    expect(await page.evaluate(() => typeof (window as unknown as { require?: unknown }).require)).toBe(
+      'undefined',
+    );
+    expect(
+      await page.evaluate(() => typeof (window as unknown as { kao?: { invoke?: unknown } }).kao?.invoke),
+    ).toBe('function');
+    const info = await page.evaluate(() =>
+      (window as unknown as { kao: { invoke(c: string, r: unknown): Promise<unknown> } }).kao.invoke(
+        'app.info',
+        {},
+      ),
+    );
     expect(info).toMatchObject({ ok: true, value: { adapter: 'electron' } });
     await app.close();
   });

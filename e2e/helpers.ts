@@ -22,9 +22,13 @@ export async function startServe(options: { dataDir?: string; configDir?: string
   const dataDir = options.dataDir ?? join(root, 'data');
   const configDir = options.configDir ?? join(root, 'config');
   await mkdir(dataDir, { recursive: true });
-  const child = spawn(process.execPath, ['bin/kao.js', 'serve', '--json', '--data', dataDir, '--config', configDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['bin/kao.js', 'serve', '--json', '--data', dataDir, '--config', configDir],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const { url, origin } = await new Promise<{ url: string; origin: string }>((resolveUrl, reject) => {
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -54,11 +58,24 @@ export async function startServe(options: { dataDir?: string; configDir?: string
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
-export async function openApp(browser: Browser, url: string, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
+export async function openApp(
+  browser: Browser,
+  url: string,
+  colorScheme: 'light' | 'dark' = 'light',
+): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
   const page = await context.newPage();
   page.on('pageerror', (error) => {

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
@@ -23,8 +24,12 @@ describe('the app shell in Chromium over kao serve', () => {
       await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe(scheme);
       for (const screen of screens) {
         await page.locator(`nav [data-screen="${screen}"]`).click();
-        await expect.poll(() => page.locator('main h1').textContent()).toBe(screen[0]!.toUpperCase() + screen.slice(1));
-        await expect.poll(() => page.locator(`nav [data-screen="${screen}"]`).getAttribute('aria-current')).toBe('page');
+        await expect
+          .poll(() => page.locator('main h1').textContent())
+          .toBe(screen[0]!.toUpperCase() + screen.slice(1));
+        await expect
+          .poll(() => page.locator(`nav [data-screen="${screen}"]`).getAttribute('aria-current'))
+          .toBe('page');
         await screenshot(page, `shell-${screen}-${scheme}`);
       }
       await page.context().close();

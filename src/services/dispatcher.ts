@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   invokeContract,
   isInvokeChannel,
@@ -20,7 +20,10 @@ export function createDispatcher(handlers: Handlers) {
   return async function dispatch(channel: unknown, rawRequest: unknown): Promise<Envelope<unknown>> {
     try {
       if (!isInvokeChannel(channel)) {
-        throw new KaoError('unknown-channel', `Unknown channel ${JSON.stringify(String(channel)).slice(0, 120)}`);
+        throw new KaoError(
+          'unknown-channel',
+          `Unknown channel ${JSON.stringify(String(channel)).slice(0, 120)}`,
+        );
       }
       const parsed = invokeContract[channel].request.safeParse(rawRequest ?? {});
       if (!parsed.success) throw invalidInput(channel, parsed.error);
