@@ -4,7 +4,17 @@ import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 
 // Who may import whom: the renderer runs sandboxed in a browser, shared is pure, core knows no Electron.
-const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'http', 'net'];
+const nodeBuiltins = [
+  'node:*',
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'worker_threads',
+  'crypto',
+  'http',
+  'net',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules', 'out', 'dist', 'e2e/screenshots', '.tmp'] },
@@ -30,8 +40,14 @@ export default tseslint.config(
         {
           patterns: [
             { group: nodeBuiltins, message: 'The renderer is sandboxed: talk to main through window.kao.' },
-            { group: ['electron', 'electron/*', 'sharp', 'ws'], message: 'No Electron or Node modules in the renderer.' },
-            { group: ['**/main/**', '**/services/**', '**/cli/**', '**/trainer/**'], message: 'The renderer only imports shared code.' },
+            {
+              group: ['electron', 'electron/*', 'sharp', 'ws'],
+              message: 'No Electron or Node modules in the renderer.',
+            },
+            {
+              group: ['**/main/**', '**/services/**', '**/cli/**', '**/trainer/**'],
+              message: 'The renderer only imports shared code.',
+            },
           ],
         },
       ],
@@ -42,7 +58,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['electron', 'electron/*', 'electron-store'], message: 'Only src/main and src/preload may import Electron.' }] },
+        {
+          patterns: [
+            {
+              group: ['electron', 'electron/*', 'electron-store'],
+              message: 'Only src/main and src/preload may import Electron.',
+            },
+          ],
+        },
       ],
     },
   },

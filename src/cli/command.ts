@@ -42,7 +42,8 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options'
 export function intOption(value: string | undefined, name: string, min = 0): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`--${name} must be an integer ≥ ${min}, got "${value}"`, 2);
+  if (!Number.isInteger(n) || n < min)
+    throw new CliError(`--${name} must be an integer ≥ ${min}, got "${value}"`, 2);
   return n;
 }
 

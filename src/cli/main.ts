@@ -28,7 +28,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
       return 0;
     }
-    return await command.run(rest.filter((a) => a !== '--json'), io);
+    return await command.run(
+      rest.filter((a) => a !== '--json'),
+      io,
+    );
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`kao ${name}: ${message.split('\n').join('\n  ')}\n`);

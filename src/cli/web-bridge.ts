@@ -53,18 +53,27 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', origin);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'Method not allowed');
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(res, 405, 'text/plain', 'Method not allowed');
     const queryToken = url.searchParams.get('token');
     const authorized = tokenMatches(queryToken) || tokenMatches(cookieToken(req));
     if (!authorized) {
-      return send(res, 401, 'text/plain', 'Kao Studio: open the URL that `kao serve` printed (it carries the access token).');
+      return send(
+        res,
+        401,
+        'text/plain',
+        'Kao Studio: open the URL that `kao serve` printed (it carries the access token).',
+      );
     }
     if (queryToken) {
       // Swap the URL token for a cookie so it does not linger in history or get sent as a Referer.
       res.setHeader('Set-Cookie', `kao_token=${token}; HttpOnly; SameSite=Strict; Path=/`);
     }
     if (url.pathname.startsWith('/media/')) {
-      const file = await resolveMediaPath(options.services.settings.get().dataDir, url.pathname.slice('/media/'.length));
+      const file = await resolveMediaPath(
+        options.services.settings.get().dataDir,
+        url.pathname.slice('/media/'.length),
+      );
       if (!file) return send(res, 404, 'text/plain', 'Not found');
       res.writeHead(200, {
         'Content-Type': MEDIA_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
@@ -76,7 +85,8 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     }
     const relativePath = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname.slice(1));
     const file = resolve(rendererDir, relativePath);
-    if (!file.startsWith(rendererDir + '/') || !(await isFile(file))) return send(res, 404, 'text/plain', 'Not found');
+    if (!file.startsWith(rendererDir + '/') || !(await isFile(file)))
+      return send(res, 404, 'text/plain', 'Not found');
     const type = STATIC_TYPES[extname(file)] ?? 'application/octet-stream';
     res.writeHead(200, {
       'Content-Type': type,
@@ -99,7 +109,9 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     const okOrigin = req.headers.origin === origin;
     const okToken = tokenMatches(url.searchParams.get('token')) || tokenMatches(cookieToken(req));
     if (url.pathname !== '/ws' || !okOrigin || !okToken) {
-      socket.write(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n${okOrigin ? 'bad token' : 'foreign origin'}`);
+      socket.write(
+        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n${okOrigin ? 'bad token' : 'foreign origin'}`,
+      );
       socket.destroy();
       return;
     }
@@ -110,23 +122,39 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     const sendMessage = (message: WsServerMessage): void => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
     };
-    const unsubscribe = options.services.events.subscribe((event, payload) => sendMessage({ kind: 'event', event, payload }));
+    const unsubscribe = options.services.events.subscribe((event, payload) =>
+      sendMessage({ kind: 'event', event, payload }),
+    );
     ws.on('close', unsubscribe);
     ws.on('message', async (data) => {
       let raw: unknown;
       try {
         raw = JSON.parse(data.toString());
       } catch {
-        return sendMessage({ kind: 'reply', id: -1, ok: false, error: { code: 'protocol', message: 'Message is not JSON.' } });
+        return sendMessage({
+          kind: 'reply',
+          id: -1,
+          ok: false,
+          error: { code: 'protocol', message: 'Message is not JSON.' },
+        });
       }
       const parsed = WsClientMessage.safeParse(raw);
       if (!parsed.success) {
         const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : -1;
-        return sendMessage({ kind: 'reply', id, ok: false, error: { code: 'protocol', message: `Malformed message: ${parsed.error.issues[0]?.message ?? ''}` } });
+        return sendMessage({
+          kind: 'reply',
+          id,
+          ok: false,
+          error: { code: 'protocol', message: `Malformed message: ${parsed.error.issues[0]?.message ?? ''}` },
+        });
       }
       const { id, channel, request } = parsed.data;
       const envelope = await options.services.dispatch(channel, request);
-      sendMessage(envelope.ok ? { kind: 'reply', id, ok: true, value: envelope.value } : { kind: 'reply', id, ok: false, error: envelope.error });
+      sendMessage(
+        envelope.ok
+          ? { kind: 'reply', id, ok: true, value: envelope.value }
+          : { kind: 'reply', id, ok: false, error: envelope.error },
+      );
     });
   }
 

@@ -6,7 +6,10 @@ import type { TrainerLauncher, TrainerProcess } from '../services/trainer-host.t
 export const electronTrainerLauncher: TrainerLauncher = (): TrainerProcess => {
   const child = utilityProcess.fork(trainerPath, [], { serviceName: 'Kao Studio Trainer', stdio: 'inherit' });
   let goneReason: string | undefined;
-  const onGone = (_event: unknown, details: { type: string; reason: string; exitCode: number; serviceName?: string }) => {
+  const onGone = (
+    _event: unknown,
+    details: { type: string; reason: string; exitCode: number; serviceName?: string },
+  ) => {
     if (details.type === 'Utility' && details.serviceName === 'Kao Studio Trainer') {
       goneReason = `${details.reason}, exit code ${details.exitCode}`;
     }

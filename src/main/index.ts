@@ -40,7 +40,10 @@ if (!app.requestSingleInstanceLock()) {
         adapter: 'electron',
         version: app.getVersion(),
         pickFolder: async (title) => {
-          const result = await dialog.showOpenDialog(mainWindow!, { title, properties: ['openDirectory', 'createDirectory'] });
+          const result = await dialog.showOpenDialog(mainWindow!, {
+            title,
+            properties: ['openDirectory', 'createDirectory'],
+          });
           return result.canceled ? null : (result.filePaths[0] ?? null);
         },
       },
@@ -53,7 +56,10 @@ if (!app.requestSingleInstanceLock()) {
 
     ipcMain.handle('kao:invoke', (event: IpcMainInvokeEvent, channel: unknown, request: unknown) => {
       if (!event.senderFrame || !isAppUrl(event.senderFrame.url)) {
-        return { ok: false, error: { code: 'protocol', message: 'Requests are accepted from the app window only.' } };
+        return {
+          ok: false,
+          error: { code: 'protocol', message: 'Requests are accepted from the app window only.' },
+        };
       }
       return appServices.dispatch(channel, request);
     });

@@ -6,7 +6,9 @@ export const MEDIA_SCHEME = 'kao-media';
 
 /** Must run before `app.ready`. */
 export function registerMediaScheme(): void {
-  protocol.registerSchemesAsPrivileged([{ scheme: MEDIA_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+  protocol.registerSchemesAsPrivileged([
+    { scheme: MEDIA_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
+  ]);
 }
 
 /** Serves files of the data folder (crops, samples, favorites) to the renderer, never anything outside it. */

@@ -12,7 +12,8 @@ export function hardenSessions(isAppUrl: (url: string) => boolean): void {
   });
   // No remote content at all: only the app's own pages, dev server and media protocol.
   session.defaultSession.webRequest.onBeforeRequest((details, callback) => {
-    const allowed = isAppUrl(details.url) || details.url.startsWith('kao-media:') || details.url.startsWith('devtools:');
+    const allowed =
+      isAppUrl(details.url) || details.url.startsWith('kao-media:') || details.url.startsWith('devtools:');
     callback({ cancel: !allowed });
   });
   app.on('web-contents-created', (_event, contents: WebContents) => {

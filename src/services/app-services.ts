@@ -33,7 +33,8 @@ export function createAppServices(options: AppServicesOptions) {
     launch: options.launchTrainer,
     onStatus: (status) => {
       events.emit('trainer.status', status);
-      if (status.state === 'crashed' && status.lastCrash) events.emit('app.notice', { level: 'error', message: status.lastCrash });
+      if (status.state === 'crashed' && status.lastCrash)
+        events.emit('app.notice', { level: 'error', message: status.lastCrash });
     },
     onEvent: (event) => {
       if (event.type === 'log') events.emit('app.notice', { level: event.level, message: event.message });
@@ -57,7 +58,10 @@ export function createAppServices(options: AppServicesOptions) {
     'settings.reset': async () => settings.reset(),
     'dialog.pickFolder': async ({ title }) => {
       if (!options.platform.pickFolder) {
-        throw new KaoError('unsupported', 'Folder dialogs are not available in the browser; type the path instead.');
+        throw new KaoError(
+          'unsupported',
+          'Folder dialogs are not available in the browser; type the path instead.',
+        );
       }
       return { path: await options.platform.pickFolder(title) };
     },

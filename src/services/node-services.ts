@@ -11,7 +11,8 @@ export const packageVersion: string = (
 
 /** App services outside Electron (`kao serve`, tests): JSON settings file, trainer as a Node child. */
 export function createNodeAppServices(options: { configDir?: string; dataDir?: string } = {}) {
-  const configDir = options.configDir ?? process.env.KAO_CONFIG_DIR ?? join(homedir(), '.config', 'kao-studio');
+  const configDir =
+    options.configDir ?? process.env.KAO_CONFIG_DIR ?? join(homedir(), '.config', 'kao-studio');
   const dataDirDefault = options.dataDir ?? process.env.KAO_DATA_DIR ?? join(homedir(), 'Kao Studio');
   const services = createAppServices({
     platform: { adapter: 'web', version: packageVersion },

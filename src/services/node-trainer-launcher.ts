@@ -7,7 +7,10 @@ import type { TrainerLauncher, TrainerProcess } from './trainer-host.ts';
 export const trainerEntrySource = fileURLToPath(new URL('../trainer/main.ts', import.meta.url));
 
 /** Launches the trainer as a plain Node child process (the Electron app uses a utility process instead). */
-export function nodeTrainerLauncher(entry: string = trainerEntrySource, env: NodeJS.ProcessEnv = process.env): TrainerLauncher {
+export function nodeTrainerLauncher(
+  entry: string = trainerEntrySource,
+  env: NodeJS.ProcessEnv = process.env,
+): TrainerLauncher {
   return (): TrainerProcess => {
     const child = fork(entry, [], {
       execArgv: entry.endsWith('.ts') ? ['--import', 'tsx'] : [],

@@ -46,7 +46,8 @@ export class TrainerHost {
   #expectingExit = false;
   /** Why the host itself stopped the child, when it did (protocol violation, start timeout). */
   #killReason: string | undefined;
-  readonly #options: Required<Pick<TrainerHostOptions, 'readyTimeoutMs' | 'exitTimeoutMs'>> & TrainerHostOptions;
+  readonly #options: Required<Pick<TrainerHostOptions, 'readyTimeoutMs' | 'exitTimeoutMs'>> &
+    TrainerHostOptions;
 
   constructor(options: TrainerHostOptions) {
     this.#options = { readyTimeoutMs: 60_000, exitTimeoutMs: 10_000, ...options };
@@ -97,7 +98,11 @@ export class TrainerHost {
           ? undefined
           : (this.#killReason ?? `The trainer process stopped unexpectedly (${why}).`);
         this.#rejectAll(new KaoError('trainer-crashed', crash ?? 'The trainer was shut down.'));
-        this.#setStatus({ state: expected ? 'stopped' : 'crashed', backend: this.#status.backend, lastCrash: crash ?? this.#status.lastCrash });
+        this.#setStatus({
+          state: expected ? 'stopped' : 'crashed',
+          backend: this.#status.backend,
+          lastCrash: crash ?? this.#status.lastCrash,
+        });
         reject(new KaoError('trainer-crashed', crash ?? 'The trainer exited before it was ready.'));
       });
     });
@@ -105,7 +110,10 @@ export class TrainerHost {
   }
 
   /** Sends a request and waits for its reply, failing after `timeoutMs` rather than hanging the UI. */
-  async request<T>(message: WithoutRequestId<Extract<HostToTrainer, { requestId: number }>>, timeoutMs = 120_000): Promise<T> {
+  async request<T>(
+    message: WithoutRequestId<Extract<HostToTrainer, { requestId: number }>>,
+    timeoutMs = 120_000,
+  ): Promise<T> {
     await this.ensureStarted();
     const child = this.#child;
     if (!child) throw new KaoError('trainer-crashed', 'The trainer is not running.');
@@ -113,7 +121,12 @@ export class TrainerHost {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(requestId);
-        reject(new KaoError('trainer-crashed', `The trainer did not answer within ${Math.round(timeoutMs / 1000)} s.`));
+        reject(
+          new KaoError(
+            'trainer-crashed',
+            `The trainer did not answer within ${Math.round(timeoutMs / 1000)} s.`,
+          ),
+        );
       }, timeoutMs);
       this.#pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject, timer });
       child.postMessage({ ...message, requestId } as HostToTrainer);
@@ -151,7 +164,12 @@ export class TrainerHost {
       this.#pending.delete(message.requestId);
       clearTimeout(pending.timer);
       if (message.ok) pending.resolve(message.value);
-      else pending.reject(KaoError.fromWire(message.error ?? ({ code: 'internal', message: 'unknown trainer error' } as WireError)));
+      else
+        pending.reject(
+          KaoError.fromWire(
+            message.error ?? ({ code: 'internal', message: 'unknown trainer error' } as WireError),
+          ),
+        );
       return;
     }
     if (message.type === 'backend') this.#setStatus({ ...this.#status, backend: message.backend });

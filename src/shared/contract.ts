@@ -41,7 +41,11 @@ export const TrainingSettings = z.object({
   checkpointEvery: z.int().min(1).max(1_000_000).default(200),
   sampleEvery: z.int().min(1).max(1_000_000).default(50),
   swdEvery: z.int().min(0).max(1_000_000).default(500),
-  seed: z.int().min(0).max(2 ** 31 - 1).default(1),
+  seed: z
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(1),
 });
 
 export const WindowBounds = z.object({
@@ -62,10 +66,18 @@ export const Settings = z.object({
 });
 export type Settings = z.infer<typeof Settings>;
 
-const settingsSections = { crawl: CrawlSettings, faces: FaceSettings, training: TrainingSettings, window: WindowBounds };
+const settingsSections = {
+  crawl: CrawlSettings,
+  faces: FaceSettings,
+  training: TrainingSettings,
+  window: WindowBounds,
+};
 
 /** Parses stored settings field by field: a bad stored value falls back to its default, never a crash. */
-export function parseSettingsLenient(stored: unknown, dataDirDefault: string): { settings: Settings; repaired: string[] } {
+export function parseSettingsLenient(
+  stored: unknown,
+  dataDirDefault: string,
+): { settings: Settings; repaired: string[] } {
   const repaired: string[] = [];
   const input = stored && typeof stored === 'object' ? { ...(stored as Record<string, unknown>) } : {};
   if (!(stored && typeof stored === 'object')) repaired.push('(all)');
@@ -85,7 +97,10 @@ export function parseSettingsLenient(stored: unknown, dataDirDefault: string): {
       out[key] = parsed.data;
     } else if (value && typeof value === 'object' && key in settingsSections) {
       // Keep the good fields of a section, reset only the bad ones.
-      const sectionShape = settingsSections[key as keyof typeof settingsSections].shape as Record<string, z.ZodType>;
+      const sectionShape = settingsSections[key as keyof typeof settingsSections].shape as Record<
+        string,
+        z.ZodType
+      >;
       const section: Record<string, unknown> = {};
       for (const [sub, subSchema] of Object.entries(sectionShape)) {
         const r = subSchema.safeParse((value as Record<string, unknown>)[sub]);

@@ -41,7 +41,8 @@ export class KaoError extends Error {
 
 export function toWireError(error: unknown): WireError {
   if (error instanceof KaoError) return error.toWire();
-  if (error instanceof Error && error.name === 'CancelledError') return { code: 'cancelled', message: error.message };
+  if (error instanceof Error && error.name === 'CancelledError')
+    return { code: 'cancelled', message: error.message };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'internal', message };
 }

@@ -34,7 +34,11 @@ export const TrainerToHost = z.discriminatedUnion('type', [
   z.object({ type: z.literal('checkpoint'), step: z.int(), path: z.string() }),
   z.object({ type: z.literal('log'), level: z.enum(['info', 'warning', 'error']), message: z.string() }),
   z.object({ type: z.literal('state'), state: z.enum(['idle', 'running', 'paused']) }),
-  z.object({ type: z.literal('done'), reason: z.enum(['finished', 'stopped', 'failed']), error: WireError.optional() }),
+  z.object({
+    type: z.literal('done'),
+    reason: z.enum(['finished', 'stopped', 'failed']),
+    error: WireError.optional(),
+  }),
 ]);
 export type TrainerToHost = z.infer<typeof TrainerToHost>;
 

@@ -16,7 +16,11 @@ const jobs = new TrainingJobs(post);
 port.onMessage(async (raw) => {
   const parsed = HostToTrainer.safeParse(raw);
   if (!parsed.success) {
-    post({ type: 'log', level: 'error', message: `Ignored a malformed message from the host: ${parsed.error.message}` });
+    post({
+      type: 'log',
+      level: 'error',
+      message: `Ignored a malformed message from the host: ${parsed.error.message}`,
+    });
     return;
   }
   const message = parsed.data;

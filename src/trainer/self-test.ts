@@ -8,7 +8,9 @@ import type { SelfTestResult } from '../shared/contract.ts';
  * One real training step of a tiny conv net on the selected backend: proves the backend loads, that
  * gradients (including the conv backprop kernels the wasm backend lacks natively) run, and leaks nothing.
  */
-export async function runSelfTest(preference: z.infer<typeof BackendPreference>): Promise<z.infer<typeof SelfTestResult>> {
+export async function runSelfTest(
+  preference: z.infer<typeof BackendPreference>,
+): Promise<z.infer<typeof SelfTestResult>> {
   const backend = await selectBackend(preference);
   const started = performance.now();
   const numTensorsBefore = tf.memory().numTensors;

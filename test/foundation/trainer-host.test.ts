@@ -5,7 +5,8 @@ import { nodeTrainerLauncher } from '../../src/services/node-trainer-launcher.ts
 import type { TrainerStatus } from '../../src/shared/contract.ts';
 import { KaoError } from '../../src/shared/errors.ts';
 
-const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/trainers/${name}.ts`, import.meta.url));
+const fixture = (name: string): string =>
+  fileURLToPath(new URL(`../fixtures/trainers/${name}.ts`, import.meta.url));
 const hosts: TrainerHost[] = [];
 function makeHost(entry?: string, statuses: TrainerStatus[] = []): TrainerHost {
   const host = new TrainerHost({
@@ -25,10 +26,12 @@ describe('TrainerHost with the real trainer process', () => {
   it('runs a real tfjs training step on the cpu backend and leaks no tensors', async () => {
     const statuses: TrainerStatus[] = [];
     const host = makeHost(undefined, statuses);
-    const result = await host.request<{ backend: { name: string }; loss: number; numTensorsBefore: number; numTensorsAfter: number }>(
-      { type: 'selfTest', backend: 'cpu' },
-      60_000,
-    );
+    const result = await host.request<{
+      backend: { name: string };
+      loss: number;
+      numTensorsBefore: number;
+      numTensorsAfter: number;
+    }>({ type: 'selfTest', backend: 'cpu' }, 60_000);
     expect(result.backend.name).toBe('cpu');
     expect(Number.isFinite(result.loss)).toBe(true);
     expect(result.loss).toBeGreaterThan(0);
@@ -39,7 +42,10 @@ describe('TrainerHost with the real trainer process', () => {
 
   it('runs the same step on wasm, the backend with the custom gradient kernels', async () => {
     const host = makeHost();
-    const result = await host.request<{ backend: { name: string }; loss: number }>({ type: 'selfTest', backend: 'wasm' }, 60_000);
+    const result = await host.request<{ backend: { name: string }; loss: number }>(
+      { type: 'selfTest', backend: 'wasm' },
+      60_000,
+    );
     expect(result.backend.name).toBe('wasm');
     expect(Number.isFinite(result.loss)).toBe(true);
   });

@@ -68,8 +68,12 @@ describe('kao serve web bridge', () => {
 
   it('refuses WebSocket upgrades without the token or from a foreign Origin', async () => {
     await expect(connect()).rejects.toThrow(/403/);
-    await expect(connect({ cookie: `kao_token=${bridge.token}`, origin: 'http://evil.example' })).rejects.toThrow(/403/);
-    await expect(connect({ cookie: `kao_token=${bridge.token}`, origin: 'http://localhost:1' })).rejects.toThrow(/403/);
+    await expect(
+      connect({ cookie: `kao_token=${bridge.token}`, origin: 'http://evil.example' }),
+    ).rejects.toThrow(/403/);
+    await expect(
+      connect({ cookie: `kao_token=${bridge.token}`, origin: 'http://localhost:1' }),
+    ).rejects.toThrow(/403/);
     const ws = await connect({ cookie: `kao_token=${bridge.token}` });
     ws.close();
   });

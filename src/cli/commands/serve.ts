@@ -14,10 +14,17 @@ export const serveCommand: CliCommand = {
   async run(argv, io) {
     const { values } = parseCommandArgs(
       argv,
-      { port: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, renderer: { type: 'string' } },
+      {
+        port: { type: 'string' },
+        data: { type: 'string' },
+        config: { type: 'string' },
+        renderer: { type: 'string' },
+      },
       usage,
     );
-    const rendererDir = resolve(values.renderer ?? fileURLToPath(new URL('../../../out/renderer', import.meta.url)));
+    const rendererDir = resolve(
+      values.renderer ?? fileURLToPath(new URL('../../../out/renderer', import.meta.url)),
+    );
     if (!existsSync(resolve(rendererDir, 'index.html'))) {
       throw new CliError(`No built UI at ${rendererDir}: run \`npm run build:web\` first.`);
     }
@@ -28,9 +35,16 @@ export const serveCommand: CliCommand = {
     if (values.data && services.settings.get().dataDir !== resolve(values.data)) {
       await services.settings.set({ ...services.settings.get(), dataDir: resolve(values.data) });
     }
-    const bridge = await startWebBridge({ services, rendererDir, port: intOption(values.port, 'port', 0) ?? 0 });
+    const bridge = await startWebBridge({
+      services,
+      rendererDir,
+      port: intOption(values.port, 'port', 0) ?? 0,
+    });
     if (io.json) writeJson(io, { url: bridge.url, origin: bridge.origin });
-    else io.stdout.write(`Kao Studio is served at ${bridge.url}\n(loopback only; the token in the URL is required; Ctrl-C stops)\n`);
+    else
+      io.stdout.write(
+        `Kao Studio is served at ${bridge.url}\n(loopback only; the token in the URL is required; Ctrl-C stops)\n`,
+      );
     await new Promise<void>((done) => {
       const stop = (): void => done();
       process.once('SIGINT', stop);

@@ -12,4 +12,3 @@ export function dataPaths(root: string) {
   };
 }
 export type DataPaths = ReturnType<typeof dataPaths>;
-

@@ -1,4 +1,12 @@
-import type { EventName, EventOf, InvokeChannel, KaoApi, KaoBridge, RequestOf, ResponseOf } from '../../../shared/contract.ts';
+import type {
+  EventName,
+  EventOf,
+  InvokeChannel,
+  KaoApi,
+  KaoBridge,
+  RequestOf,
+  ResponseOf,
+} from '../../../shared/contract.ts';
 import { KaoError } from '../../../shared/errors.ts';
 import { createWebBridge } from './web-bridge-client.ts';
 

@@ -42,7 +42,10 @@ export class AppState {
         kao.invoke('trainer.status', {}),
       ]);
       if (this.info.repairedSettings.length) {
-        this.notify('warning', `Some settings could not be read and were reset: ${this.info.repairedSettings.join(', ')}.`);
+        this.notify(
+          'warning',
+          `Some settings could not be read and were reset: ${this.info.repairedSettings.join(', ')}.`,
+        );
       }
     } catch (error) {
       this.loadError = errorMessage(error);

@@ -28,7 +28,14 @@ export function createWebBridge(): KaoBridge {
         for (const [, settle] of pending) settle({ ok: false, error });
         pending.clear();
         emit('bridge.disconnected', null);
-        setTimeout(() => void connect().then(() => emit('bridge.reconnected', null), () => undefined), 1500);
+        setTimeout(
+          () =>
+            void connect().then(
+              () => emit('bridge.reconnected', null),
+              () => undefined,
+            ),
+          1500,
+        );
       };
       ws.onmessage = (message) => {
         const data = JSON.parse(String(message.data)) as
