@@ -4,6 +4,7 @@ import { createDispatcher, type Handlers } from './dispatcher.ts';
 import { SettingsService, type SettingsStore } from './settings.ts';
 import { TrainerHost, type TrainerLauncher } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
+import { makePaths, type ServiceContext } from './context.ts';
 import type { SelfTestResult } from '../shared/contract.ts';
 import type { z } from 'zod';
 
@@ -41,7 +42,10 @@ export function createAppServices(options: AppServicesOptions) {
     },
   });
 
+  const context: ServiceContext = { settings, events, trainer, platform: options.platform, paths: makePaths(settings) };
+
   const handlers: Handlers = {
+    // ---- domain handlers (one module per domain in src/services)
     'app.info': async () => ({
       name: 'Kao Studio',
       version: options.platform.version,
@@ -71,6 +75,7 @@ export function createAppServices(options: AppServicesOptions) {
   };
 
   return {
+    context,
     events,
     settings,
     trainer,

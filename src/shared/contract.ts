@@ -154,7 +154,20 @@ export const SelfTestResult = z.object({
   numTensorsAfter: z.int(),
 });
 
-const Empty = z.object({}).strict();
+export const Empty = z.object({}).strict();
+
+/** A long job's state as pushed to the UI (crawl, import, extraction); `progress` is the domain's snapshot. */
+export function jobSnapshot<P extends z.ZodType>(progress: P) {
+  return z.object({
+    phase: z.enum(['idle', 'running', 'paused', 'done', 'cancelled', 'failed']),
+    progress: progress.optional(),
+    error: WireError.optional(),
+  });
+}
+
+// Domain schemas live beside this file (one module per domain); the channel map below is the one place
+// that names every channel and event.
+
 
 // ---------------------------------------------------------------- the channel map
 
@@ -173,12 +186,20 @@ export const invokeContract = {
     request: z.object({ backend: BackendPreference.default('auto') }).strict(),
     response: SelfTestResult,
   },
+  // ---- dataset (crawl, import, gallery)
+  // ---- faces (extraction, review)
+  // ---- training (runs, charts, samples)
+  // ---- explorer and favorites
 } as const;
 
 export const eventContract = {
   'trainer.status': TrainerStatus,
   /** Something the user should see that no request is waiting for (a crash, a repaired file). */
   'app.notice': z.object({ level: z.enum(['info', 'warning', 'error']), message: z.string() }),
+  // ---- dataset events
+  // ---- faces events
+  // ---- training events
+  // ---- explorer and favorites events
 } as const;
 
 // ---------------------------------------------------------------- derived types
