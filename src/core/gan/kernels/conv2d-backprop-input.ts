@@ -1,15 +1,34 @@
 import * as tf from '@tensorflow/tfjs';
-import { callKernel, concat, conv2d, release, slice, transpose } from './wasm-kernel-call.ts';
+import { allocate, conv2d, floatOffset, heapFloats, release, slice } from './wasm-kernel-call.ts';
+
+interface Phase {
+  /** Output phase along rows/columns: the pixels y with (y + padTop) mod stride = p. */
+  py: number;
+  px: number;
+  /** Filter taps this phase uses (p, p+s, p+2s, … below the kernel size). */
+  ty: number;
+  tx: number;
+  /** First output pixel of the phase and how many it has. */
+  y0: number;
+  x0: number;
+  rows: number;
+  cols: number;
+  /** dy window the phase conv reads, with the zero padding around it. */
+  dyRow0: number;
+  dyCol0: number;
+  dyRows: number;
+  dyCols: number;
+  pad: { top: number; bottom: number; left: number; right: number };
+}
 
 /**
  * Conv2DBackpropInput for the wasm backend, replacing the stock one (a naive loop at ~4 GFLOP/s). It
- * is both the gradient of every strided conv and the forward pass of the generator's transposed convs.
+ * is the gradient of every strided conv AND the forward pass of the generator's transposed convs.
  *
- * Sub-pixel decomposition: output pixel y with (y + padTop) = u·s + p only receives filter taps
- * a ≡ p (mod s), so each of the s×s output phases is a plain stride-1 conv of dy with a flipped,
- * strided slice of the filter. When the kernel size is a multiple of the stride all phases have the
- * same tap count and become ONE conv with s²·Ci output channels followed by DepthToSpace; otherwise
- * each phase is its own conv and the results are concatenated on channels first.
+ * Sub-pixel decomposition: an output pixel y with (y + padTop) = u·s + p only receives filter taps
+ * a ≡ p (mod s), from dy rows u, u−1, …; so each of the s×s output phases is an ordinary stride-1
+ * conv of dy with the reversed taps of that phase. Each phase conv computes exactly its own pixels
+ * (no zero taps, no wasted border), runs on XNNPACK, and the phases are interleaved into dx.
  */
 export function conv2dBackpropInputWasm({
   inputs,
@@ -37,95 +56,143 @@ export function conv2dBackpropInputWasm({
   );
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
-  const padTop = info.padInfo.top;
-  const padLeft = info.padInfo.left;
-  if (sh !== sw) throw new Error('Conv2DBackpropInput (wasm): unequal strides are not supported');
-  const s = sh;
 
-  // Rows/columns of the phase grid: output pixel y sits at grid row u = ⌊(y + padTop) / s⌋.
-  const rows = Math.ceil((padTop + inHeight) / s);
-  const cols = Math.ceil((padLeft + inWidth) / s);
-  const temps: tf.TensorInfo[] = [];
-
-  // dy rows at or past `rows` never reach an output pixel.
-  let dyUsed = dy;
-  if (rows < outHeight || cols < outWidth) {
-    dyUsed = slice(
-      backend,
-      dy,
-      [0, 0, 0, 0],
-      [batchSize, Math.min(rows, outHeight), Math.min(cols, outWidth), outChannels],
-    );
-    temps.push(dyUsed);
-  }
-  const dyRows = dyUsed.shape[1]!;
-  const dyCols = dyUsed.shape[2]!;
-
-  // flipped[a', b', co, ci] = filter[kh-1-a', kw-1-b', ci, co]
-  const reversed = callKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
-  const flipped = transpose(backend, reversed, [0, 1, 3, 2]);
-  temps.push(reversed, flipped);
-  const tapsOf = (phase: number, k: number) => Math.ceil((k - phase) / s);
-  // Phase p's taps p, p+s, …, reversed: a strided slice of the flipped filter starting at k-1-p-s·(T-1).
-  const phaseFilter = (py: number, px: number): tf.TensorInfo => {
-    const ty = tapsOf(py, kh);
-    const tx = tapsOf(px, kw);
-    return callKernel(
-      backend,
-      'StridedSlice',
-      { x: flipped },
-      {
-        begin: [kh - 1 - py - s * (ty - 1), kw - 1 - px - s * (tx - 1), 0, 0],
-        end: [kh, kw, outChannels, inChannels],
-        strides: [s, s, 1, 1],
-        beginMask: 0,
-        endMask: 0,
-        ellipsisMask: 0,
-        newAxisMask: 0,
-        shrinkAxisMask: 0,
-      },
-    );
-  };
-  const phaseConv = (phaseFilterInfo: tf.TensorInfo): tf.TensorInfo => {
-    const ty = phaseFilterInfo.shape[0]!;
-    const tx = phaseFilterInfo.shape[1]!;
-    return conv2d(backend, dyUsed, phaseFilterInfo, {
-      top: ty - 1,
-      bottom: rows - dyRows,
-      left: tx - 1,
-      right: cols - dyCols,
-    });
-  };
-
-  let grid: tf.TensorInfo;
-  if (s === 1) {
-    grid = phaseConv(flipped);
-  } else {
-    const uniform = kh % s === 0 && kw % s === 0;
-    const filters: tf.TensorInfo[] = [];
-    for (let py = 0; py < s; py++) for (let px = 0; px < s; px++) filters.push(phaseFilter(py, px));
-    temps.push(...filters);
-    let phases: tf.TensorInfo;
-    if (uniform) {
-      const combined = concat(backend, filters, 3);
-      temps.push(combined);
-      phases = phaseConv(combined);
-    } else {
-      if (kh < s || kw < s)
-        throw new Error('Conv2DBackpropInput (wasm): kernel smaller than stride is not supported');
-      const outs = filters.map(phaseConv);
-      phases = concat(backend, outs, 3);
-      temps.push(...outs);
+  const rowPhases = axisPhases(sh, kh, info.padInfo.top, inHeight, outHeight);
+  const colPhases = axisPhases(sw, kw, info.padInfo.left, inWidth, outWidth);
+  const phases: Phase[] = [];
+  for (const r of rowPhases) {
+    for (const c of colPhases) {
+      // No pixels, or no taps (kernel smaller than the stride): that phase of dx stays zero.
+      if (r.count === 0 || c.count === 0 || r.taps === 0 || c.taps === 0) continue;
+      phases.push({
+        py: r.p,
+        px: c.p,
+        ty: r.taps,
+        tx: c.taps,
+        y0: r.first,
+        x0: c.first,
+        rows: r.count,
+        cols: c.count,
+        dyRow0: r.dyStart,
+        dyCol0: c.dyStart,
+        dyRows: r.dyCount,
+        dyCols: c.dyCount,
+        pad: { top: r.padBefore, bottom: r.padAfter, left: c.padBefore, right: c.padAfter },
+      });
     }
-    temps.push(phases);
-    grid = callKernel(backend, 'DepthToSpace', { x: phases }, { blockSize: s, dataFormat: 'NHWC' });
   }
 
-  let dx = grid;
-  if (padTop !== 0 || padLeft !== 0 || grid.shape[1] !== inHeight || grid.shape[2] !== inWidth) {
-    temps.push(grid);
-    dx = slice(backend, grid, [0, padTop, padLeft, 0], [batchSize, inHeight, inWidth, inChannels]);
+  const dx = allocate(backend, [batchSize, inHeight, inWidth, inChannels]);
+  const covered = phases.reduce((n, p) => n + p.rows * p.cols, 0);
+  if (covered !== inHeight * inWidth)
+    heapFloats(backend).fill(
+      0,
+      floatOffset(backend, dx),
+      floatOffset(backend, dx) + batchSize * inHeight * inWidth * inChannels,
+    );
+
+  for (const phase of phases) {
+    const phaseFilter = makePhaseFilter(backend, filter, phase, sh, sw, kw, inChannels, outChannels);
+    let dyWindow = dy;
+    const windowed =
+      phase.dyRow0 !== 0 || phase.dyCol0 !== 0 || phase.dyRows !== outHeight || phase.dyCols !== outWidth;
+    if (windowed)
+      dyWindow = slice(
+        backend,
+        dy,
+        [0, phase.dyRow0, phase.dyCol0, 0],
+        [batchSize, phase.dyRows, phase.dyCols, outChannels],
+      );
+    const out = conv2d(backend, dyWindow, phaseFilter, phase.pad);
+    scatterPhase(backend, out, dx, phase, sh, sw, inHeight, inWidth, inChannels, batchSize);
+    release(backend, phaseFilter, out);
+    if (windowed) release(backend, dyWindow);
   }
-  release(backend, ...temps);
   return dx;
+}
+
+/** The phases along one axis: which output pixels each has and which dy rows feed them. */
+function axisPhases(stride: number, kernel: number, padBefore: number, size: number, dySize: number) {
+  const phases = [];
+  for (let p = 0; p < stride; p++) {
+    const taps = Math.max(0, Math.ceil((kernel - p) / stride));
+    const u0 = Math.ceil((padBefore - p) / stride);
+    const first = u0 * stride + p - padBefore;
+    const count = first < size ? Math.ceil((size - first) / stride) : 0;
+    // Output j of the phase reads dy[u0 + j − t] for t < taps: rows u0 − taps + 1 … u0 + count − 1.
+    const lo = u0 - taps + 1;
+    const hi = u0 + count - 1;
+    const dyStart = Math.min(Math.max(0, lo), dySize);
+    const dyEnd = Math.max(Math.min(dySize - 1, hi), dyStart - 1);
+    phases.push({
+      p,
+      taps,
+      first,
+      count,
+      dyStart,
+      dyCount: dyEnd - dyStart + 1,
+      padBefore: dyStart - lo,
+      padAfter: hi - dyEnd,
+    });
+  }
+  return phases;
+}
+
+/** phaseFilter[t', u', co, ci] = filter[py + sh·(ty−1−t'), px + sw·(tx−1−u'), ci, co], built on the heap. */
+function makePhaseFilter(
+  backend: tf.KernelBackend,
+  filter: tf.TensorInfo,
+  phase: Phase,
+  sh: number,
+  sw: number,
+  kw: number,
+  inChannels: number,
+  outChannels: number,
+): tf.TensorInfo {
+  const { ty, tx, py, px } = phase;
+  const out = allocate(backend, [ty, tx, outChannels, inChannels]);
+  const heap = heapFloats(backend);
+  const src = floatOffset(backend, filter);
+  let dst = floatOffset(backend, out);
+  for (let t = 0; t < ty; t++) {
+    const a = py + sh * (ty - 1 - t);
+    for (let u = 0; u < tx; u++) {
+      const b = px + sw * (tx - 1 - u);
+      const tap = src + (a * kw + b) * inChannels * outChannels;
+      // The tap is [ci][co]; the conv filter wants [co][ci].
+      for (let co = 0; co < outChannels; co++) {
+        let from = tap + co;
+        for (let ci = 0; ci < inChannels; ci++, from += outChannels) heap[dst++] = heap[from]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** Copies a phase's [N, rows, cols, C] result to dx[n, y0 + j·sh, x0 + i·sw, :]. */
+function scatterPhase(
+  backend: tf.KernelBackend,
+  phaseOut: tf.TensorInfo,
+  dx: tf.TensorInfo,
+  phase: Phase,
+  sh: number,
+  sw: number,
+  height: number,
+  width: number,
+  channels: number,
+  batch: number,
+): void {
+  const heap = heapFloats(backend);
+  let src = floatOffset(backend, phaseOut);
+  const base = floatOffset(backend, dx);
+  for (let n = 0; n < batch; n++) {
+    for (let j = 0; j < phase.rows; j++) {
+      const rowStart = base + ((n * height + phase.y0 + j * sh) * width + phase.x0) * channels;
+      for (let i = 0; i < phase.cols; i++, src += channels) {
+        const dst = rowStart + i * sw * channels;
+        if (channels >= 16) heap.copyWithin(dst, src, src + channels);
+        else for (let c = 0; c < channels; c++) heap[dst + c] = heap[src + c]!;
+      }
+    }
+  }
 }

@@ -66,3 +66,28 @@ export function conv2d(
 export function concat(backend: tf.KernelBackend, xs: TensorInfo[], axis: number): TensorInfo {
   return callKernel(backend, 'Concat', xs, { axis });
 }
+
+interface WasmHeapBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+/** A new float32 tensor on the wasm heap; its contents are garbage until written. */
+export function allocate(backend: tf.KernelBackend, shape: number[]): TensorInfo {
+  return (backend as unknown as WasmHeapBackend).makeOutput(shape, 'float32');
+}
+
+/**
+ * The whole wasm heap as floats plus the float index where a tensor starts. Take it AFTER every
+ * allocation of the kernel: growing the heap detaches older views.
+ */
+export function heapFloats(backend: tf.KernelBackend): Float32Array {
+  return new Float32Array((backend as unknown as WasmHeapBackend).wasm.HEAPU8.buffer);
+}
+
+export function floatOffset(backend: tf.KernelBackend, info: TensorInfo): number {
+  const data = (backend as unknown as WasmHeapBackend).dataIdMap.get(info.dataId);
+  if (!data) throw new Error('tensor is not on the wasm heap');
+  return data.memoryOffset / 4;
+}
