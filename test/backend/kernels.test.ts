@@ -1,0 +1,188 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/core/gan/backend.ts';
+import {
+  conv2dBackpropFilterWasm,
+  conv2dBackpropInputWasm,
+  wasmTrainingKernelNames,
+} from '../../src/core/gan/kernels/index.ts';
+import { resolveGanConfig } from '../../src/core/gan/config.ts';
+import { createGan, disposeGan } from '../../src/core/gan/models.ts';
+import { computeDiscriminatorGrads, computeGeneratorGrads, disposeGrads } from '../../src/core/gan/step.ts';
+import { Rng } from '../../src/shared/rng.ts';
+
+/** ‖a − b‖ / ‖b‖ */
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+function randomTensor(shape: number[], seed: number): tf.Tensor {
+  const rng = new Rng(seed);
+  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+}
+
+/** Runs `f` on the wasm backend (with our kernels) and on the cpu reference; returns both outputs. */
+async function onBothBackends(
+  f: () => tf.Tensor,
+): Promise<{ wasm: Float32Array; cpu: Float32Array; shape: number[] }> {
+  await tf.setBackend('wasm');
+  const w = f();
+  const wasm = w.dataSync() as Float32Array;
+  const shape = w.shape;
+  w.dispose();
+  await tf.setBackend('cpu');
+  const c = f();
+  const cpu = c.dataSync() as Float32Array;
+  c.dispose();
+  await tf.setBackend('wasm');
+  return { wasm, cpu, shape };
+}
+
+type Pad = 'same' | 'valid' | number;
+// [input NHWC, filter HWIO, stride, padding]: the DCGAN layers in miniature plus awkward cases
+// (odd sizes, kernel not a multiple of the stride, kernel smaller than the stride, stride 3, explicit pad).
+const cases: Array<[number[], number[], number, Pad]> = [
+  [[2, 8, 8, 3], [5, 5, 3, 4], 2, 'same'],
+  [[2, 6, 6, 32], [5, 5, 32, 16], 2, 'same'],
+  [[2, 9, 9, 3], [4, 4, 3, 4], 2, 'same'],
+  [[2, 9, 7, 3], [3, 3, 3, 4], 1, 'valid'],
+  [[2, 9, 9, 5], [3, 3, 5, 6], 1, 'same'],
+  [[2, 12, 12, 5], [4, 4, 5, 6], 2, 'valid'],
+  [[1, 7, 7, 2], [5, 5, 2, 3], 2, 'valid'],
+  [[3, 6, 6, 4], [4, 4, 4, 2], 2, 1],
+  [[2, 10, 10, 3], [1, 1, 3, 4], 2, 'valid'],
+  [[2, 10, 11, 20], [5, 5, 20, 17], 3, 'same'],
+];
+
+describe('wasm training kernels match the cpu backend', () => {
+  beforeAll(async () => {
+    const info = await selectBackend('wasm');
+    expect(info.name).toBe('wasm');
+  });
+
+  it('selectBackend installed our kernels on wasm (not the stock ones)', () => {
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(conv2dBackpropFilterWasm);
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc).toBe(conv2dBackpropInputWasm);
+    expect(wasmTrainingKernelNames).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput']);
+  });
+
+  for (const [xShape, wShape, stride, pad] of cases) {
+    const label = `x${JSON.stringify(xShape)} w${JSON.stringify(wShape)} s${stride} ${pad}`;
+    const x = () => randomTensor(xShape, 1) as tf.Tensor4D;
+    const w = () => randomTensor(wShape, 2) as tf.Tensor4D;
+    const outShape = () => tf.tidy(() => tf.conv2d(x(), w(), stride, pad).shape);
+
+    it(`Conv2DBackpropFilter ${label}`, async () => {
+      const dyShape = outShape();
+      const { wasm, cpu, shape } = await onBothBackends(() =>
+        tf.tidy(
+          () =>
+            tf
+              .engine()
+              .runKernel(
+                'Conv2DBackpropFilter',
+                { x: x(), dy: randomTensor(dyShape, 3) },
+                { strides: stride, pad, dataFormat: 'NHWC', filterShape: wShape },
+              ) as tf.Tensor,
+        ),
+      );
+      expect(shape).toEqual(wShape);
+      expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+    });
+
+    it(`Conv2DBackpropInput ${label}`, async () => {
+      const dyShape = outShape();
+      const { wasm, cpu, shape } = await onBothBackends(() =>
+        tf.tidy(
+          () =>
+            tf
+              .engine()
+              .runKernel(
+                'Conv2DBackpropInput',
+                { dy: randomTensor(dyShape, 3), filter: w() },
+                { strides: stride, pad, dataFormat: 'NHWC', inputShape: xShape },
+              ) as tf.Tensor,
+        ),
+      );
+      expect(shape).toEqual(xShape);
+      expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+    });
+  }
+
+  it('conv2dTranspose (the generator layer) matches, forward and both gradients', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = randomTensor([2, 3, 3, 16], 4) as tf.Tensor4D;
+        const w = randomTensor([5, 5, 8, 16], 5) as tf.Tensor4D;
+        const f = (a: tf.Tensor, b: tf.Tensor) =>
+          tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [2, 6, 6, 8], 2, 'same');
+        const y = f(x, w);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a, b).square().sum())([x, w]);
+        return tf.concat([y.flatten(), dx!.flatten(), dw!.flatten()]);
+      });
+    const { wasm, cpu } = await onBothBackends(run);
+    expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+  });
+
+  it('leaks no wasm memory', async () => {
+    await tf.setBackend('wasm');
+    const x = randomTensor([2, 8, 8, 3], 1);
+    const dy = randomTensor([2, 4, 4, 4], 3);
+    const w = randomTensor([5, 5, 3, 4], 2);
+    const run = () => {
+      tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x, dy },
+        { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [5, 5, 3, 4] },
+      );
+      tf.engine().runKernel(
+        'Conv2DBackpropInput',
+        { dy, filter: w },
+        { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: [2, 8, 8, 3] },
+      );
+    };
+    tf.tidy(run);
+    const before = tf.engine().backend.numDataIds();
+    tf.tidy(run);
+    expect(tf.engine().backend.numDataIds()).toBe(before);
+    tf.dispose([x, dy, w]);
+  });
+
+  it('a whole DCGAN gradient step runs on wasm and matches the cpu backend', async () => {
+    const config = resolveGanConfig('tiny', { batchSize: 4, gWidth: 0.5, dWidth: 0.5 });
+    const rng = new Rng(11);
+    const realData = new Float32Array(4 * 16 * 16 * 3).map(() => rng.next() * 2 - 1);
+    const zData = rng.normalArray(4 * config.zDim);
+    const gradsOn = async (backend: 'wasm' | 'cpu') => {
+      await tf.setBackend(backend);
+      const gan = createGan(config, 3);
+      const real = tf.tensor4d(realData, [4, 16, 16, 3]);
+      const z = tf.tensor2d(zData, [4, config.zDim]);
+      const d = computeDiscriminatorGrads(gan, real, z);
+      const g = computeGeneratorGrads(gan, z);
+      const flat = (m: Map<string, tf.Tensor>) =>
+        tf.tidy(() => tf.concat([...m.values()].map((t) => t.flatten())).dataSync() as Float32Array);
+      const out = { d: flat(d.grads), g: flat(g.grads), lossD: d.lossD, lossG: g.lossG };
+      disposeGrads(d.grads);
+      disposeGrads(g.grads);
+      for (const m of g.moments.values()) tf.dispose([m.mean, m.variance]);
+      tf.dispose([real, z]);
+      disposeGan(gan);
+      return out;
+    };
+    const wasm = await gradsOn('wasm');
+    const cpu = await gradsOn('cpu');
+    await tf.setBackend('wasm');
+    expect(wasm.lossD).toBeCloseTo(cpu.lossD, 5);
+    expect(wasm.lossG).toBeCloseTo(cpu.lossG, 5);
+    expect(relativeError(wasm.d, cpu.d)).toBeLessThan(1e-4);
+    expect(relativeError(wasm.g, cpu.g)).toBeLessThan(1e-4);
+  });
+});
