@@ -18,14 +18,17 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> } {
+function start(args: string[]): {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
+} {
   const child = spawn(node, [kao, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolveDone) =>
-    child.on('close', (code, signal) => resolveDone({ code, signal, stdout, stderr })),
+  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
+    (resolveDone) => child.on('close', (code, signal) => resolveDone({ code, signal, stdout, stderr })),
   );
   return { child, done };
 }
@@ -55,7 +58,9 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
   const result: Record<string, string> = {};
   for (const name of (await readdir(dir)).sort()) {
     if (name.startsWith('.') || name === 'crawl-journal.jsonl') continue;
-    result[name] = createHash('md5').update(await readFile(join(dir, name))).digest('hex');
+    result[name] = createHash('md5')
+      .update(await readFile(join(dir, name)))
+      .digest('hex');
   }
   return result;
 }
@@ -68,7 +73,19 @@ describe('kao crawl (CLI)', () => {
     cleanups.push(temp.cleanup, server.close);
     const killedDir = join(temp.dir, 'killed');
     const cleanDir = join(temp.dir, 'clean');
-    const args = (out: string) => ['crawl', '--site', server.url, '--out', out, '--delay-ms', '20', '--rendition', 'original', '--limit', '8'];
+    const args = (out: string) => [
+      'crawl',
+      '--site',
+      server.url,
+      '--out',
+      out,
+      '--delay-ms',
+      '20',
+      '--rendition',
+      'original',
+      '--limit',
+      '8',
+    ];
 
     // Two stalls the server holds long enough for a kill; each is consumed by the first request to it.
     const stalledA = server.pathOf(78, 'original');
@@ -102,9 +119,11 @@ describe('kao crawl (CLI)', () => {
     // Nothing was downloaded twice: only the two killed downloads were requested again.
     const killedRuns = server.requests.slice(0, server.requests.length - (8 + 1)); // the clean run made 1 page + 8 images
     const perPath = new Map<string, number>();
-    for (const r of killedRuns.filter((r) => r.path !== '/post.json')) perPath.set(r.path, (perPath.get(r.path) ?? 0) + 1);
+    for (const r of killedRuns.filter((r) => r.path !== '/post.json'))
+      perPath.set(r.path, (perPath.get(r.path) ?? 0) + 1);
     expect(perPath.size).toBe(8);
-    for (const [path, count] of perPath) expect(count, path).toBe(path === stalledA || path === stalledB ? 2 : 1);
+    for (const [path, count] of perPath)
+      expect(count, path).toBe(path === stalledA || path === stalledB ? 2 : 1);
   });
 
   it('prints the summary as JSON with --json and a readable summary without', async () => {
@@ -114,12 +133,41 @@ describe('kao crawl (CLI)', () => {
     ]);
     const temp = await makeTempDir('kao-cli-json-');
     cleanups.push(temp.cleanup, server.close);
-    const json = await runKao(['crawl', '--site', server.url, '--out', temp.dir, '--delay-ms', '20', '--tags', 'solo', '--json']);
+    const json = await runKao([
+      'crawl',
+      '--site',
+      server.url,
+      '--out',
+      temp.dir,
+      '--delay-ms',
+      '20',
+      '--tags',
+      'solo',
+      '--json',
+    ]);
     expect(json.code).toBe(0);
     const summary = JSON.parse(json.stdout) as Record<string, unknown>;
-    expect(summary).toMatchObject({ state: 'done', found: 1, downloaded: 1, skipped: 0, failed: 0, filtered: 1, tags: 'solo rating:s' });
+    expect(summary).toMatchObject({
+      state: 'done',
+      found: 1,
+      downloaded: 1,
+      skipped: 0,
+      failed: 0,
+      filtered: 1,
+      tags: 'solo rating:s',
+    });
 
-    const text = await runKao(['crawl', '--site', server.url, '--out', temp.dir, '--delay-ms', '20', '--tags', 'solo']);
+    const text = await runKao([
+      'crawl',
+      '--site',
+      server.url,
+      '--out',
+      temp.dir,
+      '--delay-ms',
+      '20',
+      '--tags',
+      'solo',
+    ]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/Crawl finished \(no more posts\)/);
     expect(text.stdout).toMatch(/skipped: +1 already in the dataset/);
@@ -130,21 +178,42 @@ describe('kao crawl (CLI)', () => {
     cleanups.push(temp.cleanup);
     const bad = await runKao(['crawl', '--site', 'ftp://example.com', '--out', temp.dir]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe('kao crawl: invalid crawl option site: must be an http(s) URL such as https://konachan.net\n');
+    expect(bad.stderr).toBe(
+      'kao crawl: invalid crawl option site: must be an http(s) URL such as https://konachan.net\n',
+    );
 
     const notUrl = await runKao(['crawl', '--site', 'konachan', '--out', temp.dir]);
     expect(notUrl.code).toBe(2);
     expect(notUrl.stderr.trim().split('\n')).toHaveLength(1);
 
-    const tooFast = await runKao(['crawl', '--site', 'https://konachan.net', '--out', temp.dir, '--delay-ms', '10']);
+    const tooFast = await runKao([
+      'crawl',
+      '--site',
+      'https://konachan.net',
+      '--out',
+      temp.dir,
+      '--delay-ms',
+      '10',
+    ]);
     expect(tooFast.code).toBe(2);
     expect(tooFast.stderr).toMatch(/^kao crawl: delay must be at least 500 ms for konachan.net/);
 
     // A loopback port nobody listens on: the connection is refused at once.
     const closedPort = await freePort();
-    const unreachable = await runKao(['crawl', '--site', `http://127.0.0.1:${closedPort}`, '--out', temp.dir, '--retries', '0', '--json']);
+    const unreachable = await runKao([
+      'crawl',
+      '--site',
+      `http://127.0.0.1:${closedPort}`,
+      '--out',
+      temp.dir,
+      '--retries',
+      '0',
+      '--json',
+    ]);
     expect(unreachable.code).toBe(1);
-    expect(lastLine(unreachable.stderr)).toBe('kao crawl: page 1: network error: fetch failed (ECONNREFUSED)');
+    expect(lastLine(unreachable.stderr)).toBe(
+      'kao crawl: page 1: network error: fetch failed (ECONNREFUSED)',
+    );
     expect(JSON.parse(unreachable.stdout)).toMatchObject({ state: 'failed', stoppedBecause: 'error' });
   });
 });
@@ -153,10 +222,22 @@ describe('kao import (CLI)', () => {
   it('imports a folder and reports as JSON', async () => {
     const temp = await makeTempDir('kao-cli-import-');
     cleanups.push(temp.cleanup);
-    const result = await runKao(['import', '--from', illustrationsDir, '--out', join(temp.dir, 'dataset'), '--json']);
+    const result = await runKao([
+      'import',
+      '--from',
+      illustrationsDir,
+      '--out',
+      join(temp.dir, 'dataset'),
+      '--json',
+    ]);
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as { imported: number; total: number; rejected: number };
-    expect(summary).toMatchObject({ state: 'done', total: images.length, imported: images.length, rejected: 0 });
+    expect(summary).toMatchObject({
+      state: 'done',
+      total: images.length,
+      imported: images.length,
+      rejected: 0,
+    });
     const again = await runKao(['import', '--from', illustrationsDir, '--out', join(temp.dir, 'dataset')]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(new RegExp(`skipped: +${images.length} duplicate`));

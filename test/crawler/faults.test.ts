@@ -44,8 +44,7 @@ function fast(
 
 const datasetFiles = async (dir: string) =>
   (await readdir(dir)).filter((name) => !name.startsWith('.') && name !== 'crawl-journal.jsonl').sort();
-const requestsTo = (server: MoebooruServer, path: string) =>
-  server.requests.filter((r) => r.path === path);
+const requestsTo = (server: MoebooruServer, path: string) => server.requests.filter((r) => r.path === path);
 const nameOf = (server: MoebooruServer, id: number) => `127.0.0.1-${id}-${server.md5(id)}.jpg`;
 const twoPosts = () => [
   { id: 2, image: images[0]! },
@@ -201,7 +200,7 @@ describe('crawler faults', () => {
 
   it('enforces the size cap on Content-Length, on streamed bytes, and on the post file_size', async () => {
     const big = images.find((path) => path.endsWith('xavierjiezou_test_1.jpg'))!; // 446 KB
-    const posts = [
+    const posts: ServerPostSpec[] = [
       { id: 3, image: big },
       { id: 2, image: big, override: { file_size: 10 } }, // lies about its size: caught while streaming
       { id: 1, image: images[0]! },

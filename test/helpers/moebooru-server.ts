@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
 
@@ -86,7 +86,7 @@ export async function startMoebooruServer(posts: ServerPostSpec[]): Promise<Moeb
   const always = new Map<string, Fault>();
   const routes = new Map<string, { body: Buffer; contentType: string }>();
   const requests: RecordedRequest[] = [];
-  const openSockets = new Set<import('node:net').Socket>();
+  const openSockets = new Set<Socket>();
   let origin = '';
 
   const pathOf = (id: number, rendition: 'original' | 'sample' | 'preview'): string => {

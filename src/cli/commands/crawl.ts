@@ -1,6 +1,21 @@
 import { resolve } from 'node:path';
-import { CliError, ProgressBar, intOption, parseCommandArgs, writeJson, type CliCommand, type CliIO } from '../command.ts';
-import { CrawlError, DEFAULT_SITE, crawl, parseCrawlOptions, type CrawlOptionsInput, type CrawlSummary } from '../../core/crawler/crawl.ts';
+import {
+  CliError,
+  ProgressBar,
+  intOption,
+  parseCommandArgs,
+  writeJson,
+  type CliCommand,
+  type CliIO,
+} from '../command.ts';
+import {
+  CrawlError,
+  DEFAULT_SITE,
+  crawl,
+  parseCrawlOptions,
+  type CrawlOptionsInput,
+  type CrawlSummary,
+} from '../../core/crawler/crawl.ts';
 import { RENDITIONS, type Rendition } from '../../core/crawler/moebooru.ts';
 import { RunControl } from '../../core/util/run-control.ts';
 

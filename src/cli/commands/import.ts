@@ -1,5 +1,12 @@
 import { resolve } from 'node:path';
-import { CliError, ProgressBar, parseCommandArgs, writeJson, type CliCommand, type CliIO } from '../command.ts';
+import {
+  CliError,
+  ProgressBar,
+  parseCommandArgs,
+  writeJson,
+  type CliCommand,
+  type CliIO,
+} from '../command.ts';
 import { importFolder, type ImportSummary } from '../../core/crawler/import.ts';
 import { RunControl } from '../../core/util/run-control.ts';
 
@@ -10,7 +17,11 @@ export const importCommand: CliCommand = {
   summary: 'Import a folder of images into the dataset',
   usage,
   async run(argv: string[], io: CliIO): Promise<number> {
-    const { values } = parseCommandArgs(argv, { from: { type: 'string' }, out: { type: 'string' }, link: { type: 'boolean' } }, usage);
+    const { values } = parseCommandArgs(
+      argv,
+      { from: { type: 'string' }, out: { type: 'string' }, link: { type: 'boolean' } },
+      usage,
+    );
     if (!values.from || !values.out) throw new CliError(`--from and --out are required\nusage: ${usage}`, 2);
     const control = new RunControl();
     const onSigint = () => {
@@ -25,7 +36,12 @@ export const importCommand: CliCommand = {
         { from: resolve(values.from), datasetDir: resolve(values.out), mode: values.link ? 'link' : 'copy' },
         {
           control,
-          onProgress: (p) => bar.update(p.processed, p.total, `${p.imported} new · ${p.skipped} duplicate · ${p.rejected} rejected`),
+          onProgress: (p) =>
+            bar.update(
+              p.processed,
+              p.total,
+              `${p.imported} new · ${p.skipped} duplicate · ${p.rejected} rejected`,
+            ),
         },
       );
     } finally {

@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import { IMAGE_EXTENSIONS } from './validate.ts';
 
 /**
@@ -42,23 +42,49 @@ export function parseDatasetName(name: string): DatasetNameInfo {
 
 /** A dataset image: a visible regular file with an image extension. */
 export function isDatasetImageName(name: string): boolean {
-  return !name.startsWith('.') && IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
+  if (name.startsWith('.')) return false;
+  const dot = name.lastIndexOf('.');
+  return dot > 0 && IMAGE_EXTENSIONS.has(name.slice(dot).toLowerCase());
 }
 
-/** Names of the images in the dataset, sorted. One readdir, no per-file stat: fast at 50,000 files. */
+interface CachedListing {
+  mtimeMs: number;
+  ino: number;
+  names: string[];
+}
+const listingCache = new Map<string, CachedListing>();
+/**
+ * A folder listed within this long of its last change may change again within the same mtime tick (Linux
+ * stamps folders with a coarse clock, a few ms); such a listing is not cached.
+ */
+const RACY_WINDOW_MS = 100;
+
+/**
+ * Names of the images in the dataset, sorted. Reading a 50,000-entry folder takes a few hundred ms on a slow
+ * disk, so the sorted list is cached per folder and reused while the folder's mtime is unchanged (adding,
+ * removing or renaming a file changes it). A listing taken right after a change is not trusted, since two
+ * changes can share one mtime tick.
+ */
 export async function datasetImageNames(datasetDir: string): Promise<string[]> {
-  let entries;
+  let info;
   try {
-    entries = await readdir(datasetDir, { withFileTypes: true });
+    info = await stat(datasetDir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
+  const cached = listingCache.get(datasetDir);
+  if (cached && cached.mtimeMs === info.mtimeMs && cached.ino === info.ino) return cached.names;
+  const readStart = Date.now();
   const names: string[] = [];
-  for (const entry of entries) {
+  for (const entry of await readdir(datasetDir, { withFileTypes: true })) {
     if ((entry.isFile() || entry.isSymbolicLink()) && isDatasetImageName(entry.name)) names.push(entry.name);
   }
-  return names.sort();
+  names.sort();
+  if (readStart - info.mtimeMs > RACY_WINDOW_MS)
+    listingCache.set(datasetDir, { mtimeMs: info.mtimeMs, ino: info.ino, names });
+  else listingCache.delete(datasetDir);
+  return names;
 }
 
 /** md5 → file name of what is already in the dataset, read from file names: the dedupe key for crawl and import. */
@@ -85,7 +111,7 @@ export interface DatasetPage {
 
 /**
  * One page of the dataset for the gallery, in name order. Only the returned page is stat'ed, so a page of
- * a 50,000-image folder costs one readdir plus `limit` stats.
+ * a 50,000-image folder costs one folder stat (plus a readdir when the folder changed) and `limit` stats.
  */
 export async function listDataset(
   datasetDir: string,

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { stat, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { writeFileAtomic } from '../util/atomic-file.ts';
@@ -17,7 +17,7 @@ const inFlight = new Map<string, Promise<string>>();
 
 /**
  * Path of a WebP thumbnail (longest side `size`) of a dataset image, cached at
- * `cache/thumbs/<size>/<name>.webp` and regenerated when missing or older than the image.
+ * `cache/thumbs/<size>/<name>.webp` and regenerated when missing or when the image changed.
  * `name` must be a plain dataset file name: anything with a path separator is refused.
  */
 export async function thumbnail(
@@ -40,13 +40,15 @@ export async function thumbnail(
   const job = (async () => {
     const sourceInfo = await stat(source);
     const cached = await stat(target).catch(() => undefined);
-    if (cached && cached.mtimeMs >= sourceInfo.mtimeMs) return target;
+    // The thumbnail carries its source's mtime: any change to the source (newer or older) shows as a mismatch.
+    if (cached && Math.abs(cached.mtimeMs - sourceInfo.mtimeMs) < 1) return target;
     const webp = await sharp(source, { limitInputPixels: DEFAULT_MAX_PIXELS, animated: false })
       .rotate()
       .resize(size, size, { fit: 'inside', withoutEnlargement: true })
       .webp({ quality: 80 })
       .toBuffer();
     await writeFileAtomic(target, webp);
+    await utimes(target, sourceInfo.atime, sourceInfo.mtime);
     return target;
   })().finally(() => inFlight.delete(target));
   inFlight.set(target, job);
