@@ -5,6 +5,7 @@ import { SettingsService, type SettingsStore } from './settings.ts';
 import { TrainerHost, type TrainerLauncher } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
 import { makePaths, type ServiceContext } from './context.ts';
+import { datasetHandlers } from './dataset-service.ts';
 import type { SelfTestResult } from '../shared/contract.ts';
 import type { z } from 'zod';
 
@@ -46,6 +47,7 @@ export function createAppServices(options: AppServicesOptions) {
 
   const handlers: Handlers = {
     // ---- domain handlers (one module per domain in src/services)
+    ...datasetHandlers(context),
     'app.info': async () => ({
       name: 'Kao Studio',
       version: options.platform.version,

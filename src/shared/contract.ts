@@ -6,14 +6,24 @@
  */
 import { z } from 'zod';
 import { WireError, type Envelope } from './errors.ts';
+import { BackendName, BackendPreference, BackendStatus, Empty, PresetName, Rendition, ThemeSetting, jobSnapshot } from './contract-base.ts';
+
+export { BackendName, BackendPreference, BackendStatus, Empty, PresetName, Rendition, ThemeSetting, jobSnapshot } from './contract-base.ts';
+import {
+  CrawlForm,
+  CrawlHistory,
+  CrawlProgress,
+  DatasetListRequest,
+  DatasetPage,
+  ImportProgress,
+  ImportRequest,
+  InterruptedCrawl,
+  ThumbnailsRequest,
+  ThumbnailsResponse,
+} from './dataset-schemas.ts';
 
 // ---------------------------------------------------------------- settings
 
-export const ThemeSetting = z.enum(['system', 'light', 'dark']);
-export const BackendPreference = z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
-export const BackendName = z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
-export const Rendition = z.enum(['sample', 'preview', 'jpeg', 'original']);
-export const PresetName = z.enum(['anime-48', 'dcgan-64', 'tiny']);
 
 export const CrawlSettings = z.object({
   site: z.url({ protocol: /^https?$/ }).default('https://konachan.net'),
@@ -118,12 +128,6 @@ export function parseSettingsLenient(
 
 // ---------------------------------------------------------------- app and trainer
 
-export const BackendStatus = z.object({
-  name: BackendName,
-  reason: z.string(),
-  tried: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
-});
-export type BackendStatus = z.infer<typeof BackendStatus>;
 
 export const TrainerState = z.enum(['stopped', 'starting', 'idle', 'running', 'paused', 'crashed']);
 export const TrainerStatus = z.object({
@@ -154,17 +158,6 @@ export const SelfTestResult = z.object({
   numTensorsAfter: z.int(),
 });
 
-export const Empty = z.object({}).strict();
-
-/** A long job's state as pushed to the UI (crawl, import, extraction); `progress` is the domain's snapshot. */
-export function jobSnapshot<P extends z.ZodType>(progress: P) {
-  return z.object({
-    phase: z.enum(['idle', 'running', 'paused', 'done', 'cancelled', 'failed']),
-    progress: progress.optional(),
-    error: WireError.optional(),
-  });
-}
-
 // Domain schemas live beside this file (one module per domain); the channel map below is the one place
 // that names every channel and event.
 
@@ -187,6 +180,27 @@ export const invokeContract = {
     response: SelfTestResult,
   },
   // ---- dataset (crawl, import, gallery)
+  /** Saves the form as `settings.crawl` and starts crawling into the dataset folder. */
+  'dataset.crawl.start': { request: CrawlForm, response: jobSnapshot(CrawlProgress) },
+  'dataset.crawl.pause': { request: Empty, response: jobSnapshot(CrawlProgress) },
+  'dataset.crawl.resume': { request: Empty, response: jobSnapshot(CrawlProgress) },
+  'dataset.crawl.cancel': { request: Empty, response: jobSnapshot(CrawlProgress) },
+  /** The running job, past crawls from the journal, and a crawl the app was closed in the middle of. */
+  'dataset.crawl.state': {
+    request: Empty,
+    response: z.object({
+      job: jobSnapshot(CrawlProgress),
+      history: CrawlHistory,
+      interrupted: InterruptedCrawl.optional(),
+    }),
+  },
+  'dataset.import.start': { request: ImportRequest, response: jobSnapshot(ImportProgress) },
+  'dataset.import.cancel': { request: Empty, response: jobSnapshot(ImportProgress) },
+  'dataset.import.state': { request: Empty, response: jobSnapshot(ImportProgress) },
+  /** One page of the dataset's images, in name order. */
+  'dataset.list': { request: DatasetListRequest, response: DatasetPage },
+  /** Cached WebP thumbnails of dataset images (made on first request). */
+  'dataset.thumbnails': { request: ThumbnailsRequest, response: ThumbnailsResponse },
   // ---- faces (extraction, review)
   // ---- training (runs, charts, samples)
   // ---- explorer and favorites
@@ -197,6 +211,8 @@ export const eventContract = {
   /** Something the user should see that no request is waiting for (a crash, a repaired file). */
   'app.notice': z.object({ level: z.enum(['info', 'warning', 'error']), message: z.string() }),
   // ---- dataset events
+  'dataset.crawl': jobSnapshot(CrawlProgress),
+  'dataset.import': jobSnapshot(ImportProgress),
   // ---- faces events
   // ---- training events
   // ---- explorer and favorites events
