@@ -8,6 +8,16 @@ import { z } from 'zod';
 import { WireError, type Envelope } from './errors.ts';
 import { BackendName, BackendPreference, BackendStatus, Empty, PresetName, Rendition, ThemeSetting, jobSnapshot } from './contract-base.ts';
 
+import {
+  MetricPoint,
+  RunDetail,
+  RunId,
+  RunSummary,
+  TrainingOptions,
+  TrainingProgress,
+  TrainingStateEvent,
+} from './training-schemas.ts';
+
 export { BackendName, BackendPreference, BackendStatus, Empty, PresetName, Rendition, ThemeSetting, jobSnapshot } from './contract-base.ts';
 import {
   CrawlForm,
@@ -203,6 +213,27 @@ export const invokeContract = {
   'dataset.thumbnails': { request: ThumbnailsRequest, response: ThumbnailsResponse },
   // ---- faces (extraction, review)
   // ---- training (runs, charts, samples)
+  'training.runs': { request: Empty, response: z.array(RunSummary) },
+  /** A run with its metrics (downsampled to at most 2,000 points) and sample grids. */
+  'training.run': { request: z.object({ id: RunId }).strict(), response: RunDetail },
+  /** Starts a new run on the kept faces in the trainer process. */
+  'training.start': { request: TrainingOptions, response: RunSummary },
+  /** Continues a stopped or interrupted run from its newest valid checkpoint. */
+  'training.continue': {
+    request: z.object({ id: RunId, steps: z.int().min(1).max(10_000_000).optional() }).strict(),
+    response: RunSummary,
+  },
+  'training.pause': { request: Empty, response: z.object({ ok: z.literal(true) }) },
+  'training.unpause': { request: Empty, response: z.object({ ok: z.literal(true) }) },
+  /** Stops the running job after writing a checkpoint. */
+  'training.stop': { request: Empty, response: z.object({ ok: z.literal(true) }) },
+  'training.rename': { request: z.object({ id: RunId, name: z.string().trim().min(1).max(80) }).strict(), response: RunSummary },
+  'training.delete': { request: z.object({ id: RunId }).strict(), response: z.object({ ok: z.literal(true) }) },
+  /** Exports the generator in tfjs model format (model.json + weights) into `runs/<id>/export` or `to`. */
+  'training.export': {
+    request: z.object({ id: RunId, to: z.string().min(1).max(4096).optional() }).strict(),
+    response: z.object({ path: z.string() }),
+  },
   // ---- explorer and favorites
 } as const;
 
@@ -215,6 +246,11 @@ export const eventContract = {
   'dataset.import': jobSnapshot(ImportProgress),
   // ---- faces events
   // ---- training events
+  'training.progress': TrainingProgress,
+  'training.metric': MetricPoint.extend({ runId: RunId }),
+  'training.sample': z.object({ runId: RunId, step: z.int(), path: z.string() }),
+  'training.checkpoint': z.object({ runId: RunId, step: z.int() }),
+  'training.state': TrainingStateEvent,
   // ---- explorer and favorites events
 } as const;
 

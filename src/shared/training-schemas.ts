@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { BackendPreference, BackendStatus, PresetName } from './contract-base.ts';
+
+/** A run's id is its folder name under `runs/`: letters, digits, dash, underscore. */
+export const RunId = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'not a run id');
+
+export const RunState = z.enum(['running', 'paused', 'stopped', 'finished', 'interrupted', 'failed']);
+export type RunState = z.infer<typeof RunState>;
+
+export const TrainingOptions = z
+  .object({
+    name: z.string().trim().min(1).max(80).optional(),
+    preset: PresetName,
+    batchSize: z.int().min(1).max(1024),
+    /** Total optimizer steps for the run. */
+    steps: z.int().min(1).max(10_000_000),
+    seed: z.int().min(0).max(2 ** 31 - 1),
+    backend: BackendPreference,
+    checkpointEvery: z.int().min(1).max(1_000_000),
+    sampleEvery: z.int().min(1).max(1_000_000),
+    /** 0 turns the quality metric off. */
+    swdEvery: z.int().min(0).max(1_000_000),
+  })
+  .strict();
+export type TrainingOptions = z.infer<typeof TrainingOptions>;
+
+export const RunSummary = z.object({
+  id: RunId,
+  name: z.string(),
+  preset: z.string(),
+  createdAt: z.string(),
+  state: RunState,
+  step: z.int(),
+  totalSteps: z.int(),
+  /** Step of the newest valid checkpoint, 0 when none. */
+  checkpointStep: z.int(),
+  /** Data-folder-relative path of the newest sample grid. */
+  latestSample: z.string().optional(),
+  faces: z.int().optional(),
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+/** One logged step, as in metrics.jsonl; swd only on the steps where it was computed. */
+export const MetricPoint = z.object({
+  step: z.int(),
+  epoch: z.number().optional(),
+  lossD: z.number(),
+  lossG: z.number(),
+  dReal: z.number(),
+  dFake: z.number(),
+  imagesPerSec: z.number().optional(),
+  swd: z.number().optional(),
+  time: z.number().optional(),
+});
+export type MetricPoint = z.infer<typeof MetricPoint>;
+
+export const RunDetail = RunSummary.extend({
+  config: z.record(z.string(), z.unknown()),
+  metrics: z.array(MetricPoint),
+  samples: z.array(z.object({ step: z.int(), path: z.string() })),
+});
+export type RunDetail = z.infer<typeof RunDetail>;
+
+export const TrainingProgress = z.object({
+  runId: RunId,
+  step: z.int(),
+  totalSteps: z.int(),
+  epoch: z.number(),
+  lossD: z.number(),
+  lossG: z.number(),
+  dReal: z.number(),
+  dFake: z.number(),
+  imagesPerSec: z.number(),
+  etaSeconds: z.number().optional(),
+  backend: BackendStatus.shape.name.optional(),
+  numTensors: z.int().optional(),
+  memoryBytes: z.number().optional(),
+});
+export type TrainingProgress = z.infer<typeof TrainingProgress>;
+
+export const TrainingStateEvent = z.object({
+  runId: RunId,
+  state: RunState,
+  message: z.string().optional(),
+});
