@@ -78,6 +78,9 @@ export const crawlOptionsSchema = z.object({
   userAgent: z.string().min(1).default(DEFAULT_USER_AGENT),
 });
 export type CrawlOptionsInput = z.input<typeof crawlOptionsSchema>;
+/** What a UI sends: the options minus the dataset folder, which the app derives from its data folder. */
+export const crawlSettingsSchema = crawlOptionsSchema.omit({ datasetDir: true });
+export type CrawlSettingsInput = z.input<typeof crawlSettingsSchema>;
 export type CrawlOptions = z.output<typeof crawlOptionsSchema>;
 
 export type JobState = 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
@@ -119,7 +122,7 @@ export interface CrawlSummary extends CrawlProgress {
   /** The tag query actually sent (rating:s added unless unsafe ratings are allowed). */
   tags: string;
   filteredReasons: { rating: number; deleted: number };
-  /** Every failure of this run, with its reason; failed posts are retried by the next crawl. */
+  /** This run's failures with their reasons (the first 1000); failed posts are retried by the next crawl. */
   failures: CrawlFailure[];
   durationMs: number;
 }
@@ -140,6 +143,8 @@ export interface JobHooks<P> {
 }
 
 const RECENT_FAILURES = 20;
+/** The summary keeps this many failures (the count stays exact) so it stays small enough for IPC. */
+const MAX_FAILURES_KEPT = 1000;
 
 /**
  * Crawls a Moebooru site into a dataset folder. Resolves with the summary when the crawl finished or was
@@ -185,8 +190,8 @@ export async function crawl(
   };
   const fail = (failure: CrawlFailure) => {
     summary.failed++;
-    summary.failures.push(failure);
-    summary.recentFailures = summary.failures.slice(-RECENT_FAILURES);
+    if (summary.failures.length < MAX_FAILURES_KEPT) summary.failures.push(failure);
+    summary.recentFailures = [...summary.recentFailures, failure].slice(-RECENT_FAILURES);
     summary.lastError =
       failure.postId === undefined ? failure.reason : `post ${failure.postId}: ${failure.reason}`;
   };
@@ -234,7 +239,7 @@ export async function crawl(
     await appendJournal(datasetDir, {
       type: 'start',
       at: new Date().toISOString(),
-      site: site.origin,
+      site: site.host,
       tags,
       rendition: options.rendition,
     });
@@ -258,7 +263,7 @@ export async function crawl(
             await client.getJson(postsPageUrl(site, tags, page, options.pageSize).href),
           );
         } catch (error) {
-          if (error instanceof CancelledError) throw error;
+          if (signal.aborted) throw new CancelledError();
           throw new Error(`page ${page}: ${errorMessage(error)}`);
         }
         for (const invalid of parsed.invalid) fail({ postId: invalid.postId, reason: invalid.reason });
@@ -324,7 +329,7 @@ export async function crawl(
       }
       summary.state = 'done';
     } catch (error) {
-      if (!(error instanceof CancelledError)) {
+      if (!(error instanceof CancelledError) && !signal.aborted) {
         summary.state = 'failed';
         summary.stoppedBecause = 'error';
         summary.lastError = errorMessage(error);
@@ -427,7 +432,8 @@ async function downloadPost(
     await rename(partial, join(datasetDir, file));
     return { ok: true, file, bytes: result.bytes, md5: post.md5 };
   } catch (error) {
-    if (error instanceof CancelledError || context.signal.aborted) throw error;
+    if (context.signal.aborted) throw new CancelledError();
+    if (error instanceof CancelledError) throw error;
     if (
       error instanceof PermanentHttpError ||
       error instanceof TransientHttpError ||

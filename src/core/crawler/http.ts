@@ -314,7 +314,7 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
 }
 
 function cancellation(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new CancelledError();
+  return signal.reason instanceof CancelledError ? signal.reason : new CancelledError();
 }
 
 function describeNetworkError(error: unknown): string {

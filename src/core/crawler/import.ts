@@ -31,6 +31,9 @@ export const importOptionsSchema = z.object({
   maxPixels: z.number().int().positive().default(DEFAULT_MAX_PIXELS),
 });
 export type ImportOptionsInput = z.input<typeof importOptionsSchema>;
+/** What a UI sends: the options minus the dataset folder, which the app derives from its data folder. */
+export const importSettingsSchema = importOptionsSchema.omit({ datasetDir: true });
+export type ImportSettingsInput = z.input<typeof importSettingsSchema>;
 export type ImportOptions = z.output<typeof importOptionsSchema>;
 
 export interface ImportIssue {
@@ -153,7 +156,7 @@ export async function importFolder(
       }
       summary.state = 'done';
     } catch (error) {
-      if (!(error instanceof CancelledError)) throw error;
+      if (!(error instanceof CancelledError) && !hooks.control?.cancelled) throw error;
       summary.state = 'cancelled';
     }
     emit();

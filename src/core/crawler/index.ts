@@ -2,6 +2,7 @@
 export {
   crawl,
   crawlOptionsSchema,
+  crawlSettingsSchema,
   parseCrawlOptions,
   CrawlError,
   DEFAULT_SITE,
@@ -9,6 +10,7 @@ export {
   MIN_PUBLIC_DELAY_MS,
   type CrawlOptions,
   type CrawlOptionsInput,
+  type CrawlSettingsInput,
   type CrawlProgress,
   type CrawlSummary,
   type CrawlFailure,
@@ -19,6 +21,8 @@ export {
 export {
   importFolder,
   importOptionsSchema,
+  importSettingsSchema,
+  type ImportSettingsInput,
   type ImportOptions,
   type ImportOptionsInput,
   type ImportProgress,
