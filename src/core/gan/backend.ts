@@ -79,8 +79,19 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
       tried.push({ name, ok: false, error: humanReason(name, error) });
     }
   }
-  const summary = tried.map((t) => `${t.name}: ${t.error}`).join('; ');
-  throw new Error(`no TensorFlow.js backend could start (${summary})`);
+  throw new BackendUnavailableError(tried);
+}
+
+/** No backend of the preference could start; `tried` says why for each. */
+export class BackendUnavailableError extends Error {
+  override readonly name = 'BackendUnavailableError';
+  constructor(readonly tried: BackendAttempt[]) {
+    super(
+      tried.length === 1
+        ? `${tried[0]!.name}: ${tried[0]!.error}`
+        : `no TensorFlow.js backend could start (${tried.map((t) => `${t.name}: ${t.error}`).join('; ')})`,
+    );
+  }
 }
 
 async function activate(name: BackendName): Promise<void> {
