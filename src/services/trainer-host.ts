@@ -46,6 +46,8 @@ export class TrainerHost {
   #expectingExit = false;
   /** Why the host itself stopped the child, when it did (protocol violation, start timeout). */
   #killReason: string | undefined;
+  #statusListeners = new Set<(status: TrainerStatus) => void>();
+  #eventListeners = new Set<(event: TrainerEvent) => void>();
   readonly #options: Required<Pick<TrainerHostOptions, 'readyTimeoutMs' | 'exitTimeoutMs'>> &
     TrainerHostOptions;
 
@@ -175,6 +177,7 @@ export class TrainerHost {
     if (message.type === 'backend') this.#setStatus({ ...this.#status, backend: message.backend });
     if (message.type === 'state') this.#setStatus({ ...this.#status, state: message.state });
     this.#options.onEvent?.(message);
+    for (const listener of this.#eventListeners) listener(message);
   }
 
   #fail(child: TrainerProcess, why: string): void {
@@ -195,6 +198,19 @@ export class TrainerHost {
   #setStatus(status: TrainerStatus): void {
     this.#status = status;
     this.#options.onStatus?.(status);
+    for (const listener of this.#statusListeners) listener(status);
+  }
+
+  /** Adds a listener for status changes; returns the unsubscribe function. */
+  onStatus(listener: (status: TrainerStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  /** Adds a listener for the trainer's events (progress, samples, checkpoints, done); returns unsubscribe. */
+  onEvent(listener: (event: TrainerEvent) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
   }
 }
 

@@ -30,6 +30,8 @@ export const TrainerToHost = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('backend'), backend: BackendStatus }),
   z.object({ type: z.literal('progress'), progress: z.record(z.string(), z.unknown()) }),
+  /** One metrics.jsonl line, as it is appended. */
+  z.object({ type: z.literal('metric'), metric: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal('samples'), step: z.int(), path: z.string() }),
   z.object({ type: z.literal('checkpoint'), step: z.int(), path: z.string() }),
   z.object({ type: z.literal('log'), level: z.enum(['info', 'warning', 'error']), message: z.string() }),

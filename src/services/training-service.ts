@@ -1,0 +1,305 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { z } from 'zod';
+import type { ServiceContext } from './context.ts';
+import type { Handlers } from './dispatcher.ts';
+import type { TrainerEvent } from './trainer-host.ts';
+import { KaoError } from '../shared/errors.ts';
+import {
+  MetricPoint,
+  RunSummary,
+  TrainingProgress,
+  type RunDetail,
+  type RunState,
+  type TrainingOptions,
+} from '../shared/training-schemas.ts';
+import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
+import { readJsonl } from '../core/util/jsonl.ts';
+import { listCheckpoints } from '../core/gan/checkpoint.ts';
+import { exportGenerator } from '../core/gan/generator-node.ts';
+import { listTrainingFaces } from '../core/faces/index.ts';
+import type { TrainJob } from '../trainer/train-job-schema.ts';
+
+type TrainingChannel =
+  | 'training.runs'
+  | 'training.run'
+  | 'training.start'
+  | 'training.continue'
+  | 'training.pause'
+  | 'training.unpause'
+  | 'training.stop'
+  | 'training.rename'
+  | 'training.delete'
+  | 'training.export';
+
+/** The app's own record of a run (`run.json`), beside the engine's config, metrics, samples and checkpoints. */
+const RunRecord = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  options: z.record(z.string(), z.unknown()),
+  totalSteps: z.int(),
+  /** What the app last knew. `running` with no live job means the app or the machine died mid-run. */
+  state: z.enum(['running', 'stopped', 'finished', 'failed']),
+  faces: z.int().optional(),
+  message: z.string().optional(),
+});
+type RunRecord = z.infer<typeof RunRecord>;
+
+const MAX_CHART_POINTS = 2000;
+
+/**
+ * Training runs: start, watch, pause, stop, continue, rename, delete, export. The work happens in the
+ * trainer process; this service keeps `run.json`, relays the trainer's events as contract events, and
+ * derives each run's state from its files and the live job.
+ */
+export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingChannel> {
+  let active: { runId: string; paused: boolean } | undefined;
+  const runsDir = (): string => ctx.paths().runs;
+  const runDir = (id: string): string => join(runsDir(), id);
+  const dataRelative = (path: string): string => relative(ctx.paths().root, path).split('\\').join('/');
+
+  ctx.trainer.onEvent((event) => void relay(event));
+  ctx.trainer.onStatus((status) => {
+    if (status.state === 'crashed' && active) {
+      const runId = active.runId;
+      active = undefined;
+      void markRun(runId, 'failed', status.lastCrash);
+    }
+  });
+
+  async function relay(event: TrainerEvent): Promise<void> {
+    if (!active) return;
+    const runId = active.runId;
+    switch (event.type) {
+      case 'progress': {
+        const parsed = TrainingProgress.safeParse({ ...event.progress, runId });
+        if (parsed.success) ctx.events.emit('training.progress', parsed.data);
+        break;
+      }
+      case 'metric': {
+        const parsed = MetricPoint.safeParse(event.metric);
+        if (parsed.success) ctx.events.emit('training.metric', { ...parsed.data, runId });
+        break;
+      }
+      case 'samples':
+        ctx.events.emit('training.sample', { runId, step: event.step, path: dataRelative(event.path) });
+        break;
+      case 'checkpoint':
+        ctx.events.emit('training.checkpoint', { runId, step: event.step });
+        break;
+      case 'state':
+        active.paused = event.state === 'paused';
+        ctx.events.emit('training.state', { runId, state: event.state === 'paused' ? 'paused' : 'running' });
+        break;
+      case 'done': {
+        active = undefined;
+        const state = event.reason === 'finished' ? 'finished' : event.reason === 'stopped' ? 'stopped' : 'failed';
+        await markRun(runId, state, event.error?.message);
+        break;
+      }
+    }
+  }
+
+  async function markRun(runId: string, state: RunRecord['state'], message?: string): Promise<void> {
+    const record = await readRecord(runId);
+    if (record) await writeJsonAtomic(join(runDir(runId), 'run.json'), { ...record, state, ...(message ? { message } : {}) });
+    ctx.events.emit('training.state', { runId, state, ...(message ? { message } : {}) });
+    if (state === 'failed' && message) ctx.events.emit('app.notice', { level: 'error', message: `Training failed: ${message}` });
+  }
+
+  async function readRecord(id: string): Promise<RunRecord | undefined> {
+    try {
+      const parsed = RunRecord.safeParse(await readJsonIfExists(join(runDir(id), 'run.json')));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function summarize(id: string, record: RunRecord): Promise<RunSummary> {
+    const dir = runDir(id);
+    const [checkpoints, samples, metrics] = await Promise.all([
+      listCheckpoints(dir).catch(() => [] as number[]),
+      listSamples(dir),
+      readJsonl(join(dir, 'metrics.jsonl')),
+    ]);
+    const lastMetric = metrics.at(-1) as { step?: number } | undefined;
+    const checkpointStep = checkpoints.length ? Math.max(...checkpoints) : 0;
+    let state: RunState = record.state;
+    if (active?.runId === id) state = active.paused ? 'paused' : 'running';
+    else if (record.state === 'running') state = 'interrupted';
+    const latest = samples.at(-1);
+    return {
+      id,
+      name: record.name,
+      preset: String(record.options.preset ?? 'unknown'),
+      createdAt: record.createdAt,
+      state,
+      step: Math.max(checkpointStep, typeof lastMetric?.step === 'number' ? lastMetric.step : 0),
+      totalSteps: record.totalSteps,
+      checkpointStep,
+      ...(latest ? { latestSample: dataRelative(join(dir, 'samples', latest.file)) } : {}),
+      ...(record.faces !== undefined ? { faces: record.faces } : {}),
+    };
+  }
+
+  async function listRuns(): Promise<RunSummary[]> {
+    let entries: string[];
+    try {
+      entries = (await readdir(runsDir(), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return [];
+    }
+    const runs: RunSummary[] = [];
+    for (const id of entries) {
+      const record = await readRecord(id);
+      if (record) runs.push(await summarize(id, record));
+    }
+    return runs.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  async function requireRecord(id: string): Promise<RunRecord> {
+    const record = await readRecord(id);
+    if (!record) throw new KaoError('not-found', `There is no run "${id}".`);
+    return record;
+  }
+
+  async function launch(id: string, record: RunRecord, options: TrainingOptions): Promise<RunSummary> {
+    if (active) throw new KaoError('busy', 'A training run is already in progress: stop it first.');
+    const faces = await listTrainingFaces(ctx.paths().faces);
+    if (faces.length < 16) {
+      throw new KaoError('not-found', `Training needs at least 16 kept faces; the face set has ${faces.length}. Extract faces first.`);
+    }
+    const updated: RunRecord = { ...record, state: 'running', faces: faces.length };
+    delete updated.message;
+    await writeJsonAtomic(join(runDir(id), 'run.json'), updated);
+    const job: TrainJob = { runDir: runDir(id), faces, options: { ...options, steps: record.totalSteps } };
+    active = { runId: id, paused: false };
+    try {
+      await ctx.trainer.request({ type: 'start', job }, 300_000);
+    } catch (error) {
+      active = undefined;
+      await markRun(id, 'failed', (error as Error).message);
+      throw error;
+    }
+    ctx.events.emit('training.state', { runId: id, state: 'running' });
+    return summarize(id, updated);
+  }
+
+  return {
+    'training.runs': () => listRuns(),
+
+    'training.run': async ({ id }) => {
+      const record = await requireRecord(id);
+      const dir = runDir(id);
+      const [summary, config, rawMetrics, samples] = await Promise.all([
+        summarize(id, record),
+        readJsonIfExists(join(dir, 'config.json')).catch(() => undefined),
+        readJsonl(join(dir, 'metrics.jsonl')),
+        listSamples(dir),
+      ]);
+      const metrics = rawMetrics.flatMap((line) => {
+        const parsed = MetricPoint.safeParse(line);
+        return parsed.success ? [parsed.data] : [];
+      });
+      const detail: RunDetail = {
+        ...summary,
+        config: (config && typeof config === 'object' ? config : {}) as Record<string, unknown>,
+        metrics: downsample(metrics, MAX_CHART_POINTS),
+        samples: samples.map((s) => ({ step: s.step, path: dataRelative(join(dir, 'samples', s.file)) })),
+      };
+      return detail;
+    },
+
+    'training.start': async (options) => {
+      const id = newRunId();
+      await mkdir(runDir(id), { recursive: true });
+      const record: RunRecord = {
+        id,
+        name: options.name ?? `${options.preset} · ${new Date().toLocaleString('en-GB')}`,
+        createdAt: new Date().toISOString(),
+        options,
+        totalSteps: options.steps,
+        state: 'stopped',
+      };
+      await writeJsonAtomic(join(runDir(id), 'run.json'), record);
+      const { name: _name, ...training } = options;
+      await ctx.settings.set({ ...ctx.settings.get(), training: { ...ctx.settings.get().training, ...training } });
+      return launch(id, record, options);
+    },
+
+    'training.continue': async ({ id, steps }) => {
+      const record = await requireRecord(id);
+      const next = steps ? { ...record, totalSteps: steps } : record;
+      return launch(id, next, next.options as TrainingOptions);
+    },
+
+    'training.pause': async () => {
+      if (!active) throw new KaoError('not-found', 'No training run is in progress.');
+      ctx.trainer.send({ type: 'pause' });
+      return { ok: true };
+    },
+    'training.unpause': async () => {
+      if (!active) throw new KaoError('not-found', 'No training run is in progress.');
+      ctx.trainer.send({ type: 'resume' });
+      return { ok: true };
+    },
+    'training.stop': async () => {
+      if (!active) throw new KaoError('not-found', 'No training run is in progress.');
+      ctx.trainer.send({ type: 'stop' });
+      return { ok: true };
+    },
+
+    'training.rename': async ({ id, name }) => {
+      const record = await requireRecord(id);
+      const renamed = { ...record, name };
+      await writeJsonAtomic(join(runDir(id), 'run.json'), renamed);
+      return summarize(id, renamed);
+    },
+
+    'training.delete': async ({ id }) => {
+      await requireRecord(id);
+      if (active?.runId === id) throw new KaoError('busy', 'Stop this run before deleting it.');
+      await rm(runDir(id), { recursive: true, force: true });
+      return { ok: true };
+    },
+
+    'training.export': async ({ id, to }) => {
+      await requireRecord(id);
+      const out = to ?? join(runDir(id), 'export');
+      await exportGenerator(runDir(id), out);
+      return { path: out };
+    },
+  };
+}
+
+async function listSamples(dir: string): Promise<Array<{ step: number; file: string }>> {
+  let files: string[];
+  try {
+    files = await readdir(join(dir, 'samples'));
+  } catch {
+    return [];
+  }
+  return files
+    .flatMap((file) => {
+      const match = /^step-(\d+)\.png$/.exec(file);
+      return match ? [{ step: Number(match[1]), file }] : [];
+    })
+    .sort((a, b) => a.step - b.step);
+}
+
+/** Keeps the first and last points and evenly spaced ones between, so long runs chart quickly. */
+export function downsample<T>(points: T[], max: number): T[] {
+  if (points.length <= max) return points;
+  const out: T[] = [];
+  const stride = (points.length - 1) / (max - 1);
+  for (let i = 0; i < max; i++) out.push(points[Math.round(i * stride)]!);
+  return out;
+}
+
+function newRunId(): string {
+  const now = new Date();
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `run-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}
