@@ -1,0 +1,176 @@
+/**
+ * DCGAN architecture and hyper-parameters. Browser-safe: imported by the sandboxed renderer through
+ * generator-web.ts, so nothing here may touch Node.
+ */
+
+export const presetNames = ['anime-48', 'dcgan-64', 'tiny'] as const;
+export type PresetName = (typeof presetNames)[number];
+
+export interface GanConfig {
+  preset: PresetName;
+  /** Side of the square RGB images the generator produces and the discriminator reads. */
+  imageSize: number;
+  /** Side of the first feature map (the dense layer's output); imageSize = baseSize × 2^gChannels.length. */
+  baseSize: number;
+  kernelSize: number;
+  zDim: number;
+  /** Generator feature maps from the dense layer down to the last hidden layer (the output layer has 3). */
+  gChannels: number[];
+  /** Discriminator conv widths, first to last (each conv halves the resolution). */
+  dChannels: number[];
+  batchSize: number;
+  lrG: number;
+  lrD: number;
+  beta1: number;
+  beta2: number;
+  /** Generator updates per discriminator update (the classic anime-face recipe uses 2). */
+  gStepsPerD: number;
+  /** One-sided label smoothing: real images are labelled 1 − labelSmoothing. */
+  labelSmoothing: number;
+  /** Random horizontal flips of the training faces. */
+  flip: boolean;
+  leak: number;
+  bnEpsilon: number;
+  /** Weight of the newest batch in the generator's BN running statistics (used at inference). */
+  bnMomentum: number;
+}
+
+/** What a caller (CLI, app settings) may change on top of a preset. Width multipliers scale channels. */
+export interface GanConfigOverrides {
+  gWidth?: number;
+  dWidth?: number;
+  zDim?: number;
+  batchSize?: number;
+  lrG?: number;
+  lrD?: number;
+  beta1?: number;
+  beta2?: number;
+  gStepsPerD?: number;
+  labelSmoothing?: number;
+  flip?: boolean;
+}
+
+const common = {
+  lrG: 2e-4,
+  lrD: 2e-4,
+  beta1: 0.5,
+  beta2: 0.999,
+  labelSmoothing: 0,
+  flip: true,
+  leak: 0.2,
+  bnEpsilon: 1e-5,
+  bnMomentum: 0.1,
+} as const;
+
+export const presets: Record<PresetName, GanConfig> = {
+  // The classic anime-face recipe: 96×96 crops downscaled to 48×48, 5×5 stride-2 (de)convolutions.
+  'anime-48': {
+    preset: 'anime-48',
+    imageSize: 48,
+    baseSize: 3,
+    kernelSize: 5,
+    zDim: 100,
+    gChannels: [512, 256, 128, 64],
+    dChannels: [64, 128, 256, 512],
+    batchSize: 64,
+    gStepsPerD: 2,
+    ...common,
+  },
+  // Radford et al. 2015: 64×64, 4×4 kernels, 4×4×1024 projection.
+  'dcgan-64': {
+    preset: 'dcgan-64',
+    imageSize: 64,
+    baseSize: 4,
+    kernelSize: 4,
+    zDim: 100,
+    gChannels: [1024, 512, 256, 128],
+    dChannels: [128, 256, 512, 1024],
+    batchSize: 128,
+    gStepsPerD: 1,
+    ...common,
+  },
+  // A narrow 16×16 model for tests and smoke runs.
+  tiny: {
+    preset: 'tiny',
+    imageSize: 16,
+    baseSize: 2,
+    kernelSize: 5,
+    zDim: 32,
+    gChannels: [64, 32, 16],
+    dChannels: [16, 32, 64],
+    batchSize: 32,
+    gStepsPerD: 1,
+    ...common,
+  },
+};
+
+export function isPresetName(name: string): name is PresetName {
+  return (presetNames as readonly string[]).includes(name);
+}
+
+export function resolveGanConfig(preset: PresetName, overrides: GanConfigOverrides = {}): GanConfig {
+  const base = presets[preset];
+  if (!base) throw new Error(`unknown preset "${String(preset)}" (known: ${presetNames.join(', ')})`);
+  const { gWidth = 1, dWidth = 1, ...rest } = overrides;
+  const scale = (channels: number[], width: number) =>
+    channels.map((c) => Math.max(1, Math.round(c * width)));
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  const config: GanConfig = {
+    ...base,
+    ...defined,
+    gChannels: scale(base.gChannels, gWidth),
+    dChannels: scale(base.dChannels, dWidth),
+  };
+  validateGanConfig(config);
+  return config;
+}
+
+/** Throws a readable error for a config that cannot build or train (hand-edited config.json, bad flags). */
+export function validateGanConfig(config: GanConfig): void {
+  const problems: string[] = [];
+  const positiveInt = (v: unknown, name: string) => {
+    if (!Number.isInteger(v) || (v as number) < 1) problems.push(`${name} must be a positive integer`);
+  };
+  if (!isPresetName(config.preset)) problems.push(`unknown preset "${config.preset}"`);
+  positiveInt(config.imageSize, 'imageSize');
+  positiveInt(config.baseSize, 'baseSize');
+  positiveInt(config.kernelSize, 'kernelSize');
+  positiveInt(config.zDim, 'zDim');
+  positiveInt(config.batchSize, 'batchSize');
+  positiveInt(config.gStepsPerD, 'gStepsPerD');
+  for (const [name, list] of [
+    ['gChannels', config.gChannels],
+    ['dChannels', config.dChannels],
+  ] as const) {
+    if (!Array.isArray(list) || list.length === 0) problems.push(`${name} must be a non-empty list`);
+    else list.forEach((c, i) => positiveInt(c, `${name}[${i}]`));
+  }
+  if (
+    Array.isArray(config.gChannels) &&
+    config.baseSize * 2 ** config.gChannels.length !== config.imageSize
+  ) {
+    problems.push(`baseSize × 2^${config.gChannels.length} must equal imageSize ${config.imageSize}`);
+  }
+  if (Array.isArray(config.dChannels) && config.imageSize % 2 ** config.dChannels.length !== 0) {
+    problems.push(`imageSize must be divisible by 2^${config.dChannels.length}`);
+  }
+  for (const key of ['lrG', 'lrD'] as const) {
+    if (!(config[key] > 0 && config[key] < 1)) problems.push(`${key} must be in (0, 1)`);
+  }
+  for (const key of ['beta1', 'beta2'] as const) {
+    if (!(config[key] >= 0 && config[key] < 1)) problems.push(`${key} must be in [0, 1)`);
+  }
+  if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 0.5))
+    problems.push('labelSmoothing must be in [0, 0.5)');
+  if (!(config.leak >= 0 && config.leak < 1)) problems.push('leak must be in [0, 1)');
+  if (!(config.bnEpsilon > 0)) problems.push('bnEpsilon must be > 0');
+  if (!(config.bnMomentum > 0 && config.bnMomentum <= 1)) problems.push('bnMomentum must be in (0, 1]');
+  if (typeof config.flip !== 'boolean') problems.push('flip must be true or false');
+  if (problems.length) throw new Error(`invalid GAN config: ${problems.join('; ')}`);
+}
+
+/** The fields that define the model and its training; two configs that differ here are different runs. */
+export function configDifferences(a: GanConfig, b: GanConfig): string[] {
+  const keys = Object.keys(presets.tiny) as Array<keyof GanConfig>;
+  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}

@@ -1,0 +1,303 @@
+/**
+ * DCGAN generator and discriminator as raw tf variables and ops. Raw variables (instead of tf.layers)
+ * keep every float that a checkpoint must hold — weights, BN running statistics, Adam moments — in
+ * named maps. Browser-safe: only @tensorflow/tfjs and src/shared.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../shared/rng.ts';
+import type { GanConfig } from './config.ts';
+import { Adam } from './adam.ts';
+import { deriveSeed } from './seeds.ts';
+
+export type ParamSet = Map<string, tf.Variable>;
+
+/** A tensor as plain data, for checkpoints, IPC to the renderer and worker threads. */
+export interface TensorRecord {
+  shape: number[];
+  data: Float32Array;
+}
+export type WeightRecord = Record<string, TensorRecord>;
+
+export type Init = 'normal' | 'gamma' | 'zeros' | 'ones';
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: Init;
+}
+
+/** Trainable generator parameters, in a fixed order (the order weights are initialised in). */
+export function generatorParamSpecs(config: GanConfig): ParamSpec[] {
+  const { zDim, baseSize, kernelSize: k, gChannels } = config;
+  const specs: ParamSpec[] = [
+    { name: 'g.dense.kernel', shape: [zDim, baseSize * baseSize * gChannels[0]!], init: 'normal' },
+  ];
+  gChannels.forEach((channels, i) => {
+    if (i > 0)
+      specs.push({ name: `g.up${i}.kernel`, shape: [k, k, channels, gChannels[i - 1]!], init: 'normal' });
+    specs.push({ name: `g.bn${i}.gamma`, shape: [channels], init: 'gamma' });
+    specs.push({ name: `g.bn${i}.beta`, shape: [channels], init: 'zeros' });
+  });
+  specs.push({ name: 'g.out.kernel', shape: [k, k, 3, gChannels.at(-1)!], init: 'normal' });
+  specs.push({ name: 'g.out.bias', shape: [3], init: 'zeros' });
+  return specs;
+}
+
+/** Generator BN running statistics: not trained by gradients, updated from batch moments, used at inference. */
+export function generatorStatSpecs(config: GanConfig): ParamSpec[] {
+  return config.gChannels.flatMap((channels, i) => [
+    { name: `g.bn${i}.movingMean`, shape: [channels], init: 'zeros' as const },
+    { name: `g.bn${i}.movingVariance`, shape: [channels], init: 'ones' as const },
+  ]);
+}
+
+export function discriminatorParamSpecs(config: GanConfig): ParamSpec[] {
+  const { kernelSize: k, dChannels, imageSize } = config;
+  const specs: ParamSpec[] = [];
+  dChannels.forEach((channels, i) => {
+    const inChannels = i === 0 ? 3 : dChannels[i - 1]!;
+    specs.push({ name: `d.conv${i}.kernel`, shape: [k, k, inChannels, channels], init: 'normal' });
+    if (i === 0) {
+      specs.push({ name: 'd.conv0.bias', shape: [channels], init: 'zeros' });
+    } else {
+      specs.push({ name: `d.bn${i}.gamma`, shape: [channels], init: 'gamma' });
+      specs.push({ name: `d.bn${i}.beta`, shape: [channels], init: 'zeros' });
+    }
+  });
+  const finalSize = imageSize / 2 ** dChannels.length;
+  specs.push({ name: 'd.out.kernel', shape: [finalSize * finalSize * dChannels.at(-1)!, 1], init: 'normal' });
+  specs.push({ name: 'd.out.bias', shape: [1], init: 'zeros' });
+  return specs;
+}
+
+/** Initial values from a seeded stream: weights N(0, 0.02), BN γ N(1, 0.02), biases 0 (Radford et al.). */
+export function initialValues(specs: ParamSpec[], rng: Rng): WeightRecord {
+  const out: WeightRecord = {};
+  for (const spec of specs) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    if (spec.init === 'normal' || spec.init === 'gamma') {
+      const mean = spec.init === 'gamma' ? 1 : 0;
+      for (let i = 0; i < size; i++) data[i] = mean + 0.02 * rng.normal();
+    } else if (spec.init === 'ones') {
+      data.fill(1);
+    }
+    out[spec.name] = { shape: spec.shape, data };
+  }
+  return out;
+}
+
+export function paramSetFromRecord(specs: ParamSpec[], record: WeightRecord, trainable: boolean): ParamSet {
+  const params: ParamSet = new Map();
+  for (const spec of specs) {
+    const value = record[spec.name];
+    if (!value) throw new Error(`missing weights for ${spec.name}`);
+    checkShape(spec.name, value.shape, spec.shape, value.data.length);
+    params.set(spec.name, tf.variable(tf.tensor(value.data, spec.shape, 'float32'), trainable));
+  }
+  return params;
+}
+
+export function paramsToRecord(params: ParamSet): WeightRecord {
+  const out: WeightRecord = {};
+  for (const [name, p] of params) out[name] = { shape: [...p.shape], data: p.dataSync() as Float32Array };
+  return out;
+}
+
+/** Overwrites parameter values in place (checkpoint restore, worker sync). Every name must be present. */
+export function assignParams(params: ParamSet, record: WeightRecord): void {
+  for (const [name, p] of params) {
+    const value = record[name];
+    if (!value) throw new Error(`missing weights for ${name}`);
+    checkShape(name, value.shape, p.shape, value.data.length);
+    tf.tidy(() => p.assign(tf.tensor(value.data, p.shape, 'float32')));
+  }
+}
+
+function checkShape(name: string, actual: number[], expected: number[], length: number): void {
+  const size = expected.reduce((a, b) => a * b, 1);
+  if (actual.join('x') !== expected.join('x') || length !== size) {
+    throw new Error(`weights for ${name} have shape [${actual}] (${length} values), expected [${expected}]`);
+  }
+}
+
+export interface Gan {
+  config: GanConfig;
+  g: ParamSet;
+  gStats: ParamSet;
+  d: ParamSet;
+  optG: Adam;
+  optD: Adam;
+}
+
+/** A fresh GAN whose initial weights depend only on the config and the seed (not on the backend). */
+export function createGan(config: GanConfig, seed: number): Gan {
+  const gRng = new Rng(deriveSeed(seed, 'init-g'));
+  const dRng = new Rng(deriveSeed(seed, 'init-d'));
+  const gSpecs = generatorParamSpecs(config);
+  const dSpecs = discriminatorParamSpecs(config);
+  const statSpecs = generatorStatSpecs(config);
+  const g = paramSetFromRecord(gSpecs, initialValues(gSpecs, gRng), true);
+  const d = paramSetFromRecord(dSpecs, initialValues(dSpecs, dRng), true);
+  const gStats = paramSetFromRecord(statSpecs, initialValues(statSpecs, gRng), false);
+  return {
+    config,
+    g,
+    gStats,
+    d,
+    optG: new Adam(g, { learningRate: config.lrG, beta1: config.beta1, beta2: config.beta2 }),
+    optD: new Adam(d, { learningRate: config.lrD, beta1: config.beta1, beta2: config.beta2 }),
+  };
+}
+
+export function disposeGan(gan: Gan): void {
+  gan.optG.dispose();
+  gan.optD.dispose();
+  for (const set of [gan.g, gan.gStats, gan.d]) {
+    for (const v of set.values()) v.dispose();
+    set.clear();
+  }
+}
+
+/** Batch moments of one generator BN layer, returned by a training-mode forward pass. */
+export interface BatchMoments {
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+}
+
+type TensorLookup = { get(name: string): tf.Tensor | undefined };
+
+function need(params: TensorLookup, name: string): tf.Tensor {
+  const t = params.get(name);
+  if (!t) throw new Error(`missing parameter ${name}`);
+  return t;
+}
+
+function normalize(
+  x: tf.Tensor4D,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): tf.Tensor4D {
+  return x
+    .sub(mean)
+    .mul(tf.rsqrt(variance.add(epsilon)))
+    .mul(gamma)
+    .add(beta);
+}
+
+/**
+ * Generator forward pass, z [B, zDim] → images [B, S, S, 3] in [-1, 1].
+ * `training`: BN uses batch moments (returned in `moments` so the caller can update running stats);
+ * otherwise BN uses the running statistics in `stats`.
+ */
+export function generatorForward(
+  config: GanConfig,
+  params: TensorLookup,
+  stats: TensorLookup,
+  z: tf.Tensor2D,
+  training: boolean,
+): { images: tf.Tensor4D; moments: Map<number, BatchMoments> } {
+  const { baseSize, gChannels, bnEpsilon } = config;
+  const batch = z.shape[0];
+  const moments = new Map<number, BatchMoments>();
+  const bn = (x: tf.Tensor4D, i: number): tf.Tensor4D => {
+    const gamma = need(params, `g.bn${i}.gamma`);
+    const beta = need(params, `g.bn${i}.beta`);
+    if (training) {
+      const m = tf.moments(x, [0, 1, 2]);
+      moments.set(i, { mean: m.mean as tf.Tensor1D, variance: m.variance as tf.Tensor1D });
+      return normalize(x, m.mean, m.variance, gamma, beta, bnEpsilon);
+    }
+    return normalize(
+      x,
+      need(stats, `g.bn${i}.movingMean`),
+      need(stats, `g.bn${i}.movingVariance`),
+      gamma,
+      beta,
+      bnEpsilon,
+    );
+  };
+  let x = tf
+    .matMul(z, need(params, 'g.dense.kernel') as tf.Tensor2D)
+    .reshape([batch, baseSize, baseSize, gChannels[0]!]) as tf.Tensor4D;
+  x = tf.relu(bn(x, 0));
+  let size = baseSize;
+  for (let i = 1; i < gChannels.length; i++) {
+    size *= 2;
+    x = tf.conv2dTranspose(
+      x,
+      need(params, `g.up${i}.kernel`) as tf.Tensor4D,
+      [batch, size, size, gChannels[i]!],
+      2,
+      'same',
+    );
+    x = tf.relu(bn(x, i));
+  }
+  size *= 2;
+  const out = tf.conv2dTranspose(
+    x,
+    need(params, 'g.out.kernel') as tf.Tensor4D,
+    [batch, size, size, 3],
+    2,
+    'same',
+  );
+  return { images: tf.tanh(out.add(need(params, 'g.out.bias'))), moments };
+}
+
+/** Discriminator forward pass, images [B, S, S, 3] → logits [B, 1]. BN always uses batch moments. */
+export function discriminatorForward(
+  config: GanConfig,
+  params: TensorLookup,
+  images: tf.Tensor4D,
+): tf.Tensor2D {
+  const { dChannels, leak, bnEpsilon } = config;
+  let x = tf
+    .conv2d(images, need(params, 'd.conv0.kernel') as tf.Tensor4D, 2, 'same')
+    .add(need(params, 'd.conv0.bias'));
+  x = tf.leakyRelu(x as tf.Tensor4D, leak);
+  for (let i = 1; i < dChannels.length; i++) {
+    const y = tf.conv2d(x as tf.Tensor4D, need(params, `d.conv${i}.kernel`) as tf.Tensor4D, 2, 'same');
+    const m = tf.moments(y, [0, 1, 2]);
+    x = tf.leakyRelu(
+      normalize(
+        y,
+        m.mean,
+        m.variance,
+        need(params, `d.bn${i}.gamma`),
+        need(params, `d.bn${i}.beta`),
+        bnEpsilon,
+      ),
+      leak,
+    );
+  }
+  const flat = x.reshape([images.shape[0], -1]) as tf.Tensor2D;
+  return tf.matMul(flat, need(params, 'd.out.kernel') as tf.Tensor2D).add(need(params, 'd.out.bias'));
+}
+
+/** Name prefix of the generator's first block (dense → reshape → BN → ReLU), the layer GANSpace analyses. */
+export const GENERATOR_PROJECTION_LAYER = 'g.bn0';
+
+/** The first block's activations [B, base, base, gChannels[0]] in inference mode. */
+export function generatorProjection(
+  config: GanConfig,
+  params: TensorLookup,
+  stats: TensorLookup,
+  z: tf.Tensor2D,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const x = tf
+      .matMul(z, need(params, 'g.dense.kernel') as tf.Tensor2D)
+      .reshape([z.shape[0], config.baseSize, config.baseSize, config.gChannels[0]!]) as tf.Tensor4D;
+    const bn = normalize(
+      x,
+      need(stats, 'g.bn0.movingMean'),
+      need(stats, 'g.bn0.movingVariance'),
+      need(params, 'g.bn0.gamma'),
+      need(params, 'g.bn0.beta'),
+      config.bnEpsilon,
+    );
+    return tf.relu(bn);
+  });
+}
