@@ -243,7 +243,7 @@ export function generatorForward(
     2,
     'same',
   );
-  return { images: tf.tanh(out.add(need(params, 'g.out.bias'))), moments };
+  return { images: tf.tanh(out.add(need(params, 'g.out.bias'))) as tf.Tensor4D, moments };
 }
 
 /** Discriminator forward pass, images [B, S, S, 3] → logits [B, 1]. BN always uses batch moments. */
