@@ -110,7 +110,7 @@ function formatSummary(summary: CrawlSummary): string {
   const lines = [
     `${summary.state === 'done' ? 'Crawl finished' : 'Crawl cancelled'} (${describeStop(summary)}) in ${(summary.durationMs / 1000).toFixed(1)} s`,
     `  query:      ${summary.site} tags="${summary.tags}"`,
-    `  found:      ${summary.found} posts on ${summary.pagesDone} page(s)`,
+    `  found:      ${summary.found} posts on ${summary.page} page(s)`,
     `  downloaded: ${summary.downloaded} (${(summary.bytes / (1024 * 1024)).toFixed(1)} MB)`,
     `  skipped:    ${summary.skipped} already in the dataset`,
     `  filtered:   ${summary.filtered} (${summary.filteredReasons.rating} by rating, ${summary.filteredReasons.deleted} deleted)`,
