@@ -3,7 +3,7 @@
  * accepts only contract channels, subscriptions only contract events and return their unsubscribe.
  * Main validates every request again; this check just fails fast.
  */
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import { isEventName, isInvokeChannel, type KaoBridge } from '../shared/contract.ts';
 import type { Envelope } from '../shared/errors.ts';
 
@@ -26,6 +26,14 @@ const bridge: KaoBridge = {
     };
   },
   mediaUrl: (relativePath) => `kao-media://data/${relativePath.split('/').map(encodeURIComponent).join('/')}`,
+  // Only a File the page already holds (from a drop) can be asked about: no way to probe arbitrary paths.
+  pathForFile: (file) => {
+    try {
+      return webUtils.getPathForFile(file);
+    } catch {
+      return '';
+    }
+  },
 };
 
 contextBridge.exposeInMainWorld('kao', bridge);

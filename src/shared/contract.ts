@@ -284,6 +284,8 @@ export interface KaoBridge {
   invoke(channel: InvokeChannel, request: unknown): Promise<Envelope<unknown>>;
   on(event: EventName, listener: (payload: unknown) => void): () => void;
   mediaUrl(relativePath: string): string;
+  /** Desktop only: where a file or folder dropped on the window lives on disk ('' when it has no path). */
+  pathForFile?(file: File): string;
 }
 
 /** The typed API the renderer uses, built from a bridge: identical over Electron IPC and the web bridge. */
