@@ -235,6 +235,7 @@ describe('crawler faults', () => {
       { id: 3, image: images[1]! },
       { id: 2, image: images[2]! },
       { id: 1, image: images[3]! },
+      { id: 5, image: images[4]! },
     ];
     const { server, dir } = await setup(posts);
     const foreign = `http://localhost:${server.port}${server.pathOf(4, 'original')}`;
@@ -243,6 +244,9 @@ describe('crawler faults', () => {
     posts[2]!.override = { sample_url: `${server.url}/image/${server.md5(2)}/..%2F..%2Fevil.jpg` };
     server.route(`/image/${server.md5(2)}/..%2F..%2Fevil.jpg`, server.bytesOf(2, 'sample'));
     server.fault(server.pathOf(1, 'sample'), { kind: 'redirect', location: foreign });
+    // A literal ../../ in file_url: the URL normalises to /evil.jpg, which serves this post's original.
+    posts[4]!.override = { file_url: `${server.url}/image/${server.md5(5)}/../../evil.jpg` };
+    server.route('/evil.jpg', server.bytesOf(5, 'original'));
 
     const summary = await crawl(fast(server, dir));
     const reasons = Object.fromEntries(summary.failures.map((f) => [f.postId, f.reason]));
@@ -251,8 +255,19 @@ describe('crawler faults', () => {
     expect(reasons[1]).toBe(reasons[4]);
     expect(server.requests.filter((r) => r.host.startsWith('localhost'))).toHaveLength(0);
     // The traversal-looking URL downloads fine but lands under a name built from id and md5 only.
-    expect(await datasetFiles(dir)).toEqual([nameOf(server, 2)]);
+    expect(await datasetFiles(dir)).toEqual([nameOf(server, 2), nameOf(server, 5)].sort());
     expect((await readdir(dirname(dir))).sort()).toEqual(['dataset']);
+
+    // The literal ../../ file_url, fetched as the original: md5-verified, saved under the safe name.
+    const originals = await makeTempDir('kao-traversal-');
+    cleanups.push(originals.cleanup);
+    const inner = join(originals.dir, 'a', 'b', 'dataset');
+    const viaOriginal = await crawl(fast(server, inner, { rendition: 'original' }));
+    expect(viaOriginal).toMatchObject({ downloaded: 5, failed: 0 });
+    expect(server.requests.filter((r) => r.path === '/evil.jpg')).toHaveLength(1);
+    expect(await datasetFiles(inner)).toContain(nameOf(server, 5));
+    expect(await readdir(join(originals.dir, 'a', 'b'))).toEqual(['dataset']);
+    expect(await readdir(originals.dir)).toEqual(['a']);
 
     // An explicit extra host is allowed.
     const temp = await makeTempDir('kao-extra-');

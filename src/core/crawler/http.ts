@@ -102,12 +102,7 @@ export class PoliteHttpClient {
    * Streams a file to `destPath` (created or truncated) while hashing it. The caller owns `destPath` and
    * removes it on failure; it is fsynced before this resolves so a rename afterwards is crash-safe.
    */
-  download(
-    url: string,
-    destPath: string,
-    maxBytes: number,
-    onBytes?: (bytes: number) => void,
-  ): Promise<DownloadResult> {
+  download(url: string, destPath: string, maxBytes: number): Promise<DownloadResult> {
     return this.#withRetries(url, async (response, body, finalUrl) => {
       const contentType = (response.headers.get('content-type') ?? '').toLowerCase();
       if (/^(text\/|application\/(json|xml|xhtml))/.test(contentType)) {
@@ -133,7 +128,6 @@ export class PoliteHttpClient {
           }
           hash.update(chunk);
           await file.write(chunk);
-          onBytes?.(chunk.byteLength);
         }
         await file.sync();
       } finally {
