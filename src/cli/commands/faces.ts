@@ -1,0 +1,129 @@
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import {
+  CliError,
+  intOption,
+  numberOption,
+  parseCommandArgs,
+  ProgressBar,
+  writeJson,
+  type CliCommand,
+} from '../command.ts';
+import { CancelledError, RunControl } from '../../core/util/run-control.ts';
+import { CascadeError } from '../../core/faces/cascade.ts';
+import { extractFaces, type FaceExtractionSummary } from '../../core/faces/extract.ts';
+import { FacesIndexError } from '../../core/faces/index-store.ts';
+import { faceExtractionOptionsSchema } from '../../core/faces/options.ts';
+
+const usage =
+  'kao faces --in DIR --out DIR [--size 64|96|128] [--margin 0.25] [--min-neighbors 5] [--scale-factor 1.1] ' +
+  '[--min-size 24] [--min-source-size 48] [--dedupe-distance 8] [--cascade FILE] [--workers N] [--rebuild] [--json]';
+
+/**
+ * Where a downloaded cascade is kept: the data folder's cache/ when --out is a data folder's faces/, else the
+ * user's cache folder.
+ */
+function defaultCacheDir(outputDir: string): string {
+  const out = resolve(outputDir);
+  if (basename(out) === 'faces') return join(dirname(out), 'cache');
+  return join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'kao-studio');
+}
+
+export const facesCommand: CliCommand = {
+  name: 'faces',
+  summary: 'Detect, crop and index anime faces from illustrations',
+  usage,
+  async run(argv, io) {
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        in: { type: 'string' },
+        out: { type: 'string' },
+        size: { type: 'string' },
+        margin: { type: 'string' },
+        'min-neighbors': { type: 'string' },
+        'scale-factor': { type: 'string' },
+        'min-size': { type: 'string' },
+        'min-source-size': { type: 'string' },
+        'dedupe-distance': { type: 'string' },
+        cascade: { type: 'string' },
+        workers: { type: 'string' },
+        rebuild: { type: 'boolean' },
+      },
+      usage,
+    );
+    if (!values.in || !values.out) throw new CliError(`--in and --out are required\nusage: ${usage}`, 2);
+    const parsed = faceExtractionOptionsSchema.safeParse({
+      inputDir: values.in,
+      outputDir: values.out,
+      size: intOption(values.size, 'size', 1),
+      margin: numberOption(values.margin, 'margin'),
+      minNeighbors: intOption(values['min-neighbors'], 'min-neighbors', 1),
+      scaleFactor: numberOption(values['scale-factor'], 'scale-factor'),
+      minSize: intOption(values['min-size'], 'min-size', 1),
+      minSourceSize: intOption(values['min-source-size'], 'min-source-size', 1),
+      duplicateDistance: intOption(values['dedupe-distance'], 'dedupe-distance', -1),
+      cascadePath: values.cascade ?? '',
+      cacheDir: defaultCacheDir(values.out),
+      workers: intOption(values.workers, 'workers', 1),
+      rebuild: values.rebuild ?? false,
+    });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new CliError(`--${flagName(String(issue.path[0]))}: ${issue.message}\nusage: ${usage}`, 2);
+    }
+
+    const control = new RunControl();
+    const onSignal = (): void => control.cancel('interrupted');
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const bar = new ProgressBar(io, 'faces');
+    let summary: FaceExtractionSummary;
+    try {
+      summary = await extractFaces(parsed.data, {
+        control,
+        onProgress: (p) => {
+          if (p.phase !== 'extracting') return;
+          bar.update(p.processed, p.toProcess, `${p.faces} faces, ${p.failed} failed`);
+        },
+      });
+    } catch (error) {
+      bar.done();
+      if (error instanceof CancelledError) {
+        io.stderr.write('faces: interrupted; the index is saved and a re-run continues where this stopped\n');
+        return 130;
+      }
+      if (error instanceof CascadeError || error instanceof FacesIndexError)
+        throw new CliError(error.message);
+      throw error;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    bar.done();
+
+    if (io.json) {
+      writeJson(io, summary);
+    } else {
+      const lines = [
+        `images: ${summary.images} (${summary.skipped} already done, ${summary.processed} processed, ${summary.failures.length} failed)`,
+        `faces: ${summary.faces} new, ${summary.duplicates} near-duplicates dropped, ${summary.tooSmall} too small; ` +
+          `${summary.totalFaces} in ${summary.outputDir} (${summary.excludedFaces} excluded)`,
+        `time: ${(summary.elapsedMs / 1000).toFixed(1)} s with ${summary.workers} worker${summary.workers === 1 ? '' : 's'}`,
+      ];
+      for (const failure of summary.failures) lines.push(`failed: ${failure.source}: ${failure.error}`);
+      io.stdout.write(lines.join('\n') + '\n');
+    }
+    return 0;
+  },
+};
+
+function flagName(option: string): string {
+  const names: Record<string, string> = {
+    inputDir: 'in',
+    outputDir: 'out',
+    cascadePath: 'cascade',
+    duplicateDistance: 'dedupe-distance',
+  };
+  return names[option] ?? option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

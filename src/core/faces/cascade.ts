@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.ts';
+
+/** nagadomi/lbpcascade_animeface (MIT): the one cascade the detector is validated with. */
+export const CASCADE_FILE_NAME = 'lbpcascade_animeface.xml';
+export const CASCADE_URL =
+  'https://raw.githubusercontent.com/nagadomi/lbpcascade_animeface/master/lbpcascade_animeface.xml';
+export const CASCADE_SHA256 = '9376d30ac38db6bda2a68b88b3b76bbd7e6aa33af47f7f5c76bc88ca75f1ce30';
+export const CASCADE_BYTES = 246_945;
+
+export class CascadeError extends Error {
+  override readonly name = 'CascadeError';
+}
+
+export interface ResolveCascadeOptions {
+  /** A local copy chosen by the user (option `cascadePath`, CLI `--cascade`); wins over everything. */
+  cascadePath?: string | undefined;
+  /** Folder for the downloaded copy (the data folder's cache/). Without it nothing is downloaded. */
+  cacheDir?: string | undefined;
+  /** Environment to read KAO_CASCADE from (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Download source; tests point it at a loopback server. */
+  url?: string;
+  signal?: AbortSignal;
+}
+
+export interface ResolvedCascade {
+  path: string;
+  bytes: Uint8Array;
+  from: 'option' | 'env' | 'cache' | 'download';
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Finds the cascade: the user's copy (option, then KAO_CASCADE), else the verified copy in the cache, else
+ * downloads it from upstream into the cache. Every copy must match the pinned SHA-256.
+ */
+export async function resolveCascade(options: ResolveCascadeOptions = {}): Promise<ResolvedCascade> {
+  const env = options.env ?? process.env;
+  const userPath = options.cascadePath || undefined;
+  const envPath = env['KAO_CASCADE'] || undefined;
+  if (userPath)
+    return { path: userPath, bytes: await readVerified(userPath, 'the --cascade file'), from: 'option' };
+  if (envPath) return { path: envPath, bytes: await readVerified(envPath, 'KAO_CASCADE'), from: 'env' };
+
+  const url = options.url ?? CASCADE_URL;
+  if (!options.cacheDir) {
+    throw new CascadeError(
+      `no face cascade given: download ${url} yourself and pass --cascade FILE / set KAO_CASCADE`,
+    );
+  }
+  const cached = join(options.cacheDir, CASCADE_FILE_NAME);
+  const existing = await readFile(cached).catch(() => undefined);
+  if (existing && sha256Hex(existing) === CASCADE_SHA256) {
+    return { path: cached, bytes: new Uint8Array(existing), from: 'cache' };
+  }
+
+  let bytes: Uint8Array;
+  try {
+    const response = await fetch(url, { signal: options.signal ?? AbortSignal.timeout(60_000) });
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason ?? error;
+    throw new CascadeError(
+      `could not download the face cascade from ${url} (${describe(error)}); ` +
+        `download it yourself and pass --cascade FILE / set KAO_CASCADE`,
+    );
+  }
+  const digest = sha256Hex(bytes);
+  if (digest !== CASCADE_SHA256) {
+    throw new CascadeError(
+      `the face cascade downloaded from ${url} has SHA-256 ${digest}, expected ${CASCADE_SHA256}; ` +
+        `not using it. Download it yourself and pass --cascade FILE / set KAO_CASCADE`,
+    );
+  }
+  await writeFileAtomic(cached, bytes);
+  return { path: cached, bytes, from: 'download' };
+}
+
+async function readVerified(path: string, what: string): Promise<Uint8Array> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new CascadeError(`cannot read ${what} ${path}: ${describe(error)}`);
+  }
+  const digest = sha256Hex(bytes);
+  if (digest !== CASCADE_SHA256) {
+    throw new CascadeError(
+      `${path} is not lbpcascade_animeface.xml: its SHA-256 is ${digest} (${bytes.length} bytes), ` +
+        `expected ${CASCADE_SHA256} (${CASCADE_BYTES} bytes). Get the original from ${CASCADE_URL}`,
+    );
+  }
+  return new Uint8Array(bytes);
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as Error & { cause?: unknown }).cause;
+  const causeText = cause instanceof Error ? cause.message : cause ? String(cause) : '';
+  return causeText && !error.message.includes(causeText) ? `${error.message}: ${causeText}` : error.message;
+}

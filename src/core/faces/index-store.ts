@@ -1,0 +1,354 @@
+import { createHash } from 'node:crypto';
+import { readFile, rm, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.ts';
+import { readJsonl } from '../util/jsonl.ts';
+import { faceDetectionSettingsSchema, type FaceDetectionSettings } from './options.ts';
+
+/**
+ * The faces folder: `<id>.png` crops, `faces-index.json` (compacted, atomic), `faces-log.jsonl` (one line
+ * appended per image processed since the last compaction) and `excluded.json` (the user's exclusions, atomic).
+ * A record is appended only after its crops are on disk, so a crash at any point loses at most the image in
+ * flight, and a re-run redoes exactly the images without a record.
+ */
+export const FACES_INDEX_FILE = 'faces-index.json';
+export const FACES_LOG_FILE = 'faces-log.jsonl';
+export const FACES_EXCLUDED_FILE = 'excluded.json';
+
+const boxSchema = z.object({ x: z.int(), y: z.int(), width: z.int(), height: z.int() });
+export type FaceBox = z.infer<typeof boxSchema>;
+
+export const faceRecordSchema = z.object({
+  id: z.string(),
+  /** Detection box in source pixels. */
+  box: boxSchema,
+  /** The square region cropped (box + margin, inside the image), in source pixels. */
+  crop: boxSchema,
+  /** Side of `crop` in source pixels. */
+  cropSize: z.int(),
+  hash: z.string(),
+  /** Crop file name inside the faces folder. */
+  file: z.string(),
+});
+export type FaceRecord = z.infer<typeof faceRecordSchema>;
+
+export const imageRecordSchema = z.object({
+  /** Path relative to the input folder, with forward slashes. */
+  source: z.string(),
+  /** Byte size when processed: a changed file is processed again. */
+  bytes: z.int(),
+  status: z.enum(['ok', 'failed']),
+  error: z.string().optional(),
+  width: z.int().optional(),
+  height: z.int().optional(),
+  faces: z.array(faceRecordSchema).default([]),
+  /** Faces dropped as near-duplicates of an earlier face (its id in `duplicateOf`). */
+  duplicates: z
+    .array(z.object({ box: boxSchema, hash: z.string(), duplicateOf: z.string(), distance: z.int() }))
+    .default([]),
+  /** Detections whose crop was below `minSourceSize`. */
+  tooSmall: z.array(boxSchema).default([]),
+});
+export type ImageRecord = z.infer<typeof imageRecordSchema>;
+
+const indexFileSchema = z.object({
+  version: z.literal(1),
+  settings: faceDetectionSettingsSchema,
+  /** The input folder of the latest run; sources are relative to it. */
+  inputDir: z.string(),
+  images: z.array(imageRecordSchema),
+});
+export type FacesIndexFile = z.infer<typeof indexFileSchema>;
+
+const excludedFileSchema = z.object({ ids: z.array(z.string()) });
+
+export class FacesIndexError extends Error {
+  override readonly name = 'FacesIndexError';
+}
+
+/** A face id: stable for a source path and detection number, so re-running overwrites instead of piling up. */
+export function faceId(source: string, detection: number): string {
+  return `${createHash('sha1').update(source).digest('hex').slice(0, 12)}-${detection}`;
+}
+
+export interface StoredIndex {
+  settings: FaceDetectionSettings | undefined;
+  inputDir: string | undefined;
+  /** Latest record per source, in first-seen order. */
+  images: Map<string, ImageRecord>;
+}
+
+/** Reads the compacted index and replays the log over it (the log's later line for a source wins). */
+export async function readStoredIndex(facesDir: string): Promise<StoredIndex> {
+  const indexPath = join(facesDir, FACES_INDEX_FILE);
+  let raw: unknown;
+  try {
+    raw = await readJsonIfExists(indexPath);
+  } catch (error) {
+    throw new FacesIndexError(`${indexPath} is not valid JSON (${(error as Error).message})`);
+  }
+  const images = new Map<string, ImageRecord>();
+  let settings: FaceDetectionSettings | undefined;
+  let inputDir: string | undefined;
+  if (raw !== undefined) {
+    const parsed = indexFileSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new FacesIndexError(
+        `${indexPath} is not a Kao Studio faces index: ${z.prettifyError(parsed.error)}`,
+      );
+    }
+    settings = parsed.data.settings;
+    inputDir = parsed.data.inputDir;
+    for (const record of parsed.data.images) images.set(record.source, record);
+  }
+  for (const line of await readJsonl(join(facesDir, FACES_LOG_FILE))) {
+    const record = imageRecordSchema.safeParse(line);
+    if (record.success) images.set(record.data.source, record.data);
+  }
+  return { settings, inputDir, images };
+}
+
+/** Writes everything into faces-index.json atomically, then drops the log it now contains. */
+export async function compactIndex(
+  facesDir: string,
+  settings: FaceDetectionSettings,
+  inputDir: string,
+  images: Iterable<ImageRecord>,
+): Promise<void> {
+  const file: FacesIndexFile = { version: 1, settings, inputDir, images: [...images] };
+  await writeJsonAtomic(join(facesDir, FACES_INDEX_FILE), file);
+  await unlink(join(facesDir, FACES_LOG_FILE)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}
+
+/** Removes the index, log and every crop the index knows (exclusions stay: ids are stable). */
+export async function clearFacesFolder(facesDir: string, stored: StoredIndex): Promise<void> {
+  for (const record of stored.images.values()) {
+    for (const face of record.faces) await rm(join(facesDir, face.file), { force: true });
+  }
+  await rm(join(facesDir, FACES_LOG_FILE), { force: true });
+  await rm(join(facesDir, FACES_INDEX_FILE), { force: true });
+}
+
+export async function readExcludedIds(facesDir: string): Promise<Set<string>> {
+  const path = join(facesDir, FACES_EXCLUDED_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+    throw error;
+  }
+  let parsed;
+  try {
+    parsed = excludedFileSchema.safeParse(JSON.parse(text));
+  } catch (error) {
+    throw new FacesIndexError(`${path} is not valid JSON (${(error as Error).message})`);
+  }
+  if (!parsed.success)
+    throw new FacesIndexError(`${path} is not an exclusion list: ${z.prettifyError(parsed.error)}`);
+  return new Set(parsed.data.ids);
+}
+
+export async function writeExcludedIds(facesDir: string, ids: Iterable<string>): Promise<void> {
+  await writeJsonAtomic(join(facesDir, FACES_EXCLUDED_FILE), { ids: [...ids].sort() });
+}
+
+/** A face as the review screen and the trainer see it. */
+export interface FaceEntry {
+  id: string;
+  /** Absolute path of the crop PNG. */
+  file: string;
+  /** Absolute path of the source illustration (for "show this face boxed on its illustration"). */
+  source: string;
+  /** Source path relative to the input folder. */
+  sourceRelative: string;
+  /** Detection box and cropped square, in source pixels; `imageWidth`/`imageHeight` are the source's size. */
+  box: FaceBox;
+  crop: FaceBox;
+  cropSize: number;
+  imageWidth: number;
+  imageHeight: number;
+  hash: string;
+  excluded: boolean;
+}
+
+export type FaceFilter = 'all' | 'kept' | 'excluded';
+
+export interface FaceListQuery {
+  offset?: number;
+  limit?: number;
+  filter?: FaceFilter;
+}
+
+export interface FacePage {
+  total: number;
+  offset: number;
+  faces: FaceEntry[];
+}
+
+export interface FaceCounts {
+  /** Images with a record (processed, with or without faces). */
+  images: number;
+  failedImages: number;
+  faces: number;
+  kept: number;
+  excluded: number;
+  duplicatesDropped: number;
+  tooSmallDropped: number;
+}
+
+/**
+ * A read view of a faces folder plus the user's exclusions. Listing is by array slice, so a page costs the
+ * same at 50,000 faces as at 50; exclusions are saved atomically before the call returns.
+ */
+export class FaceDataset {
+  readonly facesDir: string;
+  #faces: Array<{ record: FaceRecord; image: ImageRecord }> = [];
+  #byId = new Map<string, { record: FaceRecord; image: ImageRecord }>();
+  #images: ImageRecord[] = [];
+  #inputDir = '';
+  #excluded = new Set<string>();
+  #filtered = new Map<FaceFilter, Array<{ record: FaceRecord; image: ImageRecord }>>();
+  #writeQueue: Promise<unknown> = Promise.resolve();
+
+  private constructor(facesDir: string) {
+    this.facesDir = resolve(facesDir);
+  }
+
+  static async open(facesDir: string): Promise<FaceDataset> {
+    const dataset = new FaceDataset(facesDir);
+    await dataset.reload();
+    return dataset;
+  }
+
+  /** Re-reads the index, log and exclusions (after an extraction run added faces). */
+  async reload(): Promise<void> {
+    const stored = await readStoredIndex(this.facesDir);
+    const excluded = await readExcludedIds(this.facesDir);
+    this.#inputDir = stored.inputDir ?? '';
+    this.#images = [...stored.images.values()];
+    this.#faces = [];
+    this.#byId = new Map();
+    for (const image of this.#images) {
+      for (const record of image.faces) {
+        const entry = { record, image };
+        this.#faces.push(entry);
+        this.#byId.set(record.id, entry);
+      }
+    }
+    this.#excluded = excluded;
+    this.#filtered.clear();
+  }
+
+  get inputDir(): string {
+    return this.#inputDir;
+  }
+
+  counts(): FaceCounts {
+    let excluded = 0;
+    for (const id of this.#excluded) if (this.#byId.has(id)) excluded++;
+    let failedImages = 0;
+    let duplicatesDropped = 0;
+    let tooSmallDropped = 0;
+    for (const image of this.#images) {
+      if (image.status === 'failed') failedImages++;
+      duplicatesDropped += image.duplicates.length;
+      tooSmallDropped += image.tooSmall.length;
+    }
+    return {
+      images: this.#images.length,
+      failedImages,
+      faces: this.#faces.length,
+      kept: this.#faces.length - excluded,
+      excluded,
+      duplicatesDropped,
+      tooSmallDropped,
+    };
+  }
+
+  /** One page of faces in index order (source path order, then left to right). */
+  list(query: FaceListQuery = {}): FacePage {
+    const offset = Math.max(0, Math.floor(query.offset ?? 0));
+    const limit = Math.min(10_000, Math.max(0, Math.floor(query.limit ?? 100)));
+    const all = this.#filteredFaces(query.filter ?? 'all');
+    return { total: all.length, offset, faces: all.slice(offset, offset + limit).map((e) => this.#entry(e)) };
+  }
+
+  get(id: string): FaceEntry | undefined {
+    const entry = this.#byId.get(id);
+    return entry && this.#entry(entry);
+  }
+
+  /** Images that could not be read, with the reason. */
+  failures(): Array<{ source: string; error: string }> {
+    return this.#images
+      .filter((image) => image.status === 'failed')
+      .map((image) => ({ source: image.source, error: image.error ?? 'unknown error' }));
+  }
+
+  /** Absolute crop paths of the faces training uses: every face not excluded, in index order. */
+  trainingFaces(): string[] {
+    return this.#filteredFaces('kept').map((e) => join(this.facesDir, e.record.file));
+  }
+
+  /** Excludes (or restores) faces by id; unknown ids are an error and change nothing. */
+  setExcluded(ids: readonly string[], excluded: boolean): Promise<FaceCounts> {
+    const unknown = ids.filter((id) => !this.#byId.has(id));
+    if (unknown.length) {
+      return Promise.reject(
+        new FacesIndexError(
+          `unknown face id${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).join(', ')}`,
+        ),
+      );
+    }
+    // Serialized so two quick clicks cannot write their files out of order.
+    const next = this.#writeQueue.then(async () => {
+      const updated = new Set(this.#excluded);
+      for (const id of ids) {
+        if (excluded) updated.add(id);
+        else updated.delete(id);
+      }
+      await writeExcludedIds(this.facesDir, updated);
+      this.#excluded = updated;
+      this.#filtered.clear();
+      return this.counts();
+    });
+    this.#writeQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  #filteredFaces(filter: FaceFilter): Array<{ record: FaceRecord; image: ImageRecord }> {
+    if (filter === 'all') return this.#faces;
+    let list = this.#filtered.get(filter);
+    if (!list) {
+      const wantExcluded = filter === 'excluded';
+      list = this.#faces.filter((e) => this.#excluded.has(e.record.id) === wantExcluded);
+      this.#filtered.set(filter, list);
+    }
+    return list;
+  }
+
+  #entry({ record, image }: { record: FaceRecord; image: ImageRecord }): FaceEntry {
+    return {
+      id: record.id,
+      file: join(this.facesDir, record.file),
+      source: resolve(this.#inputDir, image.source),
+      sourceRelative: image.source,
+      box: record.box,
+      crop: record.crop,
+      cropSize: record.cropSize,
+      imageWidth: image.width ?? 0,
+      imageHeight: image.height ?? 0,
+      hash: record.hash,
+      excluded: this.#excluded.has(record.id),
+    };
+  }
+}
+
+/** The crop paths training will use: every extracted face the user has not excluded. */
+export async function listTrainingFaces(facesDir: string): Promise<string[]> {
+  return (await FaceDataset.open(facesDir)).trainingFaces();
+}
