@@ -1,0 +1,207 @@
+/**
+ * Pure helpers behind the Training screen: columnar metric series for the charts, EMA smoothing,
+ * the sample-grid list, and number formatting. No Svelte, no DOM: unit-tested in Node.
+ */
+import type { MetricPoint, RunState, RunSummary } from '../../../shared/training-schemas.ts';
+
+export interface SampleRef {
+  step: number;
+  /** Data-folder-relative path of the grid image. */
+  path: string;
+}
+
+/**
+ * A run's logged steps as parallel arrays (what uPlot draws). Steps only grow; a step at or below the
+ * last one means the run went back to a checkpoint (continue after a crash), so the newer points are
+ * dropped before it is appended. Past `cap` points, neighbouring pairs are averaged, which keeps the
+ * curve's shape while bounding memory and draw time on long runs.
+ */
+export class MetricSeries {
+  readonly steps: number[] = [];
+  readonly lossD: number[] = [];
+  readonly lossG: number[] = [];
+  readonly dReal: number[] = [];
+  readonly dFake: number[] = [];
+  /** SWD is computed every `swdEvery` steps only: its own, sparse x axis. */
+  readonly swdSteps: number[] = [];
+  readonly swd: number[] = [];
+  /** The newest point as logged (not averaged), for the stats strip. */
+  latest: MetricPoint | undefined;
+
+  constructor(readonly cap = 4000) {
+    if (!(cap >= 4)) throw new Error('MetricSeries cap must be at least 4');
+  }
+
+  get length(): number {
+    return this.steps.length;
+  }
+
+  get lastStep(): number {
+    return this.steps.at(-1) ?? -1;
+  }
+
+  append(point: MetricPoint): void {
+    if (!Number.isFinite(point.step)) return;
+    if (point.step <= this.lastStep) this.truncateFrom(point.step);
+    if (point.swd !== undefined && Number.isFinite(point.swd)) {
+      if (point.step <= (this.swdSteps.at(-1) ?? -1)) this.#truncateSwd(point.step);
+      this.swdSteps.push(point.step);
+      this.swd.push(point.swd);
+    }
+    this.steps.push(point.step);
+    this.lossD.push(point.lossD);
+    this.lossG.push(point.lossG);
+    this.dReal.push(point.dReal);
+    this.dFake.push(point.dFake);
+    this.latest = point;
+    if (this.steps.length > this.cap) this.#halve();
+  }
+
+  appendAll(points: Iterable<MetricPoint>): void {
+    for (const point of points) this.append(point);
+  }
+
+  /** Drops every point at or after `step`. */
+  truncateFrom(step: number): void {
+    const keep = lowerBound(this.steps, step);
+    for (const column of this.#columns()) column.length = keep;
+    this.#truncateSwd(step);
+    if (this.latest && this.latest.step >= step) this.latest = undefined;
+  }
+
+  #truncateSwd(step: number): void {
+    const keep = lowerBound(this.swdSteps, step);
+    this.swdSteps.length = keep;
+    this.swd.length = keep;
+  }
+
+  #columns(): number[][] {
+    return [this.steps, this.lossD, this.lossG, this.dReal, this.dFake];
+  }
+
+  /** Averages neighbouring pairs (the newest point stays exact, so the live end of the curve is true). */
+  #halve(): void {
+    const n = this.steps.length;
+    const last = n - 1;
+    for (const column of this.#columns()) {
+      let out = 0;
+      for (let i = 0; i + 1 < last; i += 2) {
+        column[out++] = (column[i]! + column[i + 1]!) / 2;
+      }
+      if (last % 2 === 1) column[out++] = column[last - 1]!;
+      column[out++] = column[last]!;
+      column.length = out;
+    }
+  }
+}
+
+/** Index of the first element ≥ value in an ascending array. */
+export function lowerBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Exponential moving average with TensorBoard's debiasing (the first points are not pulled towards 0).
+ * `weight` 0 returns the values unchanged; non-finite values are carried over as gaps (null).
+ */
+export function emaSmooth(values: ArrayLike<number>, weight: number): Array<number | null> {
+  const w = Math.min(Math.max(weight, 0), 0.999);
+  const out: Array<number | null> = new Array<number | null>(values.length);
+  let last = 0;
+  let count = 0;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (!Number.isFinite(value)) {
+      out[i] = null;
+      continue;
+    }
+    if (w === 0) {
+      out[i] = value;
+      continue;
+    }
+    last = last * w + (1 - w) * value;
+    count++;
+    out[i] = last / (1 - w ** count);
+  }
+  return out;
+}
+
+/** Inserts a sample grid in step order; a grid for a step already listed replaces it. */
+export function insertSample(samples: readonly SampleRef[], sample: SampleRef): SampleRef[] {
+  const steps = samples.map((s) => s.step);
+  const at = lowerBound(steps, sample.step);
+  const next = samples.slice();
+  if (samples[at]?.step === sample.step) next[at] = sample;
+  else next.splice(at, 0, sample);
+  return next;
+}
+
+/** A run the trainer is working on right now. */
+export function isLiveState(state: RunState): boolean {
+  return state === 'running' || state === 'paused';
+}
+
+/** Runs that were stopped by the user or cut off (the app closed, the trainer crashed) can go on. */
+export function canContinue(run: Pick<RunSummary, 'state'>): boolean {
+  return run.state === 'stopped' || run.state === 'interrupted';
+}
+
+export const presetLabels: Record<string, string> = {
+  'anime-48': 'Anime faces, 48×48',
+  'dcgan-64': 'DCGAN, 64×64',
+  tiny: 'Quick test (16×16)',
+};
+
+export const runStateLabels: Record<RunState, string> = {
+  running: 'Running',
+  paused: 'Paused',
+  stopped: 'Stopped',
+  finished: 'Finished',
+  interrupted: 'Interrupted',
+  failed: 'Failed',
+};
+
+/** "45s", "3m 20s", "1h 02m", "2d 3h"; an em dash when unknown. */
+export function formatDuration(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '—';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** Three significant digits at most, without exponent notation for everyday magnitudes. */
+export function formatNumber(value: number | undefined, digits = 3): string {
+  if (value === undefined || !Number.isFinite(value)) return '—';
+  const abs = Math.abs(value);
+  if (abs >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (abs === 0) return '0';
+  if (abs < 1e-3) return value.toExponential(1);
+  return Number(value.toPrecision(digits)).toString();
+}
+
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return '—';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function formatSteps(step: number, total: number): string {
+  return `${step.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`;
+}

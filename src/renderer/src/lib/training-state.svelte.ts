@@ -1,0 +1,333 @@
+import type {
+  MetricPoint,
+  RunDetail,
+  RunSummary,
+  TrainingOptions,
+  TrainingProgress,
+} from '../../../shared/training-schemas.ts';
+import type { EventOf } from '../../../shared/contract.ts';
+import { errorMessage, kao } from './api.ts';
+import {
+  canContinue,
+  insertSample,
+  isLiveState,
+  MetricSeries,
+  runStateLabels,
+  type SampleRef,
+} from './training-series.ts';
+
+type Notify = (level: 'info' | 'warning' | 'error', message: string) => void;
+export type TrainingAction = 'starting' | 'pausing' | 'resuming' | 'stopping' | 'continuing';
+
+/**
+ * The Training screen's state: the run list, the opened run (metrics history + live points, sample
+ * grids), and the live run's progress. Everything live arrives through `training.*` events.
+ */
+export class TrainingState {
+  runs = $state<RunSummary[]>([]);
+  loaded = $state(false);
+  loadError = $state<string | undefined>();
+
+  /** The opened run. */
+  selectedId = $state<string | undefined>();
+  detail = $state.raw<RunDetail | undefined>();
+  detailLoading = $state(false);
+  detailError = $state<string | undefined>();
+  /** Not reactive on purpose (it grows every step); `seriesVersion` tells the charts to redraw. */
+  series = new MetricSeries();
+  seriesVersion = $state(0);
+  samples = $state.raw<SampleRef[]>([]);
+  /** Index into `samples` the user scrubbed to; undefined follows the newest grid. */
+  sampleIndex = $state<number | undefined>();
+
+  /** The run the trainer works on (running or paused), and its latest progress. */
+  liveRunId = $state<string | undefined>();
+  progress = $state.raw<TrainingProgress | undefined>();
+  action = $state<TrainingAction | undefined>();
+  /** Why the last start failed (no faces, bad options), shown in the form rather than as a toast. */
+  startError = $state<string | undefined>();
+  /** Where the last export of each run went. */
+  exports = $state<Record<string, string>>({});
+  /** Resume offers the user dismissed this session. */
+  dismissedOffers = $state<string[]>([]);
+
+  #pendingMetrics: MetricPoint[] = [];
+  #pendingSamples: SampleRef[] = [];
+  #openToken = 0;
+
+  selected = $derived(this.runs.find((r) => r.id === this.selectedId));
+  liveRun = $derived(this.runs.find((r) => r.id === this.liveRunId && isLiveState(r.state)));
+  /** The newest run that was stopped or cut off and can go on: offered prominently. */
+  resumeOffer = $derived(
+    this.liveRun ? undefined : this.runs.find((r) => canContinue(r) && !this.dismissedOffers.includes(r.id)),
+  );
+  currentSample = $derived(this.samples[this.sampleIndex ?? this.samples.length - 1]);
+
+  constructor(private readonly notify: Notify) {}
+
+  /** Subscribes to the training events; returns the cleanup. */
+  connect(): () => void {
+    const offs = [
+      kao.on('training.progress', (p) => this.#onProgress(p)),
+      kao.on('training.metric', (m) => this.#onMetric(m)),
+      kao.on('training.sample', (s) => this.#onSample(s)),
+      kao.on('training.checkpoint', (c) => this.#patchRun(c.runId, { checkpointStep: c.step })),
+      kao.on('training.state', (s) => this.#onState(s)),
+    ];
+    return () => offs.forEach((off) => off());
+  }
+
+  async load(): Promise<void> {
+    try {
+      await this.refreshRuns();
+      this.loadError = undefined;
+      // Reopen what matters: the live run, else the newest run.
+      const live = this.runs.find((r) => isLiveState(r.state));
+      if (live) this.liveRunId = live.id;
+      const first = live ?? this.runs[0];
+      if (first && !this.selectedId) await this.open(first.id);
+    } catch (error) {
+      this.loadError = errorMessage(error);
+    } finally {
+      this.loaded = true;
+    }
+  }
+
+  async refreshRuns(): Promise<void> {
+    const runs = await kao.invoke('training.runs', {});
+    this.runs = runs.toSorted((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /** Opens a run: its history from `training.run`, then the live points that arrive meanwhile. */
+  async open(id: string): Promise<void> {
+    const token = ++this.#openToken;
+    this.selectedId = id;
+    this.detail = undefined;
+    this.detailError = undefined;
+    this.detailLoading = true;
+    this.series = new MetricSeries();
+    this.samples = [];
+    this.sampleIndex = undefined;
+    this.#pendingMetrics = [];
+    this.#pendingSamples = [];
+    this.seriesVersion++;
+    try {
+      const detail = await kao.invoke('training.run', { id });
+      if (token !== this.#openToken) return;
+      this.detail = detail;
+      this.series.appendAll(detail.metrics);
+      this.series.appendAll(this.#pendingMetrics.filter((m) => m.step > this.series.lastStep));
+      let samples = detail.samples.toSorted((a, b) => a.step - b.step);
+      for (const sample of this.#pendingSamples) samples = insertSample(samples, sample);
+      this.samples = samples;
+      this.#patchRun(id, {
+        state: detail.state,
+        step: Math.max(detail.step, this.runs.find((r) => r.id === id)?.step ?? 0),
+        checkpointStep: detail.checkpointStep,
+        totalSteps: detail.totalSteps,
+      });
+    } catch (error) {
+      if (token === this.#openToken) this.detailError = errorMessage(error);
+    } finally {
+      if (token === this.#openToken) {
+        this.detailLoading = false;
+        this.#pendingMetrics = [];
+        this.#pendingSamples = [];
+        this.seriesVersion++;
+      }
+    }
+  }
+
+  close(): void {
+    this.#openToken++;
+    this.selectedId = undefined;
+    this.detail = undefined;
+    this.series = new MetricSeries();
+    this.samples = [];
+    this.seriesVersion++;
+  }
+
+  async start(options: TrainingOptions): Promise<RunSummary | undefined> {
+    this.startError = undefined;
+    return this.#act('starting', async () => {
+      const run = await kao.invoke('training.start', options).catch((error: unknown) => {
+        this.startError = errorMessage(error);
+        throw error;
+      });
+      this.#upsertRun(run);
+      this.liveRunId = run.id;
+      this.progress = undefined;
+      await this.open(run.id);
+      return run;
+    });
+  }
+
+  async continueRun(id: string, steps?: number): Promise<void> {
+    await this.#act('continuing', async () => {
+      const run = await kao.invoke('training.continue', steps ? { id, steps } : { id });
+      this.#upsertRun(run);
+      this.liveRunId = run.id;
+      this.progress = undefined;
+      if (this.selectedId !== id) await this.open(id);
+    });
+  }
+
+  async pause(): Promise<void> {
+    await this.#act('pausing', async () => {
+      await kao.invoke('training.pause', {});
+      if (this.liveRunId) this.#patchRun(this.liveRunId, { state: 'paused' });
+    });
+  }
+
+  async resume(): Promise<void> {
+    await this.#act('resuming', async () => {
+      await kao.invoke('training.unpause', {});
+      if (this.liveRunId) this.#patchRun(this.liveRunId, { state: 'running' });
+    });
+  }
+
+  /** Stops after a checkpoint; the `training.state` event confirms. */
+  async stop(): Promise<void> {
+    await this.#act('stopping', async () => {
+      await kao.invoke('training.stop', {});
+      await this.refreshRuns();
+    });
+  }
+
+  togglePause(): void {
+    if (!this.liveRun || this.action) return;
+    void (this.liveRun.state === 'paused' ? this.resume() : this.pause());
+  }
+
+  async rename(id: string, name: string): Promise<boolean> {
+    try {
+      this.#upsertRun(await kao.invoke('training.rename', { id, name }));
+      return true;
+    } catch (error) {
+      this.notify('error', errorMessage(error));
+      return false;
+    }
+  }
+
+  async remove(id: string): Promise<boolean> {
+    try {
+      await kao.invoke('training.delete', { id });
+      this.runs = this.runs.filter((r) => r.id !== id);
+      if (this.selectedId === id) {
+        this.close();
+        const next = this.runs[0];
+        if (next) await this.open(next.id);
+      }
+      return true;
+    } catch (error) {
+      this.notify('error', errorMessage(error));
+      return false;
+    }
+  }
+
+  async exportGenerator(id: string, to?: string): Promise<string | undefined> {
+    try {
+      const { path } = await kao.invoke('training.export', to ? { id, to } : { id });
+      this.exports = { ...this.exports, [id]: path };
+      this.notify('info', `Generator exported to ${path}`);
+      return path;
+    } catch (error) {
+      this.notify('error', errorMessage(error));
+      return undefined;
+    }
+  }
+
+  dismissOffer(id: string): void {
+    this.dismissedOffers = [...this.dismissedOffers, id];
+  }
+
+  /** Moves the sample scrubber; reaching the newest grid follows new grids again. */
+  scrubTo(index: number): void {
+    if (!this.samples.length) return;
+    const clamped = Math.min(Math.max(Math.round(index), 0), this.samples.length - 1);
+    this.sampleIndex = clamped === this.samples.length - 1 ? undefined : clamped;
+  }
+
+  scrubBy(delta: number): void {
+    this.scrubTo((this.sampleIndex ?? this.samples.length - 1) + delta);
+  }
+
+  get shownSampleIndex(): number {
+    return this.sampleIndex ?? Math.max(this.samples.length - 1, 0);
+  }
+
+  async #act<T>(action: TrainingAction, work: () => Promise<T>): Promise<T | undefined> {
+    if (this.action) return undefined;
+    this.action = action;
+    try {
+      return await work();
+    } catch (error) {
+      if (action !== 'starting') this.notify('error', errorMessage(error));
+      return undefined;
+    } finally {
+      this.action = undefined;
+    }
+  }
+
+  #onProgress(progress: TrainingProgress): void {
+    this.progress = progress;
+    if (this.liveRunId !== progress.runId) this.liveRunId = progress.runId;
+    const run = this.runs.find((r) => r.id === progress.runId);
+    if (!run) {
+      void this.refreshRuns().catch(() => undefined);
+      return;
+    }
+    run.step = progress.step;
+    run.totalSteps = progress.totalSteps;
+    if (!isLiveState(run.state)) run.state = 'running';
+  }
+
+  #onMetric(event: EventOf<'training.metric'>): void {
+    if (event.runId !== this.selectedId) return;
+    const { runId: _runId, ...point } = event;
+    if (this.detailLoading) {
+      this.#pendingMetrics.push(point);
+      return;
+    }
+    this.series.append(point);
+    this.seriesVersion++;
+  }
+
+  #onSample(event: EventOf<'training.sample'>): void {
+    this.#patchRun(event.runId, { latestSample: event.path });
+    if (event.runId !== this.selectedId) return;
+    const sample = { step: event.step, path: event.path };
+    if (this.detailLoading) this.#pendingSamples.push(sample);
+    else this.samples = insertSample(this.samples, sample);
+  }
+
+  #onState(event: EventOf<'training.state'>): void {
+    const run = this.runs.find((r) => r.id === event.runId);
+    const name = run?.name ?? event.runId;
+    this.#patchRun(event.runId, { state: event.state });
+    if (isLiveState(event.state)) {
+      this.liveRunId = event.runId;
+    } else {
+      if (this.liveRunId === event.runId) this.liveRunId = undefined;
+      const label = runStateLabels[event.state].toLowerCase();
+      if (event.state === 'failed' || event.state === 'interrupted') {
+        this.notify('error', `Training “${name}” ${label}${event.message ? `: ${event.message}` : '.'}`);
+      } else {
+        this.notify('info', `Training “${name}” ${label}${event.message ? ` — ${event.message}` : '.'}`);
+      }
+      // The list carries the final step and checkpoint.
+      void this.refreshRuns().catch(() => undefined);
+    }
+  }
+
+  #patchRun(id: string, patch: Partial<RunSummary>): void {
+    const run = this.runs.find((r) => r.id === id);
+    if (run) Object.assign(run, patch);
+  }
+
+  #upsertRun(run: RunSummary): void {
+    const at = this.runs.findIndex((r) => r.id === run.id);
+    if (at >= 0) this.runs[at] = run;
+    else this.runs = [run, ...this.runs];
+  }
+}

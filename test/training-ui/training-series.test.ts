@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MetricSeries,
+  canContinue,
+  emaSmooth,
+  formatBytes,
+  formatDuration,
+  formatNumber,
+  insertSample,
+  isLiveState,
+  lowerBound,
+} from '../../src/renderer/src/lib/training-series.ts';
+import type { MetricPoint } from '../../src/shared/training-schemas.ts';
+
+function point(step: number, extra: Partial<MetricPoint> = {}): MetricPoint {
+  return { step, lossD: step / 10, lossG: 2 * step, dReal: 0.5, dFake: 0.25, ...extra };
+}
+
+describe('MetricSeries', () => {
+  it('keeps the columns aligned and SWD on its own sparse axis', () => {
+    const series = new MetricSeries();
+    series.appendAll([point(1), point(2, { swd: 0.9 }), point(3), point(4, { swd: 0.7 })]);
+    expect(series.steps).toEqual([1, 2, 3, 4]);
+    expect(series.lossG).toEqual([2, 4, 6, 8]);
+    expect(series.dFake).toEqual([0.25, 0.25, 0.25, 0.25]);
+    expect(series.swdSteps).toEqual([2, 4]);
+    expect(series.swd).toEqual([0.9, 0.7]);
+    expect(series.latest?.step).toBe(4);
+    expect(series.lastStep).toBe(4);
+  });
+
+  it('drops the newer points when a run goes back to a checkpoint (continue after a crash)', () => {
+    const series = new MetricSeries();
+    series.appendAll([1, 2, 3, 4, 5, 6].map((s) => point(s, s % 2 === 0 ? { swd: s } : {})));
+    // The run resumed from a checkpoint at step 4: step 5 is logged again with new values.
+    series.append(point(5, { lossG: 99 }));
+    expect(series.steps).toEqual([1, 2, 3, 4, 5]);
+    expect(series.lossG.at(-1)).toBe(99);
+    expect(series.swdSteps).toEqual([2, 4]);
+    // A point equal to the newest replaces it rather than duplicating the step.
+    series.append(point(5, { lossG: 7 }));
+    expect(series.steps).toEqual([1, 2, 3, 4, 5]);
+    expect(series.lossG.at(-1)).toBe(7);
+  });
+
+  it('halves by averaging pairs past its cap, keeping the newest point exact', () => {
+    const series = new MetricSeries(8);
+    for (let step = 1; step <= 9; step++) series.append(point(step));
+    // 9 points > cap 8: pairs (1,2) (3,4) (5,6) (7,8) averaged, 9 kept as is.
+    expect(series.steps).toEqual([1.5, 3.5, 5.5, 7.5, 9]);
+    expect(series.lossG).toEqual([3, 7, 11, 15, 18]);
+    expect(series.length).toBe(5);
+    for (let step = 10; step <= 1000; step++) series.append(point(step));
+    expect(series.length).toBeLessThanOrEqual(8);
+    expect(series.steps.at(-1)).toBe(1000);
+    expect(series.lossG.at(-1)).toBe(2000);
+    const steps = series.steps;
+    expect(steps.every((s, i) => i === 0 || s > steps[i - 1]!)).toBe(true);
+    // Averages stay inside the range of what was logged.
+    expect(Math.min(...series.lossG)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('rejects a cap too small to halve', () => {
+    expect(() => new MetricSeries(2)).toThrow(/cap/);
+  });
+});
+
+describe('emaSmooth', () => {
+  it('returns the values unchanged at weight 0', () => {
+    expect(emaSmooth([3, 1, 4], 0)).toEqual([3, 1, 4]);
+  });
+
+  it('is debiased: a constant series stays constant from the first point', () => {
+    const smoothed = emaSmooth([5, 5, 5, 5], 0.9);
+    for (const value of smoothed) expect(value).toBeCloseTo(5, 10);
+  });
+
+  it('follows the TensorBoard recurrence', () => {
+    const w = 0.5;
+    const [a, b] = emaSmooth([2, 4], w);
+    expect(a).toBeCloseTo(2, 10);
+    // last = 0.5·(0.5·2) + 0.5·4 = 2.5; debias by 1 − 0.25 → 3.333…
+    expect(b).toBeCloseTo(2.5 / 0.75, 10);
+  });
+
+  it('smooths a noisy series towards its mean and leaves gaps for non-finite values', () => {
+    const noisy = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? 0 : 2));
+    const smoothed = emaSmooth(noisy, 0.95);
+    expect(Math.abs(smoothed.at(-1)! - 1)).toBeLessThan(0.1);
+    expect(emaSmooth([1, Number.NaN, 3], 0.5)[1]).toBeNull();
+  });
+});
+
+describe('samples and run states', () => {
+  it('inserts sample grids in step order and replaces a grid for the same step', () => {
+    let samples = insertSample([], { step: 20, path: 'b' });
+    samples = insertSample(samples, { step: 10, path: 'a' });
+    samples = insertSample(samples, { step: 30, path: 'c' });
+    samples = insertSample(samples, { step: 20, path: 'b2' });
+    expect(samples).toEqual([
+      { step: 10, path: 'a' },
+      { step: 20, path: 'b2' },
+      { step: 30, path: 'c' },
+    ]);
+  });
+
+  it('offers Continue only for stopped or interrupted runs', () => {
+    expect(canContinue({ state: 'stopped' })).toBe(true);
+    expect(canContinue({ state: 'interrupted' })).toBe(true);
+    expect(canContinue({ state: 'finished' })).toBe(false);
+    expect(canContinue({ state: 'running' })).toBe(false);
+    expect(isLiveState('paused')).toBe(true);
+    expect(isLiveState('failed')).toBe(false);
+  });
+
+  it('finds insertion points', () => {
+    expect(lowerBound([1, 3, 5], 0)).toBe(0);
+    expect(lowerBound([1, 3, 5], 3)).toBe(1);
+    expect(lowerBound([1, 3, 5], 4)).toBe(2);
+    expect(lowerBound([1, 3, 5], 9)).toBe(3);
+  });
+});
+
+describe('formatting', () => {
+  it('formats durations for the ETA', () => {
+    expect(formatDuration(undefined)).toBe('—');
+    expect(formatDuration(44.6)).toBe('45s');
+    expect(formatDuration(200)).toBe('3m 20s');
+    expect(formatDuration(3720)).toBe('1h 02m');
+    expect(formatDuration(2 * 86400 + 3 * 3600 + 5)).toBe('2d 3h');
+  });
+
+  it('formats numbers and bytes', () => {
+    expect(formatNumber(0.123456)).toBe('0.123');
+    expect(formatNumber(12345.6)).toBe('12,346');
+    expect(formatNumber(0.00001234)).toBe('1.2e-5');
+    expect(formatNumber(Number.NaN)).toBe('—');
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KB');
+    expect(formatBytes(50 * 1024 * 1024)).toBe('50 MB');
+  });
+});
