@@ -27,9 +27,9 @@ PRESETS = {
 
 
 def same_pad(k):
-    # TF 'same' with stride 2 on even sizes pads (k-2)//2 before and k//2 after; PyTorch pads symmetrically,
+    # TF 'same' with stride 2 on even sizes pads k-2 in all, (k-2)//2 before; PyTorch pads symmetrically,
     # so pad explicitly to get the same output sizes and FLOPs.
-    return ((k - 2) // 2, k // 2)
+    return ((k - 2) // 2, k - 2 - (k - 2) // 2)
 
 
 class Generator(nn.Module):
@@ -44,7 +44,7 @@ class Generator(nn.Module):
         # Transposed conv doubling the size like TF 'same': kernel k, stride 2, output_padding to land on 2×.
         self.up = nn.ModuleList(
             [
-                nn.ConvTranspose2d(cin, cout, k, stride=2, padding=(k - 1) // 2, output_padding=1, bias=(i == len(outs) - 1))
+                nn.ConvTranspose2d(cin, cout, k, stride=2, padding=(k - 1) // 2, output_padding=k % 2, bias=(i == len(outs) - 1))
                 for i, (cin, cout) in enumerate(zip(p["g"], outs))
             ]
         )
