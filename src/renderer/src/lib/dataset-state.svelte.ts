@@ -1,0 +1,355 @@
+import { SvelteMap } from 'svelte/reactivity';
+import type { EventOf, ResponseOf, Settings } from '../../../shared/contract.ts';
+import type {
+  CrawlForm,
+  CrawlHistory,
+  DatasetItem,
+  ImportIssue,
+  InterruptedCrawl,
+} from '../../../shared/dataset-schemas.ts';
+import { KaoError } from '../../../shared/errors.ts';
+import { errorMessage, kao } from './api.ts';
+
+export type CrawlJob = EventOf<'dataset.crawl'>;
+export type ImportJob = EventOf<'dataset.import'>;
+
+export interface FailureEntry {
+  key: string;
+  postId?: number;
+  url?: string;
+  reason: string;
+  /** From the journal of an earlier crawl rather than the one on screen. */
+  earlier: boolean;
+}
+
+/** Gallery rows come in pages of this many names; thumbnails in batches of at most this many. */
+const PAGE_SIZE = 120;
+const THUMB_BATCH = 24;
+export const THUMB_SIZE = 160;
+const MAX_FAILURES_SHOWN = 500;
+/** While a job adds files, the gallery re-reads the folder at most this often. */
+const REFRESH_INTERVAL_MS = 1500;
+
+const idleJob = { phase: 'idle' as const };
+
+/**
+ * Everything the Dataset screen shows: the crawl form and job, the import job, the failure log and the
+ * virtualized gallery's data (pages of names fetched for the rows in view, thumbnails fetched for the cells
+ * in view, newest visible range first).
+ */
+export class DatasetState {
+  form = $state<CrawlForm>(defaultForm());
+  crawl = $state<CrawlJob>(idleJob);
+  importJob = $state<ImportJob>(idleJob);
+  history = $state<CrawlHistory | undefined>();
+  interrupted = $state<InterruptedCrawl | undefined>();
+  failures = $state<FailureEntry[]>([]);
+  formError = $state<string | undefined>();
+  fieldErrors = $state<Record<string, string>>({});
+  importPath = $state('');
+  importMode = $state<'copy' | 'link'>('copy');
+  importError = $state<string | undefined>();
+  /** Files in the dataset; undefined until the first listing arrives. */
+  total = $state<number | undefined>();
+  listError = $state<string | undefined>();
+  loaded = $state(false);
+
+  /** Dataset items by index, for the pages fetched so far in this listing generation. */
+  readonly items = new SvelteMap<number, DatasetItem>();
+  /** Thumbnail URL by file name; null when the image has none (unreadable, removed). */
+  readonly thumbs = new SvelteMap<string, string | null>();
+
+  crawlBusy = $derived(this.crawl.phase === 'running' || this.crawl.phase === 'paused');
+  importBusy = $derived(this.importJob.phase === 'running' || this.importJob.phase === 'paused');
+
+  #visible: [number, number] = [0, 0];
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  #pagesLoading = new Set<number>();
+  #generation = 0;
+  #thumbsInFlight = false;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastRefresh = 0;
+  #lastCount = -1;
+
+  /** Reads the saved form, the jobs, the journal and the first gallery page. */
+  async load(settings: Settings | undefined): Promise<void> {
+    if (settings) this.form = { ...settings.crawl };
+    try {
+      const [state, importJob] = await Promise.all([
+        kao.invoke('dataset.crawl.state', {}),
+        kao.invoke('dataset.import.state', {}),
+      ]);
+      this.#applyCrawlState(state);
+      this.importJob = importJob;
+    } catch (error) {
+      this.formError = errorMessage(error);
+    }
+    await this.refresh();
+    this.loaded = true;
+  }
+
+  /** Subscribes to the jobs' events; returns the cleanup. */
+  connect(): () => void {
+    const offCrawl = kao.on('dataset.crawl', (job) => {
+      this.crawl = job;
+      if (job.progress) this.#addFailures(job.progress.recentFailures, false);
+      this.#datasetMayHaveChanged(job.progress ? job.progress.downloaded : 0, isEnded(job));
+      if (isEnded(job)) void this.#reloadHistory();
+    });
+    const offImport = kao.on('dataset.import', (job) => {
+      this.importJob = job;
+      this.#datasetMayHaveChanged(job.progress ? job.progress.imported : 0, isEnded(job));
+    });
+    return () => {
+      offCrawl();
+      offImport();
+      clearTimeout(this.#refreshTimer);
+    };
+  }
+
+  async startCrawl(form: CrawlForm = this.form): Promise<void> {
+    this.formError = undefined;
+    this.fieldErrors = {};
+    this.failures = [];
+    try {
+      this.crawl = await kao.invoke('dataset.crawl.start', { ...form, site: form.site.trim() });
+      this.interrupted = undefined;
+    } catch (error) {
+      this.#showFormError(error);
+    }
+  }
+
+  async pause(): Promise<void> {
+    await this.#control(() => kao.invoke('dataset.crawl.pause', {}));
+  }
+  async resume(): Promise<void> {
+    await this.#control(() => kao.invoke('dataset.crawl.resume', {}));
+  }
+  async cancel(): Promise<void> {
+    await this.#control(() => kao.invoke('dataset.crawl.cancel', {}));
+  }
+
+  /** Continues the crawl the app was closed in the middle of, with the settings it had. */
+  async resumeInterrupted(): Promise<void> {
+    if (!this.interrupted) return;
+    this.form = { ...this.interrupted.form };
+    await this.startCrawl(this.interrupted.form);
+  }
+
+  async startImport(path = this.importPath): Promise<void> {
+    this.importError = undefined;
+    this.importPath = path;
+    try {
+      this.importJob = await kao.invoke('dataset.import.start', { from: path.trim(), mode: this.importMode });
+    } catch (error) {
+      this.importError = errorMessage(error);
+    }
+  }
+
+  async cancelImport(): Promise<void> {
+    try {
+      this.importJob = await kao.invoke('dataset.import.cancel', {});
+    } catch (error) {
+      this.importError = errorMessage(error);
+    }
+  }
+
+  /** Native folder dialog (desktop); the browser answers `unsupported` and the typed path stays the way. */
+  async pickFolder(): Promise<void> {
+    try {
+      const { path } = await kao.invoke('dialog.pickFolder', { title: 'Import a folder of illustrations' });
+      if (path) this.importPath = path;
+    } catch (error) {
+      this.importError = errorMessage(error);
+    }
+  }
+
+  /** The grid's rendered cells changed: fetch their names, then their thumbnails. */
+  setVisible(first: number, end: number): void {
+    this.#visible = [first, end];
+    void this.#ensureRange(first, end);
+  }
+
+  /** Re-reads the dataset's size and the rows in view; cached thumbnails are kept (names never change content). */
+  async refresh(): Promise<void> {
+    const generation = ++this.#generation;
+    this.#lastRefresh = Date.now();
+    this.#pagesLoading.clear();
+    const [first, end] = this.#visible;
+    const firstPage = Math.floor(first / PAGE_SIZE);
+    const lastPage = Math.max(firstPage, Math.floor(Math.max(first, end - 1) / PAGE_SIZE));
+    try {
+      const pages = await Promise.all(
+        range(firstPage, lastPage + 1).map((page) =>
+          kao.invoke('dataset.list', { offset: page * PAGE_SIZE, limit: PAGE_SIZE }),
+        ),
+      );
+      if (generation !== this.#generation) return;
+      // Swap in one go: the cells in view keep their old content until the new names are here.
+      this.items.clear();
+      for (const page of pages) page.items.forEach((item, i) => this.items.set(page.offset + i, item));
+      this.total = pages[0]?.total ?? 0;
+      this.listError = undefined;
+    } catch (error) {
+      this.listError = errorMessage(error);
+      return;
+    }
+    void this.#loadThumbs();
+  }
+
+  async #ensureRange(first: number, end: number): Promise<void> {
+    const generation = this.#generation;
+    const missing = range(Math.floor(first / PAGE_SIZE), Math.ceil(end / PAGE_SIZE)).filter(
+      (page) => !this.#pagesLoading.has(page) && !this.items.has(page * PAGE_SIZE),
+    );
+    await Promise.all(
+      missing.map(async (page) => {
+        this.#pagesLoading.add(page);
+        try {
+          const result = await kao.invoke('dataset.list', { offset: page * PAGE_SIZE, limit: PAGE_SIZE });
+          if (generation !== this.#generation) return;
+          result.items.forEach((item, i) => this.items.set(result.offset + i, item));
+          this.total = result.total;
+        } catch (error) {
+          this.listError = errorMessage(error);
+        } finally {
+          this.#pagesLoading.delete(page);
+        }
+      }),
+    );
+    void this.#loadThumbs();
+  }
+
+  /** One batch at a time, always for what is in view now: fast scrolling never queues stale work. */
+  async #loadThumbs(): Promise<void> {
+    if (this.#thumbsInFlight) return;
+    this.#thumbsInFlight = true;
+    try {
+      for (;;) {
+        const [first, end] = this.#visible;
+        const names: string[] = [];
+        for (let index = first; index < end && names.length < THUMB_BATCH; index++) {
+          const item = this.items.get(index);
+          if (item && !this.thumbs.has(item.name)) names.push(item.name);
+        }
+        if (names.length === 0) return;
+        let reply: ResponseOf<'dataset.thumbnails'>;
+        try {
+          reply = await kao.invoke('dataset.thumbnails', { names, size: THUMB_SIZE });
+        } catch {
+          for (const name of names) this.thumbs.set(name, null);
+          continue;
+        }
+        for (const thumb of reply.thumbs) {
+          this.thumbs.set(thumb.name, thumb.path ? kao.mediaUrl(thumb.path) : null);
+        }
+      }
+    } finally {
+      this.#thumbsInFlight = false;
+    }
+  }
+
+  #datasetMayHaveChanged(count: number, ended: boolean): void {
+    if (count === this.#lastCount && !ended) return;
+    this.#lastCount = ended ? -1 : count;
+    clearTimeout(this.#refreshTimer);
+    const wait = ended ? 0 : Math.max(0, REFRESH_INTERVAL_MS - (Date.now() - this.#lastRefresh));
+    this.#refreshTimer = setTimeout(() => void this.refresh(), wait);
+  }
+
+  async #reloadHistory(): Promise<void> {
+    try {
+      this.#applyCrawlState(await kao.invoke('dataset.crawl.state', {}), false);
+    } catch {
+      // The log already holds this run's failures; the journal's view can wait for the next visit.
+    }
+  }
+
+  #applyCrawlState(state: ResponseOf<'dataset.crawl.state'>, replaceJob = true): void {
+    if (replaceJob) this.crawl = state.job;
+    this.history = state.history;
+    this.interrupted = state.interrupted;
+    if (replaceJob && state.job.progress) this.#addFailures(state.job.progress.recentFailures, false);
+    if (replaceJob && !this.crawlBusy) this.#addFailures(state.history.failed.slice().reverse(), true);
+  }
+
+  #addFailures(list: Array<{ postId?: number; url?: string; reason: string }>, earlier: boolean): void {
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local lookup, never rendered
+    const known = new Set(this.failures.map((f) => f.key));
+    const fresh = list
+      .map((f) => ({ ...f, key: `${f.postId ?? ''}|${f.url ?? ''}|${f.reason}`, earlier }))
+      .filter((f) => !known.has(f.key));
+    if (fresh.length === 0) return;
+    this.failures = [...this.failures, ...fresh].slice(-MAX_FAILURES_SHOWN);
+  }
+
+  async #control(action: () => Promise<CrawlJob>): Promise<void> {
+    try {
+      this.crawl = await action();
+    } catch (error) {
+      this.formError = errorMessage(error);
+    }
+  }
+
+  #showFormError(error: unknown): void {
+    if (error instanceof KaoError && error.code === 'invalid-input' && error.issues?.length) {
+      this.fieldErrors = Object.fromEntries(error.issues.map((i) => [i.path, i.message]));
+    }
+    this.formError = errorMessage(error);
+  }
+}
+
+function isEnded(job: CrawlJob | ImportJob): boolean {
+  return job.phase === 'done' || job.phase === 'cancelled' || job.phase === 'failed';
+}
+
+function range(start: number, end: number): number[] {
+  return Array.from({ length: Math.max(0, end - start) }, (_, i) => start + i);
+}
+
+function defaultForm(): CrawlForm {
+  return {
+    site: 'https://konachan.net',
+    tags: 'solo',
+    rendition: 'sample',
+    pages: 10,
+    limit: 1000,
+    delayMs: 1000,
+    unsafeRatings: false,
+  };
+}
+
+/** Share of the crawl done: whichever limit (posts or pages) it will reach first. */
+export function crawlFraction(job: CrawlJob, form: Pick<CrawlForm, 'limit' | 'pages'>): number {
+  const p = job.progress;
+  if (!p) return 0;
+  if (job.phase === 'done') return 1;
+  return Math.min(1, Math.max(p.found / form.limit, p.pagesDone / form.pages));
+}
+
+export function importFraction(job: ImportJob): number {
+  const p = job.progress;
+  if (!p) return 0;
+  if (job.phase === 'done') return 1;
+  return p.total > 0 ? p.processed / p.total : 0;
+}
+
+export function issuesOf(job: ImportJob): ImportIssue[] {
+  const p = job.progress;
+  if (!p) return [];
+  return p.rejectedFiles ?? p.recentRejections;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+}
+
+export function formatEta(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return '—';
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
