@@ -6,6 +6,7 @@ import { TrainerHost, type TrainerLauncher } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
 import { makePaths, type ServiceContext } from './context.ts';
 import { datasetHandlers } from './dataset-service.ts';
+import { trainingHandlers } from './training-service.ts';
 import type { SelfTestResult } from '../shared/contract.ts';
 import type { z } from 'zod';
 
@@ -48,6 +49,7 @@ export function createAppServices(options: AppServicesOptions) {
   const handlers: Handlers = {
     // ---- domain handlers (one module per domain in src/services)
     ...datasetHandlers(context),
+    ...trainingHandlers(context),
     'app.info': async () => ({
       name: 'Kao Studio',
       version: options.platform.version,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
@@ -17,7 +18,7 @@ import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
 import { readJsonl } from '../core/util/jsonl.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
 import { exportGenerator } from '../core/gan/generator-node.ts';
-import { listTrainingFaces } from '../core/faces/index.ts';
+import { FACES_INDEX_FILE, FACES_LOG_FILE, listTrainingFaces } from '../core/faces/index.ts';
 import type { TrainJob } from '../trainer/train-job-schema.ts';
 
 type TrainingChannel =
@@ -167,7 +168,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
 
   async function launch(id: string, record: RunRecord, options: TrainingOptions): Promise<RunSummary> {
     if (active) throw new KaoError('busy', 'A training run is already in progress: stop it first.');
-    const faces = await listTrainingFaces(ctx.paths().faces);
+    const faces = await facesForTraining(ctx.paths().faces);
     if (faces.length < 16) {
       throw new KaoError('not-found', `Training needs at least 16 kept faces; the face set has ${faces.length}. Extract faces first.`);
     }
@@ -272,6 +273,26 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       return { path: out };
     },
   };
+}
+
+/**
+ * The kept faces of the face set (exclusions applied). A faces folder without an index — crops the user
+ * made elsewhere and copied in — trains on every image in it.
+ */
+export async function facesForTraining(facesDir: string): Promise<string[]> {
+  if (existsSync(join(facesDir, FACES_INDEX_FILE)) || existsSync(join(facesDir, FACES_LOG_FILE))) {
+    return listTrainingFaces(facesDir);
+  }
+  let names: string[];
+  try {
+    names = await readdir(facesDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => /\.(png|jpe?g|webp)$/i.test(name) && !name.startsWith('.'))
+    .sort()
+    .map((name) => join(facesDir, name));
 }
 
 async function listSamples(dir: string): Promise<Array<{ step: number; file: string }>> {

@@ -50,7 +50,8 @@ export const MetricPoint = z.object({
   dFake: z.number(),
   imagesPerSec: z.number().optional(),
   swd: z.number().optional(),
-  time: z.number().optional(),
+  /** ISO time the line was written. */
+  time: z.string().optional(),
 });
 export type MetricPoint = z.infer<typeof MetricPoint>;
 

@@ -1,12 +1,83 @@
+import * as tf from '@tensorflow/tfjs';
 import type { TrainerToHost } from '../shared/trainer-protocol.ts';
 import type { RunControl } from '../core/util/run-control.ts';
-import { KaoError } from '../shared/errors.ts';
+import { KaoError, toWireError } from '../shared/errors.ts';
+import { selectBackend } from '../core/gan/backend.ts';
+import { runTraining } from '../core/gan/run.ts';
+import { TrainJob } from './train-job-schema.ts';
 
-// TEMPORARY: replaced when the training engine (src/core/gan/run.ts) lands in this session.
+/** Progress goes to the UI at most this often; metrics, samples and checkpoints always go. */
+const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * Runs one training job in the trainer process: picks the backend, runs the engine, relays every
+ * hook as a protocol message, and always ends with a `done` message (finished, stopped or failed).
+ * Resolves once the job has started; `finished` settles when it has ended.
+ */
 export async function startTrainingJob(
-  _job: Record<string, unknown>,
-  _control: RunControl,
-  _post: (message: TrainerToHost) => void,
-): Promise<void> {
-  throw new KaoError('unsupported', 'The training engine is not available yet.');
+  rawJob: Record<string, unknown>,
+  control: RunControl,
+  post: (message: TrainerToHost) => void,
+): Promise<{ finished: Promise<void> }> {
+  const parsed = TrainJob.safeParse(rawJob);
+  if (!parsed.success) throw new KaoError('invalid-input', `Invalid training job: ${parsed.error.message}`);
+  const job = parsed.data;
+  const backend = await selectBackend(job.options.backend);
+  post({ type: 'backend', backend });
+  post({ type: 'state', state: 'running' });
+  // The job runs on after `start` has been answered; its end is reported with `done`.
+  return { finished: run() };
+
+  async function run(): Promise<void> {
+    let lastProgress = 0;
+    try {
+      const result = await runTraining(
+        {
+          runDir: job.runDir,
+          faces: job.faces,
+          preset: job.options.preset,
+          overrides: { batchSize: job.options.batchSize },
+          seed: job.options.seed,
+          steps: job.options.steps,
+          checkpointEvery: job.options.checkpointEvery,
+          sampleEvery: job.options.sampleEvery,
+          swdEvery: job.options.swdEvery,
+          backend: backend.name,
+        },
+        {
+          control,
+          onProgress: (progress) => {
+            const now = Date.now();
+            if (now - lastProgress < PROGRESS_INTERVAL_MS && progress.step < progress.totalSteps) return;
+            lastProgress = now;
+            post({
+              type: 'progress',
+              progress: {
+                step: progress.step,
+                totalSteps: progress.totalSteps,
+                epoch: progress.epoch,
+                lossD: progress.lossD,
+                lossG: progress.lossG,
+                dReal: progress.dReal,
+                dFake: progress.dFake,
+                imagesPerSec: progress.imagesPerSec,
+                ...(progress.etaSeconds !== undefined ? { etaSeconds: progress.etaSeconds } : {}),
+                backend: tf.getBackend() === backend.name || backend.name.startsWith('tensorflow') ? backend.name : undefined,
+                numTensors: progress.numTensors,
+                memoryBytes: progress.tensorBytes,
+              },
+            });
+          },
+          onMetric: (line) => post({ type: 'metric', metric: { ...line } }),
+          onSamples: ({ step, path }) => post({ type: 'samples', step, path }),
+          onCheckpoint: ({ step, path }) => post({ type: 'checkpoint', step, path }),
+          onWarning: (message) => post({ type: 'log', level: 'warning', message }),
+          onLog: (message) => post({ type: 'log', level: 'info', message }),
+        },
+      );
+      post({ type: 'done', reason: result.stopped ? 'stopped' : 'finished' });
+    } catch (error) {
+      post({ type: 'done', reason: 'failed', error: toWireError(error) });
+    }
+  }
 }

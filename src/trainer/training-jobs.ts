@@ -14,7 +14,8 @@ export class TrainingJobs {
     const { startTrainingJob } = await import('./train-job.ts');
     const control = new RunControl();
     this.#control = control;
-    this.#running = startTrainingJob(job, control, this.post).finally(() => {
+    const { finished } = await startTrainingJob(job, control, this.post);
+    this.#running = finished.finally(() => {
       this.#running = undefined;
       this.#control = undefined;
     });

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createNodeAppServices } from '../../src/services/node-services.ts';
+import type { AppServices } from '../../src/services/app-services.ts';
+import type { EventName } from '../../src/shared/contract.ts';
+import { facesDir } from '../helpers/shared-data.ts';
+import { makeTempDir } from '../helpers/temp-dir.ts';
+
+let services: AppServices;
+let cleanup: () => Promise<void>;
+let dataDir: string;
+const events: Array<{ name: EventName; payload: unknown }> = [];
+
+beforeAll(async () => {
+  const temp = await makeTempDir();
+  cleanup = temp.cleanup;
+  dataDir = join(temp.dir, 'data');
+  await mkdir(join(dataDir, 'faces'), { recursive: true });
+  const names = (await readdir(facesDir)).sort().slice(0, 64);
+  await Promise.all(names.map((n) => copyFile(join(facesDir, n), join(dataDir, 'faces', n))));
+  services = createNodeAppServices({ configDir: join(temp.dir, 'config'), dataDir });
+  services.events.subscribe((name, payload) => events.push({ name, payload }));
+});
+afterAll(async () => {
+  await services.dispose();
+  await cleanup();
+});
+
+async function until<T>(check: () => T | undefined, timeoutMs = 120_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const options = {
+  preset: 'tiny',
+  batchSize: 16,
+  steps: 12,
+  seed: 3,
+  backend: 'wasm',
+  checkpointEvery: 4,
+  sampleEvery: 6,
+  swdEvery: 0,
+} as const;
+
+describe('training service over the real trainer process', () => {
+  it('refuses a run without enough faces, and invalid options, without creating anything', async () => {
+    const bad = await services.dispatch('training.start', { ...options, batchSize: 0 });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
+    expect(await services.dispatch('training.runs', {})).toEqual({ ok: true, value: [] });
+  });
+
+  it('trains a tiny run to the end, relaying progress, metrics, samples and checkpoints', async () => {
+    const started = await services.dispatch('training.start', options);
+    expect(started).toMatchObject({ ok: true, value: { state: 'running', totalSteps: 12, faces: 64 } });
+    const runId = (started as { value: { id: string } }).value.id;
+    await until(() => events.find((e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished'));
+    const kinds = new Set(events.map((e) => e.name));
+    for (const kind of ['training.progress', 'training.metric', 'training.sample', 'training.checkpoint'] as const) {
+      expect(kinds, kind).toContain(kind);
+    }
+    const detail = await services.dispatch('training.run', { id: runId });
+    if (!detail.ok) throw new Error(detail.error.message);
+    const run = detail.value as { state: string; step: number; checkpointStep: number; metrics: Array<{ lossD: number }>; samples: Array<{ step: number; path: string }> };
+    expect(run.state).toBe('finished');
+    expect(run.step).toBe(12);
+    expect(run.checkpointStep).toBe(12);
+    expect(run.metrics.length).toBeGreaterThan(0);
+    expect(run.metrics.every((m) => Number.isFinite(m.lossD))).toBe(true);
+    expect(run.samples.map((s) => s.step)).toContain(6);
+    for (const sample of run.samples) expect(sample.path).toBe(`runs/${runId}/samples/step-${sample.step}.png`);
+  });
+
+  it('continues a finished run to more steps from its checkpoint, then renames, exports and deletes it', async () => {
+    const list = await services.dispatch('training.runs', {});
+    if (!list.ok) throw new Error('list failed');
+    const id = (list.value as Array<{ id: string }>)[0]!.id;
+    events.length = 0;
+    const continued = await services.dispatch('training.continue', { id, steps: 16 });
+    expect(continued).toMatchObject({ ok: true, value: { state: 'running', totalSteps: 16 } });
+    await until(() => events.find((e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished'));
+    const firstProgress = events.find((e) => e.name === 'training.progress')!.payload as { step: number };
+    expect(firstProgress.step).toBeGreaterThan(12);
+    const renamed = await services.dispatch('training.rename', { id, name: 'My first faces' });
+    expect(renamed).toMatchObject({ ok: true, value: { name: 'My first faces', step: 16 } });
+    const exported = await services.dispatch('training.export', { id });
+    if (!exported.ok) throw new Error(exported.error.message);
+    const files = await readdir((exported as { value: { path: string } }).value.path);
+    expect(files).toContain('model.json');
+    expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
+    expect(await services.dispatch('training.runs', {})).toEqual({ ok: true, value: [] });
+  });
+});
