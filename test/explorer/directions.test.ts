@@ -9,12 +9,13 @@ import {
 } from '../../src/core/explorer/directions.ts';
 import {
   explorerGeneratorFromParams,
+  explorerGeneratorFromWeights,
   generateImages,
   type ExplorerGenerator,
 } from '../../src/core/explorer/generator.ts';
 import { dot, norm, randomLatent } from '../../src/core/explorer/latent.ts';
 import { symmetricEigen } from '../../src/core/explorer/small-linalg.ts';
-import { disposeGan, type Gan } from '../../src/core/gan/models.ts';
+import { disposeGan, paramsToRecord, type Gan } from '../../src/core/gan/models.ts';
 import type { GanConfig } from '../../src/core/gan/config.ts';
 import { Rng } from '../../src/shared/rng.ts';
 import { selectBackend } from '../../src/core/gan/backend.ts';
@@ -228,6 +229,16 @@ describe('generateImages on the real tiny generator', () => {
     }
     expect(new Set(first[1]!.data).size).toBeGreaterThan(10);
     await expect(generateImages(generator, [randomLatent(1, 8)])).rejects.toThrow(/expects 32/);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+
+  it('a generator rebuilt from plain weights (what the renderer gets over IPC) draws the same pixels', async () => {
+    const weights = { ...paramsToRecord(gan.g), ...paramsToRecord(gan.gStats) };
+    const rebuilt = explorerGeneratorFromWeights(config, weights);
+    const zs = [randomLatent(3, config.zDim), randomLatent(4, config.zDim)];
+    const [a, b] = [await generateImages(generator, zs), await generateImages(rebuilt, zs)];
+    a.forEach((image, i) => expect(Buffer.from(image.data).equals(Buffer.from(b[i]!.data))).toBe(true));
+    rebuilt.dispose();
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 });

@@ -4,14 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GanConfig } from '../gan/config.ts';
-import {
-  generatorForward,
-  generatorParamSpecs,
-  generatorStatSpecs,
-  paramSetFromRecord,
-  type ParamSet,
-  type WeightRecord,
-} from '../gan/models.ts';
+import { generatorFromWeights, type Generator } from '../gan/generator-web.ts';
+import { generatorForward, generatorProjection, type ParamSet, type WeightRecord } from '../gan/models.ts';
 import type { Latent } from './latent.ts';
 import type { LatentFeatures } from './directions.ts';
 
@@ -25,19 +19,28 @@ export interface ExplorerGenerator {
   dispose(): void;
 }
 
-/**
- * An inference-only generator from a weight record (checkpoint contents: `g.*` parameters and the BN
- * running statistics). Extra `d.*` entries are ignored.
- */
-export function explorerGeneratorFromWeights(config: GanConfig, weights: WeightRecord): ExplorerGenerator {
-  const params = paramSetFromRecord(generatorParamSpecs(config), weights, false);
-  const stats = paramSetFromRecord(generatorStatSpecs(config), weights, false);
-  return explorerGeneratorFromParams(config, params, stats, true);
+/** The explorer's view of the gan engineer's inference generator (`generatorFromWeights`). */
+export function explorerGenerator(generator: Generator): ExplorerGenerator {
+  return {
+    zDim: generator.config.zDim,
+    imageSize: generator.config.imageSize,
+    forward: (latents) => generator.forward(latents),
+    project: (latents) => generator.project(latents),
+    dispose: () => generator.dispose(),
+  };
 }
 
 /**
- * Wraps live parameter maps (e.g. a GAN being trained) without copying. `owns` says whether `dispose`
- * frees them.
+ * An inference-only generator from a weight record (checkpoint contents: `g.*` parameters and the BN
+ * running statistics); the renderer builds one from weights sent over IPC. Extra `d.*` entries are ignored.
+ */
+export function explorerGeneratorFromWeights(config: GanConfig, weights: WeightRecord): ExplorerGenerator {
+  return explorerGenerator(generatorFromWeights(config, weights));
+}
+
+/**
+ * Wraps live parameter maps (e.g. a GAN being trained, to explore it between steps) without copying.
+ * `owns` says whether `dispose` frees them.
  */
 export function explorerGeneratorFromParams(
   config: GanConfig,
@@ -45,12 +48,7 @@ export function explorerGeneratorFromParams(
   stats: ParamSet,
   owns = false,
 ): ExplorerGenerator {
-  const { baseSize, gChannels, bnEpsilon, zDim, imageSize } = config;
-  const get = (set: ParamSet, name: string): tf.Tensor => {
-    const t = set.get(name);
-    if (!t) throw new Error(`generator weights lack ${name}`);
-    return t;
-  };
+  const { zDim, imageSize } = config;
   return {
     zDim,
     imageSize,
@@ -60,18 +58,7 @@ export function explorerGeneratorFromParams(
     },
     project: (latents) => {
       checkLatentBatch(latents, zDim);
-      // Mirrors the first block of generatorForward (inference mode); kept here because PCA needs only it.
-      return tf.tidy(() => {
-        const x = tf
-          .matMul(latents, get(params, 'g.dense.kernel') as tf.Tensor2D)
-          .reshape([latents.shape[0], baseSize, baseSize, gChannels[0]!]);
-        const normalized = x
-          .sub(get(stats, 'g.bn0.movingMean'))
-          .mul(tf.rsqrt(get(stats, 'g.bn0.movingVariance').add(bnEpsilon)))
-          .mul(get(params, 'g.bn0.gamma'))
-          .add(get(params, 'g.bn0.beta'));
-        return tf.relu(normalized);
-      });
+      return generatorProjection(config, params, stats, latents);
     },
     dispose: () => {
       if (!owns) return;

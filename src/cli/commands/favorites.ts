@@ -1,0 +1,86 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CliError, intOption, parseCommandArgs, writeJson, type CliCommand, type CliIO } from '../command.ts';
+import { dataPaths } from '../../core/util/data-paths.ts';
+import { selectBackend, type BackendPreference } from '../../core/gan/backend.ts';
+import { exportFavoritePng, FavoriteNotFoundError, listFavorites } from '../../core/library/favorites.ts';
+
+const usage = [
+  'kao favorites list [--library DIR] [--json]',
+  '       kao favorites export --id ID --out FILE.png [--size 384 (default)] [--library DIR] [--backend auto|wasm|cpu|…] [--json]',
+].join('\n');
+
+/** The library of the default data folder (same default as the app), unless --library is given. */
+function libraryDir(option: string | undefined): string {
+  if (option) return resolve(option);
+  return dataPaths(process.env.KAO_DATA_DIR ?? join(homedir(), 'Kao Studio')).favorites;
+}
+
+export const favoritesCommand: CliCommand = {
+  name: 'favorites',
+  summary: 'List or export saved favorite avatars',
+  usage,
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const [action, ...rest] = argv;
+    if (action === 'list') return list(rest, io);
+    if (action === 'export') return exportOne(rest, io);
+    throw new CliError(
+      `expected "list" or "export", got ${action ? `"${action}"` : 'nothing'}\nusage: ${usage}`,
+      2,
+    );
+  },
+};
+
+async function list(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs(argv, { library: { type: 'string' } }, usage);
+  const dir = libraryDir(values.library);
+  const { favorites, problems } = await listFavorites(dir);
+  if (io.json) {
+    writeJson(io, { library: dir, favorites, problems });
+    return 0;
+  }
+  if (favorites.length === 0) io.stdout.write(`No favorites in ${dir}\n`);
+  for (const f of favorites) {
+    const model = f.modelAvailable ? '' : '  (checkpoint gone: export resizes the saved PNG)';
+    io.stdout.write(
+      `${f.id}  ${f.createdAt.slice(0, 19).replace('T', ' ')}  ${f.name}  [${f.runId} @ ${f.step}, ψ ${f.truncation}]${model}\n`,
+    );
+  }
+  for (const p of problems) io.stderr.write(`skipped ${p.file}: ${p.reason}\n`);
+  return 0;
+}
+
+async function exportOne(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      library: { type: 'string' },
+      id: { type: 'string' },
+      out: { type: 'string' },
+      size: { type: 'string' },
+      backend: { type: 'string' },
+    },
+    usage,
+  );
+  if (!values.id || !values.out) throw new CliError(`--id and --out are required\nusage: ${usage}`, 2);
+  const size = intOption(values.size, 'size', 8) ?? 384;
+  await selectBackend((values.backend ?? 'auto') as BackendPreference);
+  try {
+    const result = await exportFavoritePng(libraryDir(values.library), values.id, resolve(values.out), {
+      size,
+    });
+    if (io.json) writeJson(io, result);
+    else {
+      const how =
+        result.source === 'model'
+          ? 're-rendered from its checkpoint'
+          : 'resized from the saved PNG (checkpoint gone)';
+      io.stdout.write(`Wrote ${result.path} (${result.size}×${result.size}, ${how})\n`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof FavoriteNotFoundError || error instanceof RangeError)
+      throw new CliError(error.message, 2);
+    throw error;
+  }
+}
