@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.ts';
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../util/atomic-file.ts';
 import { readJsonl } from '../util/jsonl.ts';
 import { faceDetectionSettingsSchema, type FaceDetectionSettings } from './options.ts';
 
@@ -57,9 +57,44 @@ const indexFileSchema = z.object({
   settings: faceDetectionSettingsSchema,
   /** The input folder of the latest run; sources are relative to it. */
   inputDir: z.string(),
-  images: z.array(imageRecordSchema),
+  /** Checked record by record with isImageRecord: zod on 50,000 faces costs most of a second. */
+  images: z.array(z.unknown()),
 });
-export type FacesIndexFile = z.infer<typeof indexFileSchema>;
+export interface FacesIndexFile {
+  version: 1;
+  settings: FaceDetectionSettings;
+  inputDir: string;
+  images: ImageRecord[];
+}
+
+function isBox(value: unknown): value is FaceBox {
+  const b = value as FaceBox;
+  return (
+    typeof b === 'object' &&
+    b !== null &&
+    Number.isInteger(b.x) &&
+    Number.isInteger(b.y) &&
+    Number.isInteger(b.width) &&
+    Number.isInteger(b.height)
+  );
+}
+
+/** The shape imageRecordSchema describes, checked by hand because it runs once per image on every open. */
+function isImageRecord(value: unknown): value is ImageRecord {
+  const r = value as ImageRecord;
+  if (typeof r !== 'object' || r === null) return false;
+  if (typeof r.source !== 'string' || !Number.isInteger(r.bytes)) return false;
+  if (r.status !== 'ok' && r.status !== 'failed') return false;
+  if (!Array.isArray(r.faces) || !Array.isArray(r.duplicates) || !Array.isArray(r.tooSmall)) return false;
+  for (const f of r.faces) {
+    if (typeof f !== 'object' || f === null) return false;
+    if (typeof f.id !== 'string' || typeof f.file !== 'string' || typeof f.hash !== 'string') return false;
+    if (!isBox(f.box) || !isBox(f.crop) || !Number.isInteger(f.cropSize)) return false;
+  }
+  return (
+    r.tooSmall.every(isBox) && r.duplicates.every((d) => isBox(d.box) && typeof d.duplicateOf === 'string')
+  );
+}
 
 const excludedFileSchema = z.object({ ids: z.array(z.string()) });
 
@@ -100,11 +135,14 @@ export async function readStoredIndex(facesDir: string): Promise<StoredIndex> {
     }
     settings = parsed.data.settings;
     inputDir = parsed.data.inputDir;
-    for (const record of parsed.data.images) images.set(record.source, record);
+    for (const [i, record] of parsed.data.images.entries()) {
+      if (!isImageRecord(record)) throw new FacesIndexError(`${indexPath}: image record ${i} is malformed`);
+      images.set(record.source, record);
+    }
   }
   for (const line of await readJsonl(join(facesDir, FACES_LOG_FILE))) {
-    const record = imageRecordSchema.safeParse(line);
-    if (record.success) images.set(record.data.source, record.data);
+    // Lines from an older or foreign writer are skipped like a torn line: their image is simply redone.
+    if (isImageRecord(line)) images.set(line.source, line);
   }
   return { settings, inputDir, images };
 }
@@ -117,7 +155,10 @@ export async function compactIndex(
   images: Iterable<ImageRecord>,
 ): Promise<void> {
   const file: FacesIndexFile = { version: 1, settings, inputDir, images: [...images] };
-  await writeJsonAtomic(join(facesDir, FACES_INDEX_FILE), file);
+  // One record per line: diffable, yet half the size of indented JSON at 50,000 faces.
+  const lines = file.images.map((record) => JSON.stringify(record)).join(',\n');
+  const text = `{"version":1,"settings":${JSON.stringify(settings)},"inputDir":${JSON.stringify(inputDir)},"images":[\n${lines}\n]}\n`;
+  await writeFileAtomic(join(facesDir, FACES_INDEX_FILE), text);
   await unlink(join(facesDir, FACES_LOG_FILE)).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;
   });

@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FaceDataset } from '../../src/core/faces/index-store.ts';
+import { cascadePath } from '../helpers/shared-data.ts';
+import { makeTempDir } from '../helpers/temp-dir.ts';
+import { copyImages } from './fixtures.ts';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+
+function kao(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(
+    join(repoRoot, 'node_modules/.bin/node'),
+    [join(repoRoot, 'bin/kao.js'), 'faces', ...args],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, KAO_CASCADE: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((r) => child.on('close', (code) => r({ code, stdout, stderr })));
+}
+
+describe('kao faces', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let inputDir: string;
+
+  beforeAll(async () => {
+    tmp = await makeTempDir('kao-faces-cli-');
+    inputDir = join(tmp.dir, 'in');
+    await copyImages(inputDir, 'generated-illustrations', (name) =>
+      ['tadne_01.jpg', 'tadne_05.jpg', 'tadne_00.jpg'].includes(name),
+    );
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('writes crops of the chosen size and prints a summary; the cascade can come from KAO_CASCADE', async () => {
+    const out = join(tmp.dir, 'faces64');
+    const run = await kao(
+      ['--in', inputDir, '--out', out, '--size', '64', '--margin', '0.3', '--workers', '2'],
+      {
+        KAO_CASCADE: cascadePath,
+      },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(
+      /^images: 3 \(0 already done, 3 processed, 0 failed\)\nfaces: 3 new, 0 near-duplicates dropped, 0 too small; 3 in /,
+    );
+    const faces = (await FaceDataset.open(out)).list().faces;
+    expect(faces).toHaveLength(3);
+    for (const face of faces) {
+      const meta = await sharp(face.file).metadata();
+      expect([meta.width, meta.height, meta.channels]).toEqual([64, 64, 3]);
+      // margin 0.3: the crop side is 1.6× the detection unless the image edge shrank it.
+      expect(face.cropSize).toBe(Math.min(Math.round(face.box.width * 1.6), 256));
+    }
+  });
+
+  it('--json prints the summary as one JSON document', async () => {
+    const out = join(tmp.dir, 'faces-json');
+    const run = await kao([
+      '--in',
+      inputDir,
+      '--out',
+      out,
+      '--cascade',
+      cascadePath,
+      '--workers',
+      '1',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      images: 3,
+      processed: 3,
+      faces: 3,
+      workers: 1,
+      failures: [],
+    });
+  });
+
+  it('rejects bad flags and a wrong cascade with clear messages', async () => {
+    const usage = await kao(['--in', inputDir]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--in and --out are required/);
+    const badSize = await kao(['--in', inputDir, '--out', join(tmp.dir, 'x'), '--size', '100']);
+    expect(badSize.code).toBe(2);
+    expect(badSize.stderr).toMatch(/--size/);
+    const unknown = await kao(['--in', inputDir, '--out', join(tmp.dir, 'x'), '--colour']);
+    expect(unknown.code).toBe(2);
+
+    const fake = join(tmp.dir, 'fake.xml');
+    await writeFile(fake, '<opencv_storage/>');
+    const wrong = await kao(['--in', inputDir, '--out', join(tmp.dir, 'y'), '--cascade', fake]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/fake\.xml is not lbpcascade_animeface\.xml: its SHA-256 is/);
+    const missingInput = await kao([
+      '--in',
+      join(tmp.dir, 'nope'),
+      '--out',
+      join(tmp.dir, 'z'),
+      '--cascade',
+      cascadePath,
+    ]);
+    expect(missingInput.code).toBe(1);
+    expect(missingInput.stderr).toMatch(/input folder .*nope does not exist/);
+  });
+});
