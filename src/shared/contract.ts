@@ -31,6 +31,19 @@ import {
   ThumbnailsRequest,
   ThumbnailsResponse,
 } from './dataset-schemas.ts';
+import {
+  CascadeStatus,
+  FaceCounts,
+  FaceExtractionForm,
+  FaceExtractionProgress,
+  FacesChanged,
+  FacesIdsRequest,
+  FacesListRequest,
+  FacesPage,
+  FacesState,
+  SetExcludedRequest,
+  UseCascadeRequest,
+} from './faces-schemas.ts';
 
 // ---------------------------------------------------------------- settings
 
@@ -212,6 +225,22 @@ export const invokeContract = {
   /** Cached WebP thumbnails of dataset images (made on first request). */
   'dataset.thumbnails': { request: ThumbnailsRequest, response: ThumbnailsResponse },
   // ---- faces (extraction, review)
+  /** Counts, the cascade's status, the existing crops' options and unreadable images; re-reads the faces folder. */
+  'faces.state': { request: Empty, response: FacesState },
+  /** Saves the form as `settings.faces` and extracts faces from the dataset folder into the faces folder. */
+  'faces.extract.start': { request: FaceExtractionForm, response: jobSnapshot(FaceExtractionProgress) },
+  'faces.extract.pause': { request: Empty, response: jobSnapshot(FaceExtractionProgress) },
+  'faces.extract.resume': { request: Empty, response: jobSnapshot(FaceExtractionProgress) },
+  'faces.extract.cancel': { request: Empty, response: jobSnapshot(FaceExtractionProgress) },
+  'faces.extract.state': { request: Empty, response: jobSnapshot(FaceExtractionProgress) },
+  /** One page of crops (all, kept or excluded), in source order, with the counts. */
+  'faces.list': { request: FacesListRequest, response: FacesPage },
+  /** Just the ids of a range of the list (shift-click ranges, select all). */
+  'faces.ids': { request: FacesIdsRequest, response: z.object({ total: z.int(), ids: z.array(z.string()) }) },
+  /** Excludes faces from training, or restores them; saved before it answers. */
+  'faces.setExcluded': { request: SetExcludedRequest, response: FaceCounts },
+  /** Checks a local cascade file and saves it as `settings.faces.cascadePath` ('' = the downloaded copy). */
+  'faces.cascade.use': { request: UseCascadeRequest, response: CascadeStatus },
   // ---- training (runs, charts, samples)
   'training.runs': { request: Empty, response: z.array(RunSummary) },
   /** A run with its metrics (downsampled to at most 2,000 points) and sample grids. */
@@ -245,6 +274,8 @@ export const eventContract = {
   'dataset.crawl': jobSnapshot(CrawlProgress),
   'dataset.import': jobSnapshot(ImportProgress),
   // ---- faces events
+  'faces.extraction': jobSnapshot(FaceExtractionProgress),
+  'faces.changed': FacesChanged,
   // ---- training events
   'training.progress': TrainingProgress,
   'training.metric': MetricPoint.extend({ runId: RunId }),
