@@ -117,6 +117,9 @@ export interface StoredIndex {
 /** Reads the compacted index and replays the log over it (the log's later line for a source wins). */
 export async function readStoredIndex(facesDir: string): Promise<StoredIndex> {
   const indexPath = join(facesDir, FACES_INDEX_FILE);
+  // The log is read before the index: if a run compacts in between, the newer index holds those records
+  // anyway, whereas reading the index first could see the old index and then a deleted log.
+  const logRecords = await readJsonl(join(facesDir, FACES_LOG_FILE));
   let raw: unknown;
   try {
     raw = await readJsonIfExists(indexPath);
@@ -140,7 +143,7 @@ export async function readStoredIndex(facesDir: string): Promise<StoredIndex> {
       images.set(record.source, record);
     }
   }
-  for (const line of await readJsonl(join(facesDir, FACES_LOG_FILE))) {
+  for (const line of logRecords) {
     // Lines from an older or foreign writer are skipped like a torn line: their image is simply redone.
     if (isImageRecord(line)) images.set(line.source, line);
   }
