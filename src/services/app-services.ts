@@ -6,6 +6,7 @@ import { TrainerHost, type TrainerLauncher } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
 import { makePaths, type ServiceContext } from './context.ts';
 import { datasetHandlers } from './dataset-service.ts';
+import { facesHandlers } from './faces-service.ts';
 import { trainingHandlers } from './training-service.ts';
 import type { SelfTestResult } from '../shared/contract.ts';
 import type { z } from 'zod';
@@ -49,6 +50,7 @@ export function createAppServices(options: AppServicesOptions) {
   const handlers: Handlers = {
     // ---- domain handlers (one module per domain in src/services)
     ...datasetHandlers(context),
+    ...facesHandlers(context),
     ...trainingHandlers(context),
     'app.info': async () => ({
       name: 'Kao Studio',

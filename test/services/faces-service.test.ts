@@ -1,0 +1,356 @@
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EventOf, InvokeChannel, RequestOf, ResponseOf } from '../../src/shared/contract.ts';
+import type { Envelope } from '../../src/shared/errors.ts';
+import { createNodeAppServices } from '../../src/services/node-services.ts';
+import type { AppServices } from '../../src/services/app-services.ts';
+import { cascadePath, illustrationsDir } from '../helpers/shared-data.ts';
+import { makeTempDir } from '../helpers/temp-dir.ts';
+
+/** Four real illustrations: 5 + 0 + 1 + 3 faces with the default options (source path order). */
+const ILLUSTRATIONS = [
+  'jonathonyan_detect_04.jpg',
+  'patornjantara_positive-image1.jpg',
+  'waifu2x_miku_small.jpg',
+  'xavierjiezou_test_3.jpg',
+];
+const FACES_PER_IMAGE = [5, 0, 1, 3];
+const TOTAL_FACES = 9;
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+type ExtractionEvent = EventOf<'faces.extraction'>;
+type ChangedEvent = EventOf<'faces.changed'>;
+
+interface Harness {
+  services: AppServices;
+  root: string;
+  dataDir: string;
+  configDir: string;
+  events: ExtractionEvent[];
+  changes: ChangedEvent[];
+  call(channel: InvokeChannel, request: unknown): Promise<Envelope<unknown>>;
+  ok<C extends InvokeChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;
+  /** Resolves with the first extraction event (past or future) matching `predicate`. */
+  event(predicate: (event: ExtractionEvent) => boolean): Promise<ExtractionEvent>;
+}
+
+/** Real app services (the ones `kao serve` runs) on a temp data folder; a second harness may share it. */
+async function harness(options: { root?: string; withDataset?: boolean } = {}): Promise<Harness> {
+  let root = options.root;
+  if (!root) {
+    const temp = await makeTempDir('kao-faces-service-');
+    cleanups.push(temp.cleanup);
+    root = temp.dir;
+  }
+  const dataDir = join(root, 'data');
+  const configDir = join(root, 'config');
+  if (options.withDataset) {
+    await mkdir(join(dataDir, 'dataset'), { recursive: true });
+    for (const name of ILLUSTRATIONS)
+      await copyFile(join(illustrationsDir, name), join(dataDir, 'dataset', name));
+  }
+  const services = createNodeAppServices({ configDir, dataDir });
+  cleanups.push(() => services.dispose());
+  const events: ExtractionEvent[] = [];
+  const changes: ChangedEvent[] = [];
+  const waiters: Array<() => boolean> = [];
+  services.events.on('faces.extraction', (event) => {
+    events.push(structuredClone(event));
+    for (const wake of [...waiters]) wake();
+  });
+  services.events.on('faces.changed', (event) => changes.push(structuredClone(event)));
+  const call = (channel: InvokeChannel, request: unknown) => services.dispatch(channel, request);
+  return {
+    services,
+    root,
+    dataDir,
+    configDir,
+    events,
+    changes,
+    call,
+    async ok<C extends InvokeChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+      const envelope = await call(channel, request);
+      if (!envelope.ok) throw new Error(`${channel}: ${envelope.error.code}: ${envelope.error.message}`);
+      return envelope.value as ResponseOf<C>;
+    },
+    event: (predicate) =>
+      new Promise((resolve) => {
+        const check = (): boolean => {
+          const found = events.find(predicate);
+          if (!found) return false;
+          waiters.splice(waiters.indexOf(check), 1);
+          resolve(found);
+          return true;
+        };
+        waiters.push(check);
+        check();
+      }),
+  };
+}
+
+function form(overrides: Partial<RequestOf<'faces.extract.start'>> = {}): RequestOf<'faces.extract.start'> {
+  return {
+    size: 96,
+    margin: 0.25,
+    scaleFactor: 1.1,
+    minNeighbors: 5,
+    minSize: 24,
+    cascadePath,
+    ...overrides,
+  };
+}
+
+const isEnd = (event: ExtractionEvent) =>
+  event.phase === 'done' || event.phase === 'cancelled' || event.phase === 'failed';
+
+async function expectError(h: Harness, channel: InvokeChannel, request: unknown, code: string) {
+  const envelope = await h.call(channel, request);
+  expect(envelope.ok, `${channel} should have failed`).toBe(false);
+  if (envelope.ok) throw new Error('unreachable');
+  expect(envelope.error.code).toBe(code);
+  return envelope.error;
+}
+
+describe('faces service', () => {
+  it('extracts with pause and cancel, resumes where it stopped, lists pages, and keeps exclusions across restarts', async () => {
+    const h = await harness({ withDataset: true });
+    const before = await h.ok('faces.state', {});
+    expect(before.counts).toMatchObject({ faces: 0, kept: 0, excluded: 0, images: 0 });
+    expect(before.indexSettings).toBeUndefined();
+    expect(before.facesDir).toBe(join(h.dataDir, 'faces'));
+
+    // Start, and pause at once: the job stops after the image it is on, with the progress pushed as events.
+    const started = await h.ok('faces.extract.start', form());
+    expect(started.phase).toBe('running');
+    await h.ok('faces.extract.pause', {});
+    const paused = await h.event((e) => e.phase === 'paused' && (e.progress?.processed ?? 0) >= 1);
+    expect(paused.progress).toMatchObject({ stage: 'extracting', images: 4, toProcess: 4 });
+    expect(paused.progress!.processed).toBeLessThan(4);
+    // Crops committed so far are listed while the job is paused.
+    const partial = await h.ok('faces.list', { filter: 'all', offset: 0, limit: 100 });
+    expect(partial.total).toBe(paused.progress!.totalFaces);
+
+    await h.ok('faces.extract.cancel', {});
+    const cancelled = await h.event(isEnd);
+    expect(cancelled.phase).toBe('cancelled');
+    const doneBefore = cancelled.progress!.processed;
+    expect(doneBefore).toBeGreaterThanOrEqual(1);
+    expect(doneBefore).toBeLessThan(4);
+    // The interrupted run's images are in the index on disk.
+    const index = JSON.parse(await readFile(join(h.dataDir, 'faces', 'faces-index.json'), 'utf8')) as {
+      images: Array<{ source: string }>;
+    };
+    expect(index.images.map((i) => i.source)).toEqual(ILLUSTRATIONS.slice(0, doneBefore));
+
+    // Starting again skips what is done and finishes the rest.
+    h.events.length = 0;
+    await h.ok('faces.extract.start', form());
+    const end = await h.event(isEnd);
+    expect(end.phase, JSON.stringify(end.error)).toBe('done');
+    expect(end.progress).toMatchObject({
+      stage: 'done',
+      images: 4,
+      skipped: doneBefore,
+      processed: 4 - doneBefore,
+      failed: 0,
+      totalFaces: TOTAL_FACES,
+      cascadeFrom: 'option',
+      failures: [],
+    });
+    expect(h.events.some((e) => e.phase === 'running' && e.progress?.stage === 'extracting')).toBe(true);
+    expect(JSON.parse(JSON.stringify(end))).toEqual(end);
+    expect(h.changes.at(-1)).toEqual({
+      reason: 'extraction',
+      counts: expect.objectContaining({ faces: TOTAL_FACES, kept: TOTAL_FACES }),
+    });
+
+    // The options became the defaults.
+    expect((await h.ok('settings.get', {})).faces).toEqual({
+      size: 96,
+      margin: 0.25,
+      scaleFactor: 1.1,
+      minNeighbors: 5,
+      minSize: 24,
+      cascadePath,
+    });
+
+    // The list: source order, crops and sources as data-folder paths, boxes inside their images.
+    const all = await h.ok('faces.list', { filter: 'all', offset: 0, limit: 100 });
+    expect(all.total).toBe(TOTAL_FACES);
+    expect(all.counts).toMatchObject({ images: 4, faces: TOTAL_FACES, kept: TOTAL_FACES, excluded: 0 });
+    const perSource = ILLUSTRATIONS.map((name) => all.faces.filter((f) => f.sourceName === name).length);
+    expect(perSource).toEqual(FACES_PER_IMAGE);
+    for (const face of all.faces) {
+      expect(face.source).toBe(`dataset/${face.sourceName}`);
+      expect(face.crop).toBe(`faces/${face.id}.png`);
+      const meta = await sharp(join(h.dataDir, face.crop)).metadata();
+      expect([meta.width, meta.height]).toEqual([96, 96]);
+      const source = await sharp(join(h.dataDir, face.source!)).metadata();
+      expect([face.imageWidth, face.imageHeight]).toEqual([source.width, source.height]);
+      expect(face.box.x).toBeGreaterThanOrEqual(0);
+      expect(face.box.x + face.box.width).toBeLessThanOrEqual(face.imageWidth);
+      expect(face.box.y + face.box.height).toBeLessThanOrEqual(face.imageHeight);
+      expect(face.excluded).toBe(false);
+    }
+    const ids = all.faces.map((f) => f.id);
+    const page = await h.ok('faces.list', { filter: 'all', offset: 3, limit: 4 });
+    expect(page.faces.map((f) => f.id)).toEqual(ids.slice(3, 7));
+    expect((await h.ok('faces.ids', { filter: 'all', offset: 2, limit: 5 })).ids).toEqual(ids.slice(2, 7));
+    expect(await h.ok('faces.ids', { filter: 'all' })).toEqual({ total: TOTAL_FACES, ids });
+
+    // Exclude two, restore one of them.
+    let counts = await h.ok('faces.setExcluded', { ids: [ids[1]!, ids[6]!, ids[8]!], excluded: true });
+    expect(counts).toMatchObject({ faces: TOTAL_FACES, kept: TOTAL_FACES - 3, excluded: 3 });
+    counts = await h.ok('faces.setExcluded', { ids: [ids[8]!], excluded: false });
+    expect(counts).toMatchObject({ kept: TOTAL_FACES - 2, excluded: 2 });
+    expect(h.changes.at(-1)).toEqual({ reason: 'exclusions', counts });
+    const excluded = await h.ok('faces.list', { filter: 'excluded', offset: 0, limit: 100 });
+    expect(excluded.faces.map((f) => f.id)).toEqual([ids[1], ids[6]]);
+    expect(excluded.faces.every((f) => f.excluded)).toBe(true);
+    const kept = await h.ok('faces.ids', { filter: 'kept' });
+    expect(kept.ids).toEqual(ids.filter((_, i) => i !== 1 && i !== 6));
+
+    // Unknown ids change nothing.
+    const unknown = await expectError(
+      h,
+      'faces.setExcluded',
+      { ids: [ids[0], 'no-such-face'], excluded: true },
+      'not-found',
+    );
+    expect(unknown.message).toMatch(/no-such-face.*Nothing was changed/);
+    expect((await h.ok('faces.state', {})).counts.excluded).toBe(2);
+
+    // Other options on existing faces need a rebuild; nothing runs and the settings stay.
+    const refused = await expectError(h, 'faces.extract.start', form({ size: 64 }), 'invalid-input');
+    expect(refused.message).toMatch(/other options \(96 px, margin 0\.25/);
+    expect(refused.issues).toEqual([{ path: 'rebuild', message: expect.any(String) }]);
+    expect((await h.ok('settings.get', {})).faces.size).toBe(96);
+    expect((await h.ok('faces.extract.state', {})).phase).toBe('done');
+
+    // A new services instance (the app restarted) sees the same faces and exclusions.
+    await h.services.dispose();
+    const again = await harness({ root: h.root });
+    const state = await again.ok('faces.state', {});
+    expect(state.counts).toMatchObject({ faces: TOTAL_FACES, kept: TOTAL_FACES - 2, excluded: 2 });
+    expect(state.indexSettings).toEqual({
+      size: 96,
+      margin: 0.25,
+      scaleFactor: 1.1,
+      minNeighbors: 5,
+      minSize: 24,
+    });
+    expect(state.cascade).toMatchObject({ state: 'ready', from: 'option', path: cascadePath });
+    const afterRestart = await again.ok('faces.list', { filter: 'excluded', offset: 0, limit: 10 });
+    expect(afterRestart.faces.map((f) => f.id)).toEqual([ids[1], ids[6]]);
+  });
+
+  it('says when the cascade cannot be downloaded, and takes a local copy instead', async () => {
+    const refusing: Server = createServer((_req, res) => {
+      res.writeHead(503, { 'Content-Type': 'text/plain' }).end('offline');
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => refusing.close(() => resolve())));
+    const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/lbpcascade_animeface.xml`;
+    const saved = { url: process.env['KAO_CASCADE_URL'], env: process.env['KAO_CASCADE'] };
+    process.env['KAO_CASCADE_URL'] = url;
+    delete process.env['KAO_CASCADE'];
+    cleanups.push(async () => {
+      restoreEnv('KAO_CASCADE_URL', saved.url);
+      restoreEnv('KAO_CASCADE', saved.env);
+    });
+
+    const h = await harness({ withDataset: true });
+    expect((await h.ok('faces.state', {})).cascade).toEqual({
+      state: 'download',
+      url,
+      fileName: 'lbpcascade_animeface.xml',
+    });
+    await h.ok('faces.extract.start', form({ cascadePath: '' }));
+    const failed = await h.event(isEnd);
+    expect(failed.phase).toBe('failed');
+    expect(failed.error).toMatchObject({
+      code: 'not-found',
+      message: expect.stringContaining('could not download'),
+    });
+    const status = (await h.ok('faces.state', {})).cascade;
+    expect(status.state).toBe('unavailable');
+    expect(status.message).toMatch(/HTTP 503/);
+
+    // A file that is not the cascade is refused with the reason, and not saved.
+    const wrong = await expectError(
+      h,
+      'faces.cascade.use',
+      { path: join(illustrationsDir, ILLUSTRATIONS[0]!) },
+      'invalid-input',
+    );
+    expect(wrong.message).toMatch(/is not lbpcascade_animeface\.xml: its SHA-256/);
+    expect((await h.ok('settings.get', {})).faces.cascadePath).toBe('');
+    await expectError(h, 'faces.cascade.use', { path: 'relative/cascade.xml' }, 'invalid-input');
+
+    const chosen = await h.ok('faces.cascade.use', { path: cascadePath });
+    expect(chosen).toMatchObject({ state: 'ready', from: 'option', path: cascadePath });
+    expect((await h.ok('settings.get', {})).faces.cascadePath).toBe(cascadePath);
+    expect((await h.ok('faces.state', {})).cascade.state).toBe('ready');
+
+    // A chosen file that later goes bad is reported as invalid, not silently replaced.
+    const copy = join(h.root, 'my-cascade.xml');
+    await writeFile(copy, 'not a cascade');
+    await h.ok('settings.set', {
+      ...(await h.ok('settings.get', {})),
+      faces: { ...form(), cascadePath: copy },
+    });
+    const invalid = (await h.ok('faces.state', {})).cascade;
+    expect(invalid).toMatchObject({ state: 'invalid', path: copy, from: 'option' });
+  });
+
+  it('refuses bad requests with a clear error before anything runs', async () => {
+    const h = await harness();
+    // No illustrations yet.
+    const empty = await expectError(h, 'faces.extract.start', form(), 'not-found');
+    expect(empty.message).toMatch(/no illustrations yet/);
+
+    const badSize = await expectError(h, 'faces.extract.start', form({ size: 100 as 96 }), 'invalid-input');
+    expect(badSize.issues?.map((i) => i.path)).toEqual(['size']);
+    const badMargin = await expectError(h, 'faces.extract.start', form({ margin: 2 }), 'invalid-input');
+    expect(badMargin.issues?.map((i) => i.path)).toEqual(['margin']);
+    await expectError(h, 'faces.extract.start', { ...form(), workers: 3 }, 'invalid-input');
+    const relative = await expectError(
+      h,
+      'faces.extract.start',
+      form({ cascadePath: 'cascade.xml' }),
+      'invalid-input',
+    );
+    expect(relative.issues).toEqual([{ path: 'cascadePath', message: 'must be a full path' }]);
+
+    await expectError(h, 'faces.list', { filter: 'bogus' }, 'invalid-input');
+    await expectError(h, 'faces.list', { limit: 0 }, 'invalid-input');
+    await expectError(h, 'faces.list', { limit: 5000 }, 'invalid-input');
+    await expectError(h, 'faces.setExcluded', { ids: [], excluded: true }, 'invalid-input');
+    await expectError(h, 'faces.setExcluded', { ids: ['x'] }, 'invalid-input');
+    await expectError(h, 'faces.extract.pause', {}, 'not-found');
+    await expectError(h, 'faces.extract.resume', {}, 'not-found');
+    expect((await h.ok('faces.extract.cancel', {})).phase).toBe('idle');
+
+    // An empty faces folder lists as empty; a damaged index says which file is wrong.
+    expect(await h.ok('faces.list', {})).toMatchObject({ total: 0, faces: [] });
+    await mkdir(join(h.dataDir, 'faces'), { recursive: true });
+    await writeFile(join(h.dataDir, 'faces', 'faces-index.json'), '{ torn');
+    const damaged = await expectError(h, 'faces.state', {}, 'internal');
+    expect(damaged.message).toMatch(/faces folder cannot be read: .*faces-index\.json is not valid JSON/);
+    // Nothing was changed in settings by any of it.
+    expect((await h.ok('settings.get', {})).faces.cascadePath).toBe('');
+  });
+});
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
