@@ -99,6 +99,17 @@ async function board(count: number, extra: (i: number) => Partial<ServerPostSpec
   return { server, posts };
 }
 
+/**
+ * Eight posts, the fifth one stalling for 1.5 s mid-download: the crawl is certain to still be running when
+ * a test reacts to an early progress event (events are throttled to 4 a second), so pause and cancel
+ * always land before the end.
+ */
+async function slowBoard() {
+  const { server, posts } = await board(8);
+  server.fault(server.pathOf(posts[4]!.id, 'sample'), { kind: 'stall', afterBytes: 64, ms: 1500 });
+  return { server, posts };
+}
+
 function form(server: MoebooruServer, overrides: Partial<RequestOf<'dataset.crawl.start'>> = {}) {
   return {
     site: server.url,
@@ -126,7 +137,8 @@ describe('dataset service: crawl', () => {
     server.faultAlways(server.pathOf(posts[2]!.id, 'sample'), { kind: 'status', status: 404 });
     const h = await harness();
 
-    const started = await h.ok('dataset.crawl.start', form(server));
+    // Six requests 150 ms apart take at least 750 ms: long enough for progress events between start and end.
+    const started = await h.ok('dataset.crawl.start', form(server, { delayMs: 150 }));
     expect(started.phase).toBe('running');
     const end = await h.crawlEvent(isEnd);
 
@@ -160,11 +172,11 @@ describe('dataset service: crawl', () => {
 
     // The form is the new default, in memory and on disk.
     const settings = await h.ok('settings.get', {});
-    expect(settings.crawl).toEqual(form(server));
+    expect(settings.crawl).toEqual(form(server, { delayMs: 150 }));
     const stored = JSON.parse(await readFile(join(h.configDir, 'settings.json'), 'utf8')) as {
       crawl: unknown;
     };
-    expect(stored.crawl).toEqual(form(server));
+    expect(stored.crawl).toEqual(form(server, { delayMs: 150 }));
 
     // Gallery: pages in name order, then thumbnails cached under cache/thumbs as data-relative paths.
     const page = await h.ok('dataset.list', { offset: 1, limit: 2 });
@@ -199,7 +211,7 @@ describe('dataset service: crawl', () => {
   });
 
   it('pauses (no more requests) and resumes to the end, downloading each post once', async () => {
-    const { server } = await board(8);
+    const { server } = await slowBoard();
     const h = await harness();
     await h.ok('dataset.crawl.start', form(server, { delayMs: 40 }));
     await h.crawlEvent((e) => (e.progress?.downloaded ?? 0) >= 1);
@@ -234,7 +246,7 @@ describe('dataset service: crawl', () => {
   });
 
   it('cancels, and a later crawl skips what the cancelled one already downloaded', async () => {
-    const { server } = await board(8);
+    const { server } = await slowBoard();
     const h = await harness();
     await h.ok('dataset.crawl.start', form(server, { delayMs: 40 }));
     expect(await h.call('dataset.crawl.start', form(server))).toMatchObject({
@@ -258,7 +270,7 @@ describe('dataset service: crawl', () => {
   });
 
   it('offers a crawl the app was closed in the middle of, and resuming it continues without downloading twice', async () => {
-    const { server } = await board(8);
+    const { server } = await slowBoard();
     const first = await harness();
     const request = form(server, { delayMs: 40, tags: 'solo', limit: 7 });
     await first.ok('dataset.crawl.start', request);

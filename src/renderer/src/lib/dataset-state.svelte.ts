@@ -25,12 +25,15 @@ export interface FailureEntry {
 /** Gallery rows come in pages of this many names; thumbnails in batches of at most this many. */
 const PAGE_SIZE = 120;
 const THUMB_BATCH = 24;
-export const THUMB_SIZE = 160;
+/** Thumbnails sharp enough for the grid's cells on this screen (cells are 128–200 CSS px wide). */
+export const THUMB_SIZE = devicePixelRatio > 1.25 ? 256 : 160;
 const MAX_FAILURES_SHOWN = 500;
 /** While a job adds files, the gallery re-reads the folder at most this often. */
 const REFRESH_INTERVAL_MS = 1500;
 
 const idleJob = { phase: 'idle' as const };
+/** Fields the form shows an error under. */
+const FORM_FIELDS = new Set(['site', 'tags', 'pages', 'limit', 'delayMs']);
 
 /**
  * Everything the Dataset screen shows: the crawl form and job, the import job, the failure log and the
@@ -294,6 +297,11 @@ export class DatasetState {
   #showFormError(error: unknown): void {
     if (error instanceof KaoError && error.code === 'invalid-input' && error.issues?.length) {
       this.fieldErrors = Object.fromEntries(error.issues.map((i) => [i.path, i.message]));
+      // Each field shows its own message; a summary is enough here unless a problem has no field.
+      if (error.issues.every((i) => FORM_FIELDS.has(i.path))) {
+        this.formError = 'Check the highlighted fields.';
+        return;
+      }
     }
     this.formError = errorMessage(error);
   }
