@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/core/gan/backend.ts';
 import {
   conv2dBackpropFilterWasm,
   conv2dBackpropInputWasm,
+  conv2dWasm,
+  setGemmMaxOutputPixels,
   wasmTrainingKernelNames,
 } from '../../src/core/gan/kernels/index.ts';
 import { resolveGanConfig } from '../../src/core/gan/config.ts';
@@ -70,49 +72,69 @@ describe('wasm training kernels match the cpu backend', () => {
   it('selectBackend installed our kernels on wasm (not the stock ones)', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(conv2dBackpropFilterWasm);
     expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc).toBe(conv2dBackpropInputWasm);
-    expect(wasmTrainingKernelNames).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput']);
+    expect(tf.getKernel('Conv2D', 'wasm')?.kernelFunc).toBe(conv2dWasm);
+    expect(wasmTrainingKernelNames).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Conv2D']);
   });
 
-  for (const [xShape, wShape, stride, pad] of cases) {
-    const label = `x${JSON.stringify(xShape)} w${JSON.stringify(wShape)} s${stride} ${pad}`;
-    const x = () => randomTensor(xShape, 1) as tf.Tensor4D;
-    const w = () => randomTensor(wShape, 2) as tf.Tensor4D;
-    const outShape = () => tf.tidy(() => tf.conv2d(x(), w(), stride, pad).shape);
+  // Every case through both implementations: XNNPACK convs (sub-pixel phases / swapped conv) and the
+  // im2col + GEMM path used for tiny output maps.
+  for (const [path, gemmMaxPixels] of [
+    ['conv', 0],
+    ['gemm', Infinity],
+  ] as const) {
+    describe(`${path} path`, () => {
+      beforeAll(() => setGemmMaxOutputPixels(gemmMaxPixels));
+      afterAll(() => setGemmMaxOutputPixels(16));
+      for (const [xShape, wShape, stride, pad] of cases) {
+        const label = `x${JSON.stringify(xShape)} w${JSON.stringify(wShape)} s${stride} ${pad}`;
+        const x = () => randomTensor(xShape, 1) as tf.Tensor4D;
+        const w = () => randomTensor(wShape, 2) as tf.Tensor4D;
+        const outShape = () => tf.tidy(() => tf.conv2d(x(), w(), stride, pad).shape);
 
-    it(`Conv2DBackpropFilter ${label}`, async () => {
-      const dyShape = outShape();
-      const { wasm, cpu, shape } = await onBothBackends(() =>
-        tf.tidy(
-          () =>
-            tf
-              .engine()
-              .runKernel(
-                'Conv2DBackpropFilter',
-                { x: x(), dy: randomTensor(dyShape, 3) },
-                { strides: stride, pad, dataFormat: 'NHWC', filterShape: wShape },
-              ) as tf.Tensor,
-        ),
-      );
-      expect(shape).toEqual(wShape);
-      expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
-    });
+        it(`Conv2DBackpropFilter ${label}`, async () => {
+          const dyShape = outShape();
+          const { wasm, cpu, shape } = await onBothBackends(() =>
+            tf.tidy(
+              () =>
+                tf
+                  .engine()
+                  .runKernel(
+                    'Conv2DBackpropFilter',
+                    { x: x(), dy: randomTensor(dyShape, 3) },
+                    { strides: stride, pad, dataFormat: 'NHWC', filterShape: wShape },
+                  ) as tf.Tensor,
+            ),
+          );
+          expect(shape).toEqual(wShape);
+          expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+        });
 
-    it(`Conv2DBackpropInput ${label}`, async () => {
-      const dyShape = outShape();
-      const { wasm, cpu, shape } = await onBothBackends(() =>
-        tf.tidy(
-          () =>
-            tf
-              .engine()
-              .runKernel(
-                'Conv2DBackpropInput',
-                { dy: randomTensor(dyShape, 3), filter: w() },
-                { strides: stride, pad, dataFormat: 'NHWC', inputShape: xShape },
-              ) as tf.Tensor,
-        ),
-      );
-      expect(shape).toEqual(xShape);
-      expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+        it(`Conv2D ${label}`, async () => {
+          const { wasm, cpu, shape } = await onBothBackends(() =>
+            tf.tidy(() => tf.conv2d(x(), w(), stride, pad)),
+          );
+          expect(shape).toEqual(outShape());
+          expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+        });
+
+        it(`Conv2DBackpropInput ${label}`, async () => {
+          const dyShape = outShape();
+          const { wasm, cpu, shape } = await onBothBackends(() =>
+            tf.tidy(
+              () =>
+                tf
+                  .engine()
+                  .runKernel(
+                    'Conv2DBackpropInput',
+                    { dy: randomTensor(dyShape, 3), filter: w() },
+                    { strides: stride, pad, dataFormat: 'NHWC', inputShape: xShape },
+                  ) as tf.Tensor,
+            ),
+          );
+          expect(shape).toEqual(xShape);
+          expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+        });
+      }
     });
   }
 

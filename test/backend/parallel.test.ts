@@ -12,13 +12,8 @@ import {
   updateBatchNormStats,
   type GradMap,
 } from '../../src/core/gan/step.ts';
-import {
-  averageInto,
-  combineMoments,
-  ParallelTrainer,
-  splitBatch,
-} from '../../src/core/gan/parallel/trainer.ts';
-import { readGanState, type GanState } from '../../src/core/gan/parallel/state.ts';
+import { combineMoments, ParallelTrainer, splitBatch } from '../../src/core/gan/parallel/trainer.ts';
+import { averageRowsInto, readGanState, type GanState } from '../../src/core/gan/parallel/state.ts';
 import { Rng } from '../../src/shared/rng.ts';
 
 const config: GanConfig = resolveGanConfig('tiny', { batchSize: 8, gWidth: 0.5, dWidth: 0.5, gStepsPerD: 2 });
@@ -70,10 +65,8 @@ function referenceTwoWorkerStep(gan: Gan, real: Float32Array, z: Float32Array): 
   const average = (maps: GradMap[]): GradMap => {
     const out: GradMap = new Map();
     for (const name of maps[0]!.keys()) {
-      const flat = averageInto(
-        maps.map((m) => (m.get(name)!.dataSync() as Float32Array).slice()),
-        [0.5, 0.5],
-      );
+      const rows = maps.map((m) => m.get(name)!.dataSync() as Float32Array);
+      const flat = averageRowsInto(new Float32Array(rows[0]!.length), rows, [0.5, 0.5]);
       out.set(name, tf.tensor(flat, maps[0]!.get(name)!.shape));
     }
     return out;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { conv2dBackpropFilterGemm, prefersGemm } from './gemm-conv.ts';
 import { conv2d, release, slice, transpose } from './wasm-kernel-call.ts';
 
 /**
@@ -33,6 +34,7 @@ export function conv2dBackpropFilterWasm({
     false,
     'channelsLast',
   );
+  if (prefersGemm(info)) return conv2dBackpropFilterGemm(backend, x, dy, info);
   const { inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } =
     info;
   const padTop = info.padInfo.top;

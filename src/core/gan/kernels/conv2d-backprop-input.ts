@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { conv2dBackpropInputGemm, prefersGemm } from './gemm-conv.ts';
 import { allocate, conv2d, floatOffset, heapFloats, release, slice } from './wasm-kernel-call.ts';
 
 interface Phase {
@@ -54,6 +55,7 @@ export function conv2dBackpropInputWasm({
     false,
     'channelsLast',
   );
+  if (prefersGemm(info)) return conv2dBackpropInputGemm(backend, dy, filter, info);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
 

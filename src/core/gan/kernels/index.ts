@@ -1,21 +1,30 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterWasm } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputWasm } from './conv2d-backprop-input.ts';
+import { conv2dWasm } from './conv2d.ts';
+import { captureStockKernel } from './wasm-kernel-call.ts';
 
 export { conv2dBackpropFilterWasm } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputWasm } from './conv2d-backprop-input.ts';
+export { conv2dWasm } from './conv2d.ts';
+export { setGemmMaxOutputPixels } from './gemm-conv.ts';
 
 /** Kernels a DCGAN training step needs on wasm that tfjs-wasm 4.22 lacks or runs slowly. */
 const trainingKernels: Array<{ kernelName: string; kernelFunc: tf.KernelFunc }> = [
   { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterWasm as tf.KernelFunc },
   { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInputWasm as tf.KernelFunc },
+  { kernelName: 'Conv2D', kernelFunc: conv2dWasm as tf.KernelFunc },
 ];
 
 /** Registers (or replaces) the training kernels on the wasm backend. Idempotent. */
 export function registerWasmTrainingKernels(): void {
+  // Our kernels build on the stock XNNPACK convolution; keep it before replacing Conv2D.
+  captureStockKernel('Conv2D');
   for (const { kernelName, kernelFunc } of trainingKernels) {
-    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+    const previous = tf.getKernel(kernelName, 'wasm');
+    if (previous) tf.unregisterKernel(kernelName, 'wasm');
+    // Keep the stock setupFunc: it binds the C++ function the stock kernel (still called by ours) uses.
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: previous?.setupFunc });
   }
 }
 

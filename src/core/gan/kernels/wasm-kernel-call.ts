@@ -2,6 +2,21 @@ import * as tf from '@tensorflow/tfjs';
 
 type TensorInfo = tf.TensorInfo;
 
+const stockKernels = new Map<string, tf.KernelFunc>();
+
+/** Remembers tfjs-wasm's own kernel before ours replaces it (first call wins, so this is idempotent). */
+export function captureStockKernel(kernelName: string): void {
+  if (stockKernels.has(kernelName)) return;
+  const kernel = tf.getKernel(kernelName, 'wasm');
+  if (kernel) stockKernels.set(kernelName, kernel.kernelFunc);
+}
+
+export function stockKernel(kernelName: string): tf.KernelFunc {
+  const kernel = stockKernels.get(kernelName);
+  if (!kernel) throw new Error(`the stock wasm ${kernelName} kernel was not captured`);
+  return kernel;
+}
+
 /**
  * Calls another wasm kernel directly, the way tfjs' own kernels compose: no engine bookkeeping and no
  * gradient tape. Every intermediate it returns must be released with `release`.
@@ -43,11 +58,10 @@ export function conv2d(
   pad: { top: number; bottom: number; left: number; right: number },
   dilations: [number, number] = [1, 1],
 ): TensorInfo {
-  return callKernel(
+  const out = stockKernel('Conv2D')({
+    inputs: { x, filter },
     backend,
-    'Conv2D',
-    { x, filter },
-    {
+    attrs: {
       strides: [1, 1],
       dilations,
       pad: [
@@ -57,9 +71,10 @@ export function conv2d(
         [0, 0],
       ],
       dataFormat: 'NHWC',
-      dimRoundingMode: undefined,
     },
-  );
+  });
+  if (Array.isArray(out)) throw new Error('Conv2D returned several outputs');
+  return out;
 }
 
 /** Concat's kernel takes its inputs as an array, not a named map. */

@@ -3,10 +3,25 @@ import type { BackendInfo, BackendPreference } from '../backend.ts';
 import type { GanConfig } from '../config.ts';
 import type { GanState } from './state.ts';
 
-/** Averaged gradients (flat, in the model's FlatLayout order) to apply before the next computation. */
+/**
+ * Gradients live in SharedArrayBuffers, one per model: [slot 0|1][worker][FlatLayout order]. A worker
+ * writes its slice's gradients into its own row of a slot; every worker then averages all rows itself
+ * (no copies through the main thread). Two slots alternate so a fast worker writing the next gradients
+ * never overwrites a row a slower worker is still averaging.
+ */
+export interface SharedGradients {
+  d: SharedArrayBuffer;
+  g: SharedArrayBuffer;
+  workerIndex: number;
+  workerCount: number;
+}
+
+/** An update to apply before the next computation: Σ weights[i] · row i of `slot`. */
 export interface PendingUpdate {
   model: 'd' | 'g';
-  grads: Float32Array;
+  slot: number;
+  /** One weight per worker row (slice size / batch); rows of idle workers get 0 and are not read. */
+  weights: number[];
   /** Generator only: full-batch BN moments, per layer index, for the running statistics. */
   moments?: Array<{ layer: number; mean: Float32Array; variance: Float32Array }>;
 }
@@ -19,23 +34,31 @@ export type WorkerRequest =
       state: GanState;
       backend: BackendPreference;
       wasmDir: string;
+      shared: SharedGradients;
     }
   | { id: number; type: 'setState'; state: GanState }
   | { id: number; type: 'getState'; apply?: PendingUpdate }
   | { id: number; type: 'apply'; apply: PendingUpdate }
-  /** D gradients on this worker's slice; remembers `z` for the generator steps that follow. */
-  | { id: number; type: 'dGrads'; real: Float32Array; z: Float32Array; count: number; apply?: PendingUpdate }
-  | { id: number; type: 'gGrads'; apply?: PendingUpdate };
+  /** D gradients on this worker's slice into `slot`; remembers `z` for the generator steps that follow. */
+  | {
+      id: number;
+      type: 'dGrads';
+      real: Float32Array;
+      z: Float32Array;
+      count: number;
+      slot: number;
+      apply?: PendingUpdate;
+    }
+  | { id: number; type: 'gGrads'; slot: number; apply?: PendingUpdate };
 
 export type WorkerReply =
   | { id: number; type: 'ready'; backend: BackendInfo }
   | { id: number; type: 'done' }
   | { id: number; type: 'state'; state: GanState }
-  | { id: number; type: 'dGrads'; grads: Float32Array; lossD: number; dReal: number; dFake: number }
+  | { id: number; type: 'dGrads'; lossD: number; dReal: number; dFake: number }
   | {
       id: number;
       type: 'gGrads';
-      grads: Float32Array;
       lossG: number;
       moments: Array<{ layer: number; mean: Float32Array; variance: Float32Array }>;
     }

@@ -68,3 +68,27 @@ export function flatLayout(params: ParamSet): FlatLayout {
   }
   return { names, shapes, offsets, total };
 }
+
+/**
+ * out = Σ wᵢ·rowsᵢ, accumulated in float64 in row order and rounded once. Workers average their
+ * gradients with this, and tests reproduce the parallel step with it bit for bit.
+ */
+export function averageRowsInto(out: Float32Array, rows: Float32Array[], weights: number[]): Float32Array {
+  if (rows.length === 1 && weights[0] === 1) {
+    out.set(rows[0]!);
+    return out;
+  }
+  if (rows.length === 2) {
+    // The common case (two cores), without the inner loop.
+    const [a, b] = rows as [Float32Array, Float32Array];
+    const [wa, wb] = weights as [number, number];
+    for (let j = 0; j < out.length; j++) out[j] = a[j]! * wa + b[j]! * wb;
+    return out;
+  }
+  for (let j = 0; j < out.length; j++) {
+    let s = 0;
+    for (let i = 0; i < rows.length; i++) s += rows[i]![j]! * weights[i]!;
+    out[j] = s;
+  }
+  return out;
+}

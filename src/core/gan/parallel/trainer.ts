@@ -19,7 +19,7 @@ import { wasmDirectory, type BackendInfo, type BackendPreference } from '../back
 import type { Gan } from '../models.ts';
 import type { StepResult } from '../step.ts';
 import type { PendingUpdate, WorkerReply, WorkerRequest } from './protocol.ts';
-import { readGanState, writeGanState, type GanState } from './state.ts';
+import { flatLayout, readGanState, writeGanState, type GanState } from './state.ts';
 
 export interface ParallelTrainerOptions {
   /** Number of worker threads; default: one per core. */
@@ -106,6 +106,8 @@ export class ParallelTrainer {
   readonly #config: Gan['config'];
   #pending: PendingUpdate | undefined;
   #disposed = false;
+  /** Gradient slot each model writes next (0/1, see SharedGradients). */
+  readonly #nextSlot = { d: 0, g: 0 };
 
   private constructor(
     workers: GanWorker[],
@@ -132,10 +134,23 @@ export class ParallelTrainer {
     try {
       const state = readGanState(gan);
       const wasmDir = wasmDirectory();
+      // Two slots × one row per worker × every parameter, float32.
+      const sharedBuffer = (params: Gan['g']) =>
+        new SharedArrayBuffer(2 * count * flatLayout(params).total * 4);
+      const d = sharedBuffer(gan.d);
+      const g = sharedBuffer(gan.g);
+      const backend = options.backend ?? 'wasm';
       const replies = await Promise.all(
-        workers.map((w) =>
+        workers.map((w, workerIndex) =>
           w.request(
-            { type: 'init', config: gan.config, state, backend: options.backend ?? 'wasm', wasmDir },
+            {
+              type: 'init',
+              config: gan.config,
+              state,
+              backend,
+              wasmDir,
+              shared: { d, g, workerIndex, workerCount: count },
+            },
             'ready',
           ),
         ),
@@ -168,68 +183,48 @@ export class ParallelTrainer {
     const sizes = splitBatch(batch, this.#workers.length);
     const active = this.#workers.slice(0, sizes.length);
     const weights = sizes.map((s) => s / batch);
+    // One weight per worker row; workers without a slice (tiny batches) contribute nothing.
+    const rowWeights = this.#workers.map((_, i) => weights[i] ?? 0);
 
-    // D update: gradients on each slice, averaged; applied with the next request.
+    // D update: every worker writes its slice's gradients into the shared slot; the average is
+    // applied with the next request.
     let start = 0;
     const pending = this.#takePending();
+    const dSlot = this.#takeSlot('d');
     const dReplies = await Promise.all(
       active.map((w, i) => {
         const n = sizes[i]!;
-        const part = {
-          real: realData.slice(start * pixels, (start + n) * pixels),
-          z: zData.slice(start * zDim, (start + n) * zDim),
-        };
+        const real = realData.slice(start * pixels, (start + n) * pixels);
+        const zPart = zData.slice(start * zDim, (start + n) * zDim);
         start += n;
-        return w.request({ type: 'dGrads', ...part, count: n, apply: pending }, 'dGrads', [
-          part.real.buffer,
-          part.z.buffer,
-        ]);
+        const request = { type: 'dGrads', real, z: zPart, count: n, slot: dSlot, apply: pending } as const;
+        return w.request(request, 'dGrads', [real.buffer, zPart.buffer]);
       }),
     );
     // Idle workers (batch smaller than the worker count) must still apply every update.
     await this.#applyToIdle(active.length, pending);
+    const mean = (values: number[]) => weightedSum(values, weights);
     const result: StepResult = {
-      lossD: weightedSum(
-        dReplies.map((r) => r.lossD),
-        weights,
-      ),
-      dReal: weightedSum(
-        dReplies.map((r) => r.dReal),
-        weights,
-      ),
-      dFake: weightedSum(
-        dReplies.map((r) => r.dFake),
-        weights,
-      ),
+      lossD: mean(dReplies.map((r) => r.lossD)),
+      dReal: mean(dReplies.map((r) => r.dReal)),
+      dFake: mean(dReplies.map((r) => r.dFake)),
       lossG: NaN,
     };
-    let update: PendingUpdate = {
-      model: 'd',
-      grads: averageInto(
-        dReplies.map((r) => r.grads),
-        weights,
-      ),
-    };
+    let update: PendingUpdate = { model: 'd', slot: dSlot, weights: rowWeights };
 
     for (let k = 0; k < gStepsPerD; k++) {
       const apply = update;
-      const gReplies = await Promise.all(active.map((w) => w.request({ type: 'gGrads', apply }, 'gGrads')));
+      const gSlot = this.#takeSlot('g');
+      const gReplies = await Promise.all(
+        active.map((w) => w.request({ type: 'gGrads', slot: gSlot, apply }, 'gGrads')),
+      );
       await this.#applyToIdle(active.length, apply);
-      result.lossG = weightedSum(
-        gReplies.map((r) => r.lossG),
+      result.lossG = mean(gReplies.map((r) => r.lossG));
+      const moments = combineMoments(
+        gReplies.map((r) => r.moments),
         weights,
       );
-      update = {
-        model: 'g',
-        grads: averageInto(
-          gReplies.map((r) => r.grads),
-          weights,
-        ),
-        moments: combineMoments(
-          gReplies.map((r) => r.moments),
-          weights,
-        ),
-      };
+      update = { model: 'g', slot: gSlot, weights: rowWeights, moments };
     }
     this.#pending = update;
     return result;
@@ -264,6 +259,12 @@ export class ParallelTrainer {
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
 
+  #takeSlot(model: 'd' | 'g'): number {
+    const slot = this.#nextSlot[model];
+    this.#nextSlot[model] = 1 - slot;
+    return slot;
+  }
+
   #takePending(): PendingUpdate | undefined {
     const p = this.#pending;
     this.#pending = undefined;
@@ -284,19 +285,6 @@ export class ParallelTrainer {
 
 function weightedSum(values: number[], weights: number[]): number {
   return values.reduce((sum, v, i) => sum + v * weights[i]!, 0);
-}
-
-/** Σ wᵢ·gᵢ, written into the first array (it came from a worker and is ours now). */
-export function averageInto(grads: Float32Array[], weights: number[]): Float32Array {
-  const out = grads[0]!;
-  const w0 = weights[0]!;
-  if (grads.length === 1) return out;
-  for (let j = 0; j < out.length; j++) {
-    let s = out[j]! * w0;
-    for (let i = 1; i < grads.length; i++) s += grads[i]![j]! * weights[i]!;
-    out[j] = s;
-  }
-  return out;
 }
 
 /** Full-batch moments from per-slice ones: mean = Σ wᵢ·μᵢ, var = Σ wᵢ·(σᵢ² + (μᵢ − mean)²). */

@@ -17,8 +17,8 @@ import {
   updateBatchNormStats,
 } from '../step.ts';
 import type { GradMap } from '../step.ts';
-import type { PendingUpdate, WorkerReply, WorkerRequest } from './protocol.ts';
-import { flatLayout, writeGanState, readGanState, type FlatLayout } from './state.ts';
+import type { PendingUpdate, SharedGradients, WorkerReply, WorkerRequest } from './protocol.ts';
+import { averageRowsInto, flatLayout, writeGanState, readGanState, type FlatLayout } from './state.ts';
 
 if (!parentPort) throw new Error('gan worker must run in a worker thread');
 const port = parentPort;
@@ -27,16 +27,46 @@ let gan: Gan | undefined;
 let layoutD: FlatLayout | undefined;
 let layoutG: FlatLayout | undefined;
 let z: tf.Tensor2D | undefined;
+let shared: SharedGradients | undefined;
+/** Scratch for the averaged gradient, reused across updates. */
+const averaged = { d: new Float32Array(0), g: new Float32Array(0) };
 
 function need<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`worker not initialised (${what})`);
   return value;
 }
 
-function flatten(grads: GradMap, layout: FlatLayout): Float32Array {
-  const flat = new Float32Array(layout.total);
-  layout.names.forEach((name, i) => flat.set(grads.get(name)!.dataSync() as Float32Array, layout.offsets[i]));
-  return flat;
+/** Row `worker` of gradient slot `slot` in the shared buffer of `model`. */
+function row(model: 'd' | 'g', slot: number, worker: number): Float32Array {
+  const sh = need(shared, 'shared');
+  const layout = need(model === 'd' ? layoutD : layoutG, 'layout');
+  const offset = (slot * sh.workerCount + worker) * layout.total;
+  return new Float32Array(model === 'd' ? sh.d : sh.g, offset * 4, layout.total);
+}
+
+function writeGrads(grads: GradMap, model: 'd' | 'g', slot: number): void {
+  const layout = need(model === 'd' ? layoutD : layoutG, 'layout');
+  const target = row(model, slot, need(shared, 'shared').workerIndex);
+  layout.names.forEach((name, i) =>
+    target.set(grads.get(name)!.dataSync() as Float32Array, layout.offsets[i]),
+  );
+}
+
+/** Σ wᵢ·rowᵢ, summed in the same order and precision as averageInto (so results match it exactly). */
+function averageRows(update: PendingUpdate): Float32Array {
+  const layout = need(update.model === 'd' ? layoutD : layoutG, 'layout');
+  if (averaged[update.model].length !== layout.total) averaged[update.model] = new Float32Array(layout.total);
+  const out = averaged[update.model];
+  const rows: Float32Array[] = [];
+  const weights: number[] = [];
+  update.weights.forEach((w, i) => {
+    if (w > 0) {
+      rows.push(row(update.model, update.slot, i));
+      weights.push(w);
+    }
+  });
+  averageRowsInto(out, rows, weights);
+  return out;
 }
 
 function unflatten(flat: Float32Array, layout: FlatLayout): GradMap {
@@ -54,7 +84,7 @@ function applyPending(update: PendingUpdate | undefined): void {
   if (!update) return;
   const g = need(gan, 'apply');
   const layout = update.model === 'd' ? need(layoutD, 'layout') : need(layoutG, 'layout');
-  const grads = unflatten(update.grads, layout);
+  const grads = unflatten(averageRows(update), layout);
   applyGrads(update.model === 'd' ? g.optD : g.optG, grads);
   disposeGrads(grads);
   if (update.moments) {
@@ -69,6 +99,7 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
   switch (request.type) {
     case 'init': {
       setWasmDirectory(request.wasmDir);
+      shared = request.shared;
       const backend = await selectBackend(request.backend);
       gan = createGan(request.config, 0);
       writeGanState(gan, request.state);
@@ -97,11 +128,11 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
       const real = tf.tensor4d(request.real, [request.count, imageSize, imageSize, 3]);
       try {
         const d = computeDiscriminatorGrads(g, real, z);
-        const grads = flatten(d.grads, need(layoutD, 'layout'));
+        writeGrads(d.grads, 'd', request.slot);
         disposeGrads(d.grads);
         return {
-          reply: { id: request.id, type: 'dGrads', grads, lossD: d.lossD, dReal: d.dReal, dFake: d.dFake },
-          transfer: [grads.buffer as ArrayBuffer],
+          reply: { id: request.id, type: 'dGrads', lossD: d.lossD, dReal: d.dReal, dFake: d.dFake },
+          transfer: [],
         };
       } finally {
         real.dispose();
@@ -111,7 +142,7 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
       applyPending(request.apply);
       const g = need(gan, 'gGrads');
       const r = computeGeneratorGrads(g, need(z, 'z'));
-      const grads = flatten(r.grads, need(layoutG, 'layout'));
+      writeGrads(r.grads, 'g', request.slot);
       disposeGrads(r.grads);
       const moments = [...r.moments].map(([layer, m]) => ({
         layer,
@@ -122,10 +153,7 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
         m.mean.dispose();
         m.variance.dispose();
       }
-      return {
-        reply: { id: request.id, type: 'gGrads', grads, lossG: r.lossG, moments },
-        transfer: [grads.buffer as ArrayBuffer],
-      };
+      return { reply: { id: request.id, type: 'gGrads', lossG: r.lossG, moments }, transfer: [] };
     }
   }
 }
