@@ -8,8 +8,8 @@ import type { TrainerEvent } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
 import {
   MetricPoint,
-  RunSummary,
   TrainingProgress,
+  type RunSummary,
   type RunDetail,
   type RunState,
   type TrainingOptions,
@@ -95,7 +95,8 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         break;
       case 'done': {
         active = undefined;
-        const state = event.reason === 'finished' ? 'finished' : event.reason === 'stopped' ? 'stopped' : 'failed';
+        const state =
+          event.reason === 'finished' ? 'finished' : event.reason === 'stopped' ? 'stopped' : 'failed';
         await markRun(runId, state, event.error?.message);
         break;
       }
@@ -104,9 +105,15 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
 
   async function markRun(runId: string, state: RunRecord['state'], message?: string): Promise<void> {
     const record = await readRecord(runId);
-    if (record) await writeJsonAtomic(join(runDir(runId), 'run.json'), { ...record, state, ...(message ? { message } : {}) });
+    if (record)
+      await writeJsonAtomic(join(runDir(runId), 'run.json'), {
+        ...record,
+        state,
+        ...(message ? { message } : {}),
+      });
     ctx.events.emit('training.state', { runId, state, ...(message ? { message } : {}) });
-    if (state === 'failed' && message) ctx.events.emit('app.notice', { level: 'error', message: `Training failed: ${message}` });
+    if (state === 'failed' && message)
+      ctx.events.emit('app.notice', { level: 'error', message: `Training failed: ${message}` });
   }
 
   async function readRecord(id: string): Promise<RunRecord | undefined> {
@@ -148,7 +155,9 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
   async function listRuns(): Promise<RunSummary[]> {
     let entries: string[];
     try {
-      entries = (await readdir(runsDir(), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+      entries = (await readdir(runsDir(), { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       return [];
     }
@@ -170,7 +179,10 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     if (active) throw new KaoError('busy', 'A training run is already in progress: stop it first.');
     const faces = await facesForTraining(ctx.paths().faces);
     if (faces.length < 16) {
-      throw new KaoError('not-found', `Training needs at least 16 kept faces; the face set has ${faces.length}. Extract faces first.`);
+      throw new KaoError(
+        'not-found',
+        `Training needs at least 16 kept faces; the face set has ${faces.length}. Extract faces first.`,
+      );
     }
     const updated: RunRecord = { ...record, state: 'running', faces: faces.length };
     delete updated.message;
@@ -226,7 +238,10 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       };
       await writeJsonAtomic(join(runDir(id), 'run.json'), record);
       const { name: _name, ...training } = options;
-      await ctx.settings.set({ ...ctx.settings.get(), training: { ...ctx.settings.get().training, ...training } });
+      await ctx.settings.set({
+        ...ctx.settings.get(),
+        training: { ...ctx.settings.get().training, ...training },
+      });
       return launch(id, record, options);
     },
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { WireError, type Envelope } from './errors.ts';
-import { BackendName, BackendPreference, BackendStatus, Empty, PresetName, Rendition, ThemeSetting, jobSnapshot } from './contract-base.ts';
+import { BackendPreference, BackendStatus, Empty, PresetName, Rendition, ThemeSetting, jobSnapshot } from './contract-base.ts';
 
 import {
   MetricPoint,
@@ -44,6 +44,23 @@ import {
   SetExcludedRequest,
   UseCascadeRequest,
 } from './faces-schemas.ts';
+import {
+  ExplorerModelRequest,
+  ExplorerRun,
+  ExportProgress,
+  FavoriteExportRequest,
+  FavoriteExportResult,
+  Favorite,
+  FavoriteId,
+  FavoriteName,
+  FavoritesChanged,
+  FavoritesListing,
+  GeneratorManifest,
+  InterpolationExportRequest,
+  InterpolationExportResult,
+  SaveDirectionsRequest,
+  SaveFavoriteRequest,
+} from './explorer-schemas.ts';
 
 // ---------------------------------------------------------------- settings
 
@@ -264,6 +281,25 @@ export const invokeContract = {
     response: z.object({ path: z.string() }),
   },
   // ---- explorer and favorites
+  /** Runs that have at least one checkpoint, newest first. */
+  'explorer.runs': { request: Empty, response: z.array(ExplorerRun) },
+  /** Writes the checkpoint's generator weights once as one float32 file and describes it (plus cached directions). */
+  'explorer.model': { request: ExplorerModelRequest, response: GeneratorManifest },
+  /** Caches GANSpace directions computed in the renderer as `runs/<id>/directions-step-<N>.json`. */
+  'explorer.saveDirections': { request: SaveDirectionsRequest, response: z.object({ ok: z.literal(true) }) },
+  /** Renders an interpolation as an animated WebP/GIF (progress: `explorer.export` events). */
+  'explorer.exportInterpolation': { request: InterpolationExportRequest, response: InterpolationExportResult },
+  'explorer.cancelExport': { request: Empty, response: z.object({ cancelled: z.boolean() }) },
+  'favorites.list': { request: Empty, response: FavoritesListing },
+  /** Renders the face in Node (4× Lanczos PNG) and stores it with its run, step, z and ψ. */
+  'favorites.save': { request: SaveFavoriteRequest, response: Favorite },
+  'favorites.rename': { request: z.object({ id: FavoriteId, name: FavoriteName }).strict(), response: Favorite },
+  'favorites.delete': { request: z.object({ id: FavoriteId }).strict(), response: z.object({ ok: z.literal(true) }) },
+  'favorites.export': { request: FavoriteExportRequest, response: FavoriteExportResult },
+  /** Desktop: copies the PNG to the clipboard (`copied: false` in the browser, where the page copies it). */
+  'favorites.copy': { request: z.object({ id: FavoriteId }).strict(), response: z.object({ copied: z.boolean() }) },
+  /** Desktop only: shows the PNG in the file manager. */
+  'favorites.reveal': { request: z.object({ id: FavoriteId }).strict(), response: z.object({ ok: z.literal(true) }) },
 } as const;
 
 export const eventContract = {
@@ -283,6 +319,8 @@ export const eventContract = {
   'training.checkpoint': z.object({ runId: RunId, step: z.int() }),
   'training.state': TrainingStateEvent,
   // ---- explorer and favorites events
+  'explorer.export': ExportProgress,
+  'favorites.changed': FavoritesChanged,
 } as const;
 
 // ---------------------------------------------------------------- derived types
@@ -317,6 +355,8 @@ export interface KaoBridge {
   mediaUrl(relativePath: string): string;
   /** Desktop only: where a file or folder dropped on the window lives on disk ('' when it has no path). */
   pathForFile?(file: File): string;
+  /** Desktop only: drags a favorite's PNG out of the window (main validates the id). */
+  startDrag?(favoriteId: string): void;
 }
 
 /** The typed API the renderer uses, built from a bridge: identical over Electron IPC and the web bridge. */

@@ -62,7 +62,10 @@ export async function startTrainingJob(
                 dFake: progress.dFake,
                 imagesPerSec: progress.imagesPerSec,
                 ...(progress.etaSeconds !== undefined ? { etaSeconds: progress.etaSeconds } : {}),
-                backend: tf.getBackend() === backend.name || backend.name.startsWith('tensorflow') ? backend.name : undefined,
+                backend:
+                  tf.getBackend() === backend.name || backend.name.startsWith('tensorflow')
+                    ? backend.name
+                    : undefined,
                 numTensors: progress.numTensors,
                 memoryBytes: progress.tensorBytes,
               },

@@ -59,21 +59,37 @@ describe('training service over the real trainer process', () => {
     const started = await services.dispatch('training.start', options);
     expect(started).toMatchObject({ ok: true, value: { state: 'running', totalSteps: 12, faces: 64 } });
     const runId = (started as { value: { id: string } }).value.id;
-    await until(() => events.find((e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished'));
+    await until(() =>
+      events.find(
+        (e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished',
+      ),
+    );
     const kinds = new Set(events.map((e) => e.name));
-    for (const kind of ['training.progress', 'training.metric', 'training.sample', 'training.checkpoint'] as const) {
+    for (const kind of [
+      'training.progress',
+      'training.metric',
+      'training.sample',
+      'training.checkpoint',
+    ] as const) {
       expect(kinds, kind).toContain(kind);
     }
     const detail = await services.dispatch('training.run', { id: runId });
     if (!detail.ok) throw new Error(detail.error.message);
-    const run = detail.value as { state: string; step: number; checkpointStep: number; metrics: Array<{ lossD: number }>; samples: Array<{ step: number; path: string }> };
+    const run = detail.value as {
+      state: string;
+      step: number;
+      checkpointStep: number;
+      metrics: Array<{ lossD: number }>;
+      samples: Array<{ step: number; path: string }>;
+    };
     expect(run.state).toBe('finished');
     expect(run.step).toBe(12);
     expect(run.checkpointStep).toBe(12);
     expect(run.metrics.length).toBeGreaterThan(0);
     expect(run.metrics.every((m) => Number.isFinite(m.lossD))).toBe(true);
     expect(run.samples.map((s) => s.step)).toContain(6);
-    for (const sample of run.samples) expect(sample.path).toBe(`runs/${runId}/samples/step-${sample.step}.png`);
+    for (const sample of run.samples)
+      expect(sample.path).toBe(`runs/${runId}/samples/step-${sample.step}.png`);
   });
 
   it('continues a finished run to more steps from its checkpoint, then renames, exports and deletes it', async () => {
@@ -83,7 +99,11 @@ describe('training service over the real trainer process', () => {
     events.length = 0;
     const continued = await services.dispatch('training.continue', { id, steps: 16 });
     expect(continued).toMatchObject({ ok: true, value: { state: 'running', totalSteps: 16 } });
-    await until(() => events.find((e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished'));
+    await until(() =>
+      events.find(
+        (e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished',
+      ),
+    );
     const firstProgress = events.find((e) => e.name === 'training.progress')!.payload as { step: number };
     expect(firstProgress.step).toBeGreaterThan(12);
     const renamed = await services.dispatch('training.rename', { id, name: 'My first faces' });
