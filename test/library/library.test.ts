@@ -20,6 +20,7 @@ import {
   saveFavorite,
 } from '../../src/core/library/favorites.ts';
 import { exportInterpolation } from '../../src/core/library/interpolation-export.ts';
+import { getCheckpointDirections } from '../../src/core/library/directions-cache.ts';
 import { renderFaces, renderLatentFileToPng } from '../../src/core/library/render.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 import { makeTinyRun, type TinyRun } from './tiny-run.ts';
@@ -239,6 +240,39 @@ describe('interpolation export', () => {
     await expect(
       exportInterpolation({ runDir: run.dir, from, to, frames: 1, outPath: join(temp.dir, 'x.gif') }),
     ).rejects.toThrow(/frames/);
+  });
+});
+
+describe('directions cache', () => {
+  it('computes directions once per checkpoint and settings, then reads them back; a torn cache is recomputed', async () => {
+    const cacheDir = join(temp.dir, 'cache', 'directions');
+    const phases = new Set<string>();
+    const options = {
+      cacheDir,
+      samples: 256,
+      components: 4,
+      onProgress: (p: { phase: string }) => phases.add(p.phase),
+    };
+    const first = await getCheckpointDirections(run.dir, options);
+    expect(first.cached).toBe(false);
+    expect(first.step).toBe(run.steps.at(-1));
+    expect(first.directions.directions).toHaveLength(4);
+    expect([...phases]).toEqual(['sampling', 'iterating', 'regression']);
+    const second = await getCheckpointDirections(run.dir, options);
+    expect(second.cached).toBe(true);
+    expect(second.path).toBe(first.path);
+    second.directions.directions.forEach((d, k) =>
+      expect(Array.from(d.vector)).toEqual(Array.from(first.directions.directions[k]!.vector)),
+    );
+    // Other settings are another cache entry.
+    const other = await getCheckpointDirections(run.dir, { ...options, components: 3 });
+    expect([other.cached, other.path === first.path]).toEqual([false, false]);
+    await writeFile(first.path, '{"zDim": 32, "direc');
+    const recomputed = await getCheckpointDirections(run.dir, options);
+    expect(recomputed.cached).toBe(false);
+    expect(Array.from(recomputed.directions.directions[0]!.vector)).toEqual(
+      Array.from(first.directions.directions[0]!.vector),
+    );
   });
 });
 

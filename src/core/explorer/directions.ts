@@ -328,3 +328,11 @@ export function principalDirectionsFromJson(value: unknown): PrincipalDirections
     directions: parsed.directions.map((d) => ({ ...d, vector: Float32Array.from(d.vector) })),
   };
 }
+
+/** Principal directions of a generator's first layer (what the explorer's sliders use). */
+export function directionsForGenerator(
+  generator: { zDim: number; project: LatentFeatures },
+  options: PrincipalDirectionsOptions = {},
+): Promise<PrincipalDirections> {
+  return computePrincipalDirections(generator.project, generator.zDim, options);
+}
