@@ -2,7 +2,20 @@
  * The Electron adapter: one window, the media protocol, IPC forwarded to the shared app services, and
  * the trainer in a utility process. Everything the app does lives in src/services and src/core.
  */
-import { app, BrowserWindow, dialog, ipcMain, type IpcMainInvokeEvent } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  clipboard,
+  ClipboardItem,
+  dialog,
+  ipcMain,
+  nativeImage,
+  shell,
+  type IpcMainEvent,
+  type IpcMainInvokeEvent,
+} from 'electron';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Store from 'electron-store';
 import { createAppServices, type AppServices } from '../services/app-services.ts';
@@ -10,6 +23,8 @@ import type { SettingsStore } from '../services/settings.ts';
 import { hardenSessions } from './security.ts';
 import { electronTrainerLauncher } from './electron-trainer-launcher.ts';
 import { handleMediaProtocol, registerMediaScheme } from './media-protocol.ts';
+import { FAVORITE_ID_PATTERN } from '../core/library/favorites.ts';
+import { dataPaths } from '../core/util/data-paths.ts';
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -46,6 +61,11 @@ if (!app.requestSingleInstanceLock()) {
           });
           return result.canceled ? null : (result.filePaths[0] ?? null);
         },
+        copyImage: async (path) => {
+          const png = new Blob([await readFile(path)], { type: 'image/png' });
+          await clipboard.write([new ClipboardItem({ 'image/png': png })]);
+        },
+        revealInFolder: async (path) => shell.showItemInFolder(path),
       },
       settingsStore,
       dataDirDefault: join(app.getPath('documents'), 'Kao Studio'),
@@ -62,6 +82,15 @@ if (!app.requestSingleInstanceLock()) {
         };
       }
       return appServices.dispatch(channel, request);
+    });
+    // Dragging a favorite out of the window: only ids of existing favorites, only from the app window.
+    ipcMain.on('kao:startDrag', (event: IpcMainEvent, favoriteId: unknown) => {
+      if (!event.senderFrame || !isAppUrl(event.senderFrame.url)) return;
+      if (typeof favoriteId !== 'string' || !FAVORITE_ID_PATTERN.test(favoriteId)) return;
+      const file = join(dataPaths(appServices.settings.get().dataDir).favorites, `${favoriteId}.png`);
+      if (!existsSync(file)) return;
+      const icon = nativeImage.createFromPath(file).resize({ width: 64, height: 64 });
+      event.sender.startDrag({ file, icon });
     });
     appServices.events.subscribe((name, payload) => {
       if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send('kao:event', name, payload);

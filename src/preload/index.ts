@@ -34,6 +34,8 @@ const bridge: KaoBridge = {
       return '';
     }
   },
+  // Main checks the id and that the favorite exists before it starts a native drag.
+  startDrag: (favoriteId) => ipcRenderer.send('kao:startDrag', favoriteId),
 };
 
 contextBridge.exposeInMainWorld('kao', bridge);

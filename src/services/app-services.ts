@@ -8,6 +8,8 @@ import { makePaths, type ServiceContext } from './context.ts';
 import { datasetHandlers } from './dataset-service.ts';
 import { facesHandlers } from './faces-service.ts';
 import { trainingHandlers } from './training-service.ts';
+import { explorerHandlers } from './explorer-service.ts';
+import { favoritesHandlers } from './favorites-service.ts';
 import type { SelfTestResult } from '../shared/contract.ts';
 import type { z } from 'zod';
 
@@ -17,6 +19,10 @@ export interface Platform {
   version: string;
   /** A native folder picker; absent in the browser, where the UI asks for a typed path instead. */
   pickFolder?: (title: string) => Promise<string | null>;
+  /** Desktop: puts the image file on the clipboard. */
+  copyImage?: (path: string) => Promise<void>;
+  /** Desktop: shows the file in the system file manager. */
+  revealInFolder?: (path: string) => Promise<void>;
 }
 
 export interface AppServicesOptions {
@@ -52,6 +58,8 @@ export function createAppServices(options: AppServicesOptions) {
     ...datasetHandlers(context),
     ...facesHandlers(context),
     ...trainingHandlers(context),
+    ...explorerHandlers(context),
+    ...favoritesHandlers(context),
     'app.info': async () => ({
       name: 'Kao Studio',
       version: options.platform.version,

@@ -8,6 +8,8 @@ export const MEDIA_TYPES: Record<string, string> = {
   '.webp': 'image/webp',
   '.gif': 'image/gif',
   '.json': 'application/json',
+  // Generator weights for the explorer (cache/generators/*.bin).
+  '.bin': 'application/octet-stream',
 };
 
 /**

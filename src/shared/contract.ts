@@ -288,18 +288,33 @@ export const invokeContract = {
   /** Caches GANSpace directions computed in the renderer as `runs/<id>/directions-step-<N>.json`. */
   'explorer.saveDirections': { request: SaveDirectionsRequest, response: z.object({ ok: z.literal(true) }) },
   /** Renders an interpolation as an animated WebP/GIF (progress: `explorer.export` events). */
-  'explorer.exportInterpolation': { request: InterpolationExportRequest, response: InterpolationExportResult },
+  'explorer.exportInterpolation': {
+    request: InterpolationExportRequest,
+    response: InterpolationExportResult,
+  },
   'explorer.cancelExport': { request: Empty, response: z.object({ cancelled: z.boolean() }) },
   'favorites.list': { request: Empty, response: FavoritesListing },
   /** Renders the face in Node (4× Lanczos PNG) and stores it with its run, step, z and ψ. */
   'favorites.save': { request: SaveFavoriteRequest, response: Favorite },
-  'favorites.rename': { request: z.object({ id: FavoriteId, name: FavoriteName }).strict(), response: Favorite },
-  'favorites.delete': { request: z.object({ id: FavoriteId }).strict(), response: z.object({ ok: z.literal(true) }) },
+  'favorites.rename': {
+    request: z.object({ id: FavoriteId, name: FavoriteName }).strict(),
+    response: Favorite,
+  },
+  'favorites.delete': {
+    request: z.object({ id: FavoriteId }).strict(),
+    response: z.object({ ok: z.literal(true) }),
+  },
   'favorites.export': { request: FavoriteExportRequest, response: FavoriteExportResult },
   /** Desktop: copies the PNG to the clipboard (`copied: false` in the browser, where the page copies it). */
-  'favorites.copy': { request: z.object({ id: FavoriteId }).strict(), response: z.object({ copied: z.boolean() }) },
+  'favorites.copy': {
+    request: z.object({ id: FavoriteId }).strict(),
+    response: z.object({ copied: z.boolean() }),
+  },
   /** Desktop only: shows the PNG in the file manager. */
-  'favorites.reveal': { request: z.object({ id: FavoriteId }).strict(), response: z.object({ ok: z.literal(true) }) },
+  'favorites.reveal': {
+    request: z.object({ id: FavoriteId }).strict(),
+    response: z.object({ ok: z.literal(true) }),
+  },
 } as const;
 
 export const eventContract = {

@@ -1,0 +1,180 @@
+import { existsSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { extname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { ServiceContext } from './context.ts';
+import type { Handlers } from './dispatcher.ts';
+import { KaoError } from '../shared/errors.ts';
+import type { Favorite } from '../shared/explorer-schemas.ts';
+import {
+  deleteFavorite,
+  exportFavoritePng,
+  FavoriteNotFoundError,
+  getFavorite,
+  listFavorites,
+  renameFavorite,
+  saveFavorite,
+  type FavoriteEntry,
+} from '../core/library/favorites.ts';
+import { listCheckpoints } from '../core/gan/checkpoint.ts';
+import { ensureInferenceBackend, timestamp } from './explorer-service.ts';
+
+type FavoritesChannel =
+  | 'favorites.list'
+  | 'favorites.save'
+  | 'favorites.rename'
+  | 'favorites.delete'
+  | 'favorites.export'
+  | 'favorites.copy'
+  | 'favorites.reveal';
+
+/**
+ * The favorites library (`<data>/favorites`) for the UI: save renders the face in Node with the run's
+ * checkpoint; the rest maps the library core onto the contract with data-relative image paths.
+ */
+export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, FavoritesChannel> {
+  const library = (): string => ctx.paths().favorites;
+  const dataRelative = (path: string): string | undefined => {
+    const rel = relative(ctx.paths().root, path);
+    return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split('\\').join('/') : undefined;
+  };
+
+  function toFavorite(entry: FavoriteEntry): Favorite {
+    return {
+      id: entry.id,
+      name: entry.name,
+      createdAt: entry.createdAt,
+      runId: entry.runId,
+      step: entry.step,
+      truncation: entry.truncation,
+      z: entry.z,
+      // The library lives in the data folder, so its PNGs always have a media path.
+      imagePath: dataRelative(entry.pngPath) ?? `favorites/${entry.image.file}`,
+      imageSize: entry.image.size,
+      modelAvailable: entry.modelAvailable,
+    };
+  }
+
+  /** Library errors as user errors: a missing favorite is `not-found`, bad values are `invalid-input`. */
+  async function guarded<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof FavoriteNotFoundError)
+        throw new KaoError('not-found', 'That favorite no longer exists.');
+      if (error instanceof RangeError) throw new KaoError('invalid-input', error.message);
+      throw error;
+    }
+  }
+
+  async function defaultExportDir(): Promise<string> {
+    if (ctx.platform.adapter === 'electron') {
+      for (const name of ['Downloads', 'Pictures']) {
+        const dir = join(homedir(), name);
+        if (existsSync(dir)) return dir;
+      }
+    }
+    const dir = join(ctx.paths().root, 'exports');
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  return {
+    'favorites.list': async () => {
+      const { favorites, problems } = await listFavorites(library());
+      return {
+        favorites: favorites.map(toFavorite),
+        problems,
+        canCopy: !!ctx.platform.copyImage,
+        canReveal: !!ctx.platform.revealInFolder,
+      };
+    },
+
+    'favorites.save': async ({ runId, step, z, truncation, name }) => {
+      const runDir = join(ctx.paths().runs, runId);
+      const steps = await listCheckpoints(runDir).catch(() => [] as number[]);
+      if (!steps.includes(step)) {
+        throw new KaoError(
+          'not-found',
+          steps.length
+            ? `The run "${runId}" no longer has a checkpoint at step ${step}.`
+            : `The run "${runId}" is gone or has no checkpoint.`,
+        );
+      }
+      await ensureInferenceBackend();
+      const saved = await guarded(() =>
+        saveFavorite(library(), { runDir, step, z, truncation, ...(name ? { name } : {}) }),
+      );
+      ctx.events.emit('favorites.changed', { reason: 'saved', id: saved.id });
+      return toFavorite(saved);
+    },
+
+    'favorites.rename': async ({ id, name }) => {
+      const renamed = await guarded(() => renameFavorite(library(), id, name));
+      ctx.events.emit('favorites.changed', { reason: 'renamed', id });
+      return toFavorite(renamed);
+    },
+
+    'favorites.delete': async ({ id }) => {
+      await guarded(() => deleteFavorite(library(), id));
+      ctx.events.emit('favorites.changed', { reason: 'deleted', id });
+      return { ok: true };
+    },
+
+    'favorites.export': async ({ id, size, to }) => {
+      const favorite = await guarded(() => getFavorite(library(), id));
+      const outPath = await pngPath(to ?? (await defaultExportDir()), favorite, size);
+      await ensureInferenceBackend();
+      const result = await guarded(() => exportFavoritePng(library(), id, outPath, { size }));
+      const mediaPath = dataRelative(result.path);
+      return { ...result, ...(mediaPath ? { mediaPath } : {}) };
+    },
+
+    'favorites.copy': async ({ id }) => {
+      const favorite = await guarded(() => getFavorite(library(), id));
+      if (!ctx.platform.copyImage) return { copied: false };
+      await ctx.platform.copyImage(favorite.pngPath);
+      return { copied: true };
+    },
+
+    'favorites.reveal': async ({ id }) => {
+      const favorite = await guarded(() => getFavorite(library(), id));
+      if (!ctx.platform.revealInFolder) {
+        throw new KaoError('unsupported', 'Showing files in the file manager needs the desktop app.');
+      }
+      await ctx.platform.revealInFolder(favorite.pngPath);
+      return { ok: true };
+    },
+  };
+}
+
+/** A `.png` path as given, or a file in the given folder named after the favorite (never overwriting). */
+async function pngPath(to: string, favorite: FavoriteEntry, size: number): Promise<string> {
+  const target = resolve(to);
+  if (extname(target).toLowerCase() === '.png') {
+    await mkdir(resolve(target, '..'), { recursive: true });
+    return target;
+  }
+  const isFile = await stat(target).then(
+    (s) => !s.isDirectory(),
+    () => false,
+  );
+  if (isFile) throw new KaoError('invalid-input', `${target} is a file; give a folder or a .png path.`);
+  await mkdir(target, { recursive: true }).catch((error: Error) => {
+    throw new KaoError('invalid-input', `Cannot write into ${target}: ${error.message}`);
+  });
+  const base = `${safeFileName(favorite.name) || favorite.id}-${size}px`;
+  let candidate = join(target, `${base}.png`);
+  if (existsSync(candidate)) candidate = join(target, `${base}-${timestamp()}.png`);
+  return candidate;
+}
+
+function safeFileName(name: string): string {
+  return name
+    .normalize('NFKC')
+    .replace(/[\\/:*?"<>|]+/g, ' ')
+    .replace(/\p{Cc}+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 80);
+}

@@ -1,0 +1,56 @@
+/**
+ * A real tiny training run for the explorer/favorites service tests and the explorer e2e: the gan engine's
+ * `runTraining` (preset `tiny`, 16×16, z of 32) on 64 shared faces, written into `<data>/runs/<id>` with the
+ * app's `run.json` beside it, as the training service would leave a finished run.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runTraining } from '../../src/core/gan/run.ts';
+import { listCheckpoints } from '../../src/core/gan/checkpoint.ts';
+import { writeJsonAtomic } from '../../src/core/util/atomic-file.ts';
+import { facesDir } from '../helpers/shared-data.ts';
+
+export interface ExplorerTestRun {
+  id: string;
+  dir: string;
+  name: string;
+  zDim: number;
+  imageSize: number;
+  /** Checkpoint steps, ascending. */
+  steps: number[];
+}
+
+export async function makeExplorerTestRun(
+  dataDir: string,
+  options: { id?: string; name?: string; steps?: number; checkpointEvery?: number } = {},
+): Promise<ExplorerTestRun> {
+  const { id = 'tiny-run', name = 'Tiny test run', steps = 10, checkpointEvery = 5 } = options;
+  const dir = join(dataDir, 'runs', id);
+  const faces = (await readdir(facesDir))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, 64)
+    .map((f) => join(facesDir, f));
+  await runTraining({
+    runDir: dir,
+    faces,
+    preset: 'tiny',
+    overrides: { batchSize: 16 },
+    seed: 5,
+    steps,
+    checkpointEvery,
+    keepCheckpoints: 5,
+    sampleEvery: 0,
+    swdEvery: 0,
+    logEvery: 5,
+  });
+  await writeJsonAtomic(join(dir, 'run.json'), {
+    id,
+    name,
+    createdAt: new Date().toISOString(),
+    options: { preset: 'tiny', batchSize: 16, steps, seed: 5, backend: 'wasm' },
+    totalSteps: steps,
+    state: 'finished',
+  });
+  return { id, dir, name, zDim: 32, imageSize: 16, steps: await listCheckpoints(dir) };
+}
