@@ -5,7 +5,8 @@ import {
   conv2dBackpropFilterWasm,
   conv2dBackpropInputWasm,
   conv2dWasm,
-  setGemmMaxOutputPixels,
+  setGemmThresholds,
+  sumWasm,
   wasmTrainingKernelNames,
 } from '../../src/core/gan/kernels/index.ts';
 import { resolveGanConfig } from '../../src/core/gan/config.ts';
@@ -73,18 +74,25 @@ describe('wasm training kernels match the cpu backend', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(conv2dBackpropFilterWasm);
     expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc).toBe(conv2dBackpropInputWasm);
     expect(tf.getKernel('Conv2D', 'wasm')?.kernelFunc).toBe(conv2dWasm);
-    expect(wasmTrainingKernelNames).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Conv2D']);
+    expect(tf.getKernel('Sum', 'wasm')?.kernelFunc).toBe(sumWasm);
+    expect(wasmTrainingKernelNames).toEqual([
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'Conv2D',
+      'Sum',
+      'Mean',
+    ]);
   });
 
   // Every case through both implementations: XNNPACK convs (sub-pixel phases / swapped conv) and the
   // im2col + GEMM path used for tiny output maps.
-  for (const [path, gemmMaxPixels] of [
+  for (const [path, limit] of [
     ['conv', 0],
     ['gemm', Infinity],
   ] as const) {
     describe(`${path} path`, () => {
-      beforeAll(() => setGemmMaxOutputPixels(gemmMaxPixels));
-      afterAll(() => setGemmMaxOutputPixels(16));
+      beforeAll(() => setGemmThresholds({ maxOutputPixels: limit, maxRows: limit }));
+      afterAll(() => setGemmThresholds({ maxOutputPixels: 16, maxRows: 1024 }));
       for (const [xShape, wShape, stride, pad] of cases) {
         const label = `x${JSON.stringify(xShape)} w${JSON.stringify(wShape)} s${stride} ${pad}`;
         const x = () => randomTensor(xShape, 1) as tf.Tensor4D;
@@ -134,6 +142,28 @@ describe('wasm training kernels match the cpu backend', () => {
           expect(shape).toEqual(xShape);
           expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
         });
+      }
+    });
+  }
+
+  for (const [shape, axes, keepDims] of [
+    [[4, 5, 6, 7], [0, 1, 2], false],
+    [[4, 5, 6, 7], [0, 1, 2], true],
+    [[9, 3], [0], false],
+    [[4, 5, 6, 7], [1, 2], false],
+    [[4, 5, 6, 7], [3], true],
+    [[4, 5, 6, 7], undefined, false],
+  ] as Array<[number[], number[] | undefined, boolean]>) {
+    it(`Sum and Mean over ${JSON.stringify(axes ?? 'all')} of ${JSON.stringify(shape)}${keepDims ? ' (keepDims)' : ''}`, async () => {
+      const x = () => randomTensor(shape, 7);
+      for (const op of [tf.sum, tf.mean]) {
+        const {
+          wasm,
+          cpu,
+          shape: outShape,
+        } = await onBothBackends(() => tf.tidy(() => op(x(), axes, keepDims)));
+        expect(outShape).toEqual(tf.tidy(() => op(tf.zeros(shape), axes, keepDims).shape));
+        expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
       }
     });
   }
