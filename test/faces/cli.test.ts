@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractFaces } from '../../src/core/faces/extract.ts';
 import { FaceDataset } from '../../src/core/faces/index-store.ts';
 import { cascadePath } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
@@ -63,6 +64,37 @@ describe('kao faces', () => {
       // margin 0.3: the crop side is 1.6× the detection unless the image edge shrank it.
       expect(face.cropSize).toBe(Math.min(Math.round(face.box.width * 1.6), 256));
     }
+  });
+
+  it('--rebuild redoes the folder with new settings; exclusions stay only if the detector is unchanged', async () => {
+    const out = join(tmp.dir, 'faces64');
+    const dataset = await FaceDataset.open(out);
+    const excludedId = dataset.list().faces[0]!.id;
+    await dataset.setExcluded([excludedId], true);
+
+    const resized = await extractFaces({
+      inputDir,
+      outputDir: out,
+      cascadePath,
+      size: 128,
+      margin: 0.3,
+      rebuild: true,
+    });
+    expect([resized.processed, resized.faces, resized.excludedFaces]).toEqual([3, 3, 1]);
+    const faces = (await FaceDataset.open(out)).list().faces;
+    expect((await sharp(faces[0]!.file).metadata()).width).toBe(128);
+    expect(faces.find((f) => f.id === excludedId)!.excluded).toBe(true);
+
+    const redetected = await extractFaces({
+      inputDir,
+      outputDir: out,
+      cascadePath,
+      minNeighbors: 3,
+      rebuild: true,
+    });
+    expect(redetected.processed).toBe(3);
+    expect(redetected.excludedFaces).toBe(0);
+    expect((await FaceDataset.open(out)).counts().excluded).toBe(0);
   });
 
   it('--json prints the summary as one JSON document', async () => {

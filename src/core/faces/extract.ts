@@ -115,7 +115,9 @@ export async function extractFaces(
     }
   }
   if (opts.rebuild) {
-    await clearFacesFolder(outputDir, stored);
+    // Ids are "source + detection number": with other detector settings the numbers can point at other faces.
+    const sameDetections = stored.settings ? sameDetector(stored.settings, settings) : true;
+    await clearFacesFolder(outputDir, stored, { keepExclusions: sameDetections });
     stored = { settings, inputDir, images: new Map() };
   }
   const images = stored.images;
@@ -298,6 +300,15 @@ export async function listImages(
 
 function sameSettings(a: FaceDetectionSettings, b: FaceDetectionSettings): boolean {
   return JSON.stringify(detectionSettingsOf(a)) === JSON.stringify(detectionSettingsOf(b));
+}
+
+function sameDetector(a: FaceDetectionSettings, b: FaceDetectionSettings): boolean {
+  return (
+    a.scaleFactor === b.scaleFactor &&
+    a.minNeighbors === b.minNeighbors &&
+    a.minSize === b.minSize &&
+    a.maxDetectSide === b.maxDetectSide
+  );
 }
 
 function describeSettings(s: FaceDetectionSettings): string {

@@ -167,8 +167,16 @@ export async function compactIndex(
   });
 }
 
-/** Removes the index, log and every crop the index knows (exclusions stay: ids are stable). */
-export async function clearFacesFolder(facesDir: string, stored: StoredIndex): Promise<void> {
+/**
+ * Removes the index, log and every crop the index knows. Exclusions stay when asked: ids are stable as long
+ * as the detector finds the same boxes (crop size or margin changed, say).
+ */
+export async function clearFacesFolder(
+  facesDir: string,
+  stored: StoredIndex,
+  { keepExclusions }: { keepExclusions: boolean },
+): Promise<void> {
+  if (!keepExclusions) await rm(join(facesDir, FACES_EXCLUDED_FILE), { force: true });
   for (const record of stored.images.values()) {
     for (const face of record.faces) await rm(join(facesDir, face.file), { force: true });
   }
