@@ -170,7 +170,7 @@ export function validateGanConfig(config: GanConfig): void {
 }
 
 /** The fields that define the model and its training; two configs that differ here are different runs. */
-export function configDifferences(a: GanConfig, b: GanConfig): string[] {
+export function configDifferences(a: GanConfig, b: GanConfig): Array<keyof GanConfig> {
   const keys = Object.keys(presets.tiny) as Array<keyof GanConfig>;
   return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }

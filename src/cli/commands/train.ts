@@ -1,0 +1,175 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  CliError,
+  intOption,
+  numberOption,
+  parseCommandArgs,
+  ProgressBar,
+  writeJson,
+  type CliCommand,
+} from '../command.ts';
+import { RunControl } from '../../core/util/run-control.ts';
+import { isPresetName, presetNames, type GanConfigOverrides } from '../../core/gan/config.ts';
+import { listImageFiles } from '../../core/gan/data.ts';
+import { readRunConfig, runTraining, type TrainingResult } from '../../core/gan/run.ts';
+
+const usage =
+  'kao train --data DIR --run DIR [--preset anime-48|dcgan-64|tiny] [--steps N | --epochs N] [--batch 64] ' +
+  '[--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--seed N] [--checkpoint-every N] [--sample-every N] ' +
+  '[--swd-every N] [--swd-images N] [--log-every N] [--g-width X] [--d-width X] [--lr X] [--json]';
+
+/** Training images in a folder: a `kao faces` output (kept faces only) or any folder of images. */
+export async function trainingImages(dir: string): Promise<string[]> {
+  const folder = resolve(dir);
+  if (!existsSync(folder)) throw new CliError(`--data: no such folder: ${folder}`);
+  if (existsSync(join(folder, 'faces-index.json'))) {
+    const { listTrainingFaces } = await import('../../core/faces/index-store.ts');
+    return listTrainingFaces(folder);
+  }
+  return listImageFiles(folder);
+}
+
+export const trainCommand: CliCommand = {
+  name: 'train',
+  summary: 'Train (or resume) a DCGAN run on a face set',
+  usage,
+  async run(argv, io) {
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        data: { type: 'string' },
+        run: { type: 'string' },
+        preset: { type: 'string' },
+        steps: { type: 'string' },
+        epochs: { type: 'string' },
+        batch: { type: 'string' },
+        backend: { type: 'string' },
+        seed: { type: 'string' },
+        'checkpoint-every': { type: 'string' },
+        'sample-every': { type: 'string' },
+        'swd-every': { type: 'string' },
+        'swd-images': { type: 'string' },
+        'log-every': { type: 'string' },
+        'g-width': { type: 'string' },
+        'd-width': { type: 'string' },
+        lr: { type: 'string' },
+      },
+      usage,
+    );
+    if (!values.data || !values.run) throw new CliError(`--data and --run are required\nusage: ${usage}`, 2);
+    if (values.steps !== undefined && values.epochs !== undefined) {
+      throw new CliError('give --steps or --epochs, not both', 2);
+    }
+    if (values.preset !== undefined && !isPresetName(values.preset)) {
+      throw new CliError(`--preset must be one of ${presetNames.join(', ')}, got "${values.preset}"`, 2);
+    }
+    const epochs = numberOption(values.epochs, 'epochs');
+    if (epochs !== undefined && !(epochs > 0)) throw new CliError('--epochs must be > 0', 2);
+    const lr = numberOption(values.lr, 'lr');
+    const overrides: GanConfigOverrides = Object.fromEntries(
+      Object.entries({
+        batchSize: intOption(values.batch, 'batch', 1),
+        gWidth: numberOption(values['g-width'], 'g-width'),
+        dWidth: numberOption(values['d-width'], 'd-width'),
+        lrG: lr,
+        lrD: lr,
+      }).filter(([, v]) => v !== undefined),
+    );
+    const existing = await readRunConfig(resolve(values.run)).catch((error: Error) => {
+      throw new CliError(error.message);
+    });
+
+    const faces = await trainingImages(values.data);
+    const { selectBackend } = await import('../../core/gan/backend.ts');
+    const backend = await selectBackend(
+      (values.backend ?? 'auto') as Parameters<typeof selectBackend>[0],
+    ).catch((error: Error) => {
+      throw new CliError(`--backend: ${error.message}`);
+    });
+    io.stderr.write(`backend: ${backend.reason}\n`);
+    if (existing) io.stderr.write(`resuming the run in ${resolve(values.run)}\n`);
+
+    const control = new RunControl();
+    const onSignal = (): void => {
+      io.stderr.write('\nstopping: saving a checkpoint…\n');
+      control.cancel('interrupted');
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const bar = new ProgressBar(io, 'train');
+    let result: TrainingResult;
+    try {
+      result = await runTraining(
+        {
+          runDir: values.run,
+          faces,
+          dataDir: values.data,
+          preset: values.preset as Parameters<typeof runTraining>[0]['preset'],
+          overrides: Object.keys(overrides).length ? overrides : undefined,
+          seed: intOption(values.seed, 'seed', 0),
+          steps: intOption(values.steps, 'steps', 1),
+          epochs,
+          checkpointEvery: intOption(values['checkpoint-every'], 'checkpoint-every', 0),
+          sampleEvery: intOption(values['sample-every'], 'sample-every', 0),
+          swdEvery: intOption(values['swd-every'], 'swd-every', 0),
+          swdImages: intOption(values['swd-images'], 'swd-images', 2),
+          logEvery: intOption(values['log-every'], 'log-every', 1),
+          backend: backend.name,
+        },
+        {
+          control,
+          onProgress: (p) => {
+            const eta = p.etaSeconds === undefined ? '' : ` eta ${formatDuration(p.etaSeconds)}`;
+            bar.update(
+              p.step,
+              p.totalSteps,
+              `D ${p.lossD.toFixed(3)} G ${p.lossG.toFixed(3)} D(x) ${p.dReal.toFixed(2)} D(G(z)) ${p.dFake.toFixed(2)} ` +
+                `${p.imagesPerSec.toFixed(1)} img/s${eta}`,
+            );
+          },
+          onWarning: (message) => {
+            bar.done();
+            io.stderr.write(`warning: ${message}\n`);
+          },
+          onLog: (message) => {
+            bar.done();
+            io.stderr.write(`${message}\n`);
+          },
+          onMetric: (line) => {
+            if (line.swd === undefined) return;
+            bar.done();
+            io.stderr.write(`step ${line.step}: SWD ${line.swd.toFixed(2)} (×10³)\n`);
+          },
+          onCheckpoint: ({ step }) => {
+            if (!io.stderr.isTTY) io.stderr.write(`checkpoint at step ${step}\n`);
+          },
+        },
+      );
+    } catch (error) {
+      bar.done();
+      throw new CliError((error as Error).message);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    bar.done();
+    if (io.json) {
+      writeJson(io, { ...result, backend: backend.name });
+    } else {
+      io.stdout.write(
+        `${result.stopped ? 'stopped' : 'done'} at step ${result.step}/${result.totalSteps}; ` +
+          `checkpoint ${result.lastCheckpoint?.path ?? 'none'}\n`,
+      );
+    }
+    return result.stopped ? 130 : 0;
+  },
+};
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}

@@ -1,0 +1,153 @@
+/**
+ * Generators from a run folder (Node): weights read from a checkpoint (to build a generator here, or to
+ * ship to the renderer over IPC), and export to the standard tfjs layers-model format.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.ts';
+import { loadLatestCheckpoint } from './checkpoint.ts';
+import type { GanConfig } from './config.ts';
+import { generatorFromWeights, type Generator, type GeneratorWeights } from './generator-web.ts';
+import { generatorParamSpecs, generatorStatSpecs, type WeightRecord } from './models.ts';
+import { readRunConfig } from './run.ts';
+
+export { listCheckpoints } from './checkpoint.ts';
+
+/**
+ * The generator's weights (parameters + BN running statistics) from the newest valid checkpoint, or the
+ * one at `step`. Plain data: structured-clone it to the renderer and call `generatorFromWeights` there.
+ */
+export async function readGeneratorWeights(
+  runDir: string,
+  options: { step?: number } = {},
+): Promise<GeneratorWeights & { step: number; warnings: string[] }> {
+  const run = await readRunConfig(resolve(runDir));
+  if (!run) throw new Error(`${runDir} is not a training run (no config.json)`);
+  const { checkpoint, warnings } = await loadLatestCheckpoint(resolve(runDir), options);
+  if (!checkpoint) throw new Error(`${runDir} has no usable checkpoint yet`);
+  const weights: WeightRecord = {};
+  for (const spec of [...generatorParamSpecs(run.config), ...generatorStatSpecs(run.config)]) {
+    const t = checkpoint.tensors[spec.name];
+    if (!t) throw new Error(`checkpoint at step ${checkpoint.step} lacks ${spec.name}`);
+    weights[spec.name] = { shape: t.shape, data: t.data.slice() };
+  }
+  return { config: run.config, weights, step: checkpoint.step, warnings };
+}
+
+/** A ready generator for a run (newest valid checkpoint unless `step` is given). Dispose it when done. */
+export async function loadGenerator(
+  runDir: string,
+  options: { step?: number } = {},
+): Promise<{ generator: Generator; config: GanConfig; step: number; warnings: string[] }> {
+  const { config, weights, step, warnings } = await readGeneratorWeights(runDir, options);
+  return { generator: generatorFromWeights(config, weights), config, step, warnings };
+}
+
+/** The same network as generatorForward (inference mode), as a tf.layers model. */
+export function buildLayersGenerator(config: GanConfig, weights: WeightRecord): tf.LayersModel {
+  const { zDim, baseSize, kernelSize, gChannels, bnEpsilon, bnMomentum } = config;
+  const model = tf.sequential({ name: 'kao_generator' });
+  const bn = (i: number) =>
+    tf.layers.batchNormalization({
+      axis: -1,
+      epsilon: bnEpsilon,
+      momentum: 1 - bnMomentum,
+      name: `g_bn${i}`,
+    });
+  model.add(
+    tf.layers.dense({
+      inputShape: [zDim],
+      units: baseSize * baseSize * gChannels[0]!,
+      useBias: false,
+      name: 'g_dense',
+    }),
+  );
+  model.add(tf.layers.reshape({ targetShape: [baseSize, baseSize, gChannels[0]!] }));
+  model.add(bn(0));
+  model.add(tf.layers.reLU());
+  for (let i = 1; i < gChannels.length; i++) {
+    model.add(
+      tf.layers.conv2dTranspose({
+        filters: gChannels[i]!,
+        kernelSize,
+        strides: 2,
+        padding: 'same',
+        useBias: false,
+        name: `g_up${i}`,
+      }),
+    );
+    model.add(bn(i));
+    model.add(tf.layers.reLU());
+  }
+  model.add(
+    tf.layers.conv2dTranspose({
+      filters: 3,
+      kernelSize,
+      strides: 2,
+      padding: 'same',
+      activation: 'tanh',
+      name: 'g_out',
+    }),
+  );
+  const order = ['g.dense.kernel'];
+  for (let i = 0; i < gChannels.length; i++) {
+    if (i > 0) order.push(`g.up${i}.kernel`);
+    order.push(`g.bn${i}.gamma`, `g.bn${i}.beta`, `g.bn${i}.movingMean`, `g.bn${i}.movingVariance`);
+  }
+  order.push('g.out.kernel', 'g.out.bias');
+  model.setWeights(
+    order.map((name) => {
+      const w = weights[name];
+      if (!w) throw new Error(`generator weights lack ${name}`);
+      return tf.tensor(w.data, w.shape);
+    }),
+  );
+  return model;
+}
+
+/**
+ * Writes the generator as a tfjs layers model (`model.json` + `weights.bin`), loadable with
+ * `tf.loadLayersModel`. Input z [B, zDim] ~ N(0, 1); output NHWC RGB in [-1, 1].
+ */
+export async function exportGenerator(
+  runDir: string,
+  outDir: string,
+  options: { step?: number } = {},
+): Promise<{ modelPath: string; weightsPath: string; step: number }> {
+  const { config, weights, step } = await readGeneratorWeights(runDir, options);
+  const model = buildLayersGenerator(config, weights);
+  const modelPath = join(resolve(outDir), 'model.json');
+  const weightsPath = join(resolve(outDir), 'weights.bin');
+  try {
+    await mkdir(resolve(outDir), { recursive: true });
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        const data = artifacts.weightData;
+        const bytes = data === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(data);
+        await writeFileAtomic(weightsPath, new Uint8Array(bytes));
+        const modelJson = {
+          modelTopology: artifacts.modelTopology,
+          format: 'layers-model',
+          generatedBy: `Kao Studio (tfjs ${tf.version.tfjs})`,
+          convertedBy: null,
+          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+          userDefinedMetadata: {
+            kao: {
+              preset: config.preset,
+              zDim: config.zDim,
+              imageSize: config.imageSize,
+              step,
+              output: 'NHWC RGB in [-1, 1]',
+            },
+          },
+        };
+        await writeFileAtomic(modelPath, JSON.stringify(modelJson));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+  } finally {
+    model.dispose();
+  }
+  return { modelPath, weightsPath, step };
+}

@@ -1,0 +1,598 @@
+/**
+ * The training loop (Node): a run folder with config.json, metrics.jsonl, fixed-noise sample grids and
+ * checkpoints; resumes by itself when the folder already holds a run. The caller selects the tf backend
+ * first (backend.ts) and wraps this in whatever process it likes (CLI, trainer utility process).
+ *
+ * Run folder:
+ *   config.json            run id, seed, resolved GAN config, data summary
+ *   metrics.jsonl          one line per logged step (see MetricLine)
+ *   samples/step-N.png     8×8 grid from the same fixed noise all run long
+ *   checkpoints/step-…/    manifest.json + tensors.bin (see checkpoint.ts), last K kept
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { Rng, type RngState } from '../../shared/rng.ts';
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../util/atomic-file.ts';
+import { appendJsonl, readJsonl } from '../util/jsonl.ts';
+import { CancelledError, type RunControl } from '../util/run-control.ts';
+import {
+  configDifferences,
+  isPresetName,
+  resolveGanConfig,
+  validateGanConfig,
+  type GanConfig,
+  type GanConfigOverrides,
+  type PresetName,
+} from './config.ts';
+import {
+  loadLatestCheckpoint,
+  removeStaleCheckpointTemps,
+  saveCheckpoint,
+  type Checkpoint,
+} from './checkpoint.ts';
+import { decodeFace, FaceBatchSource, listImageFiles, type DataPosition } from './data.ts';
+import { imagesToPixels, type ImageBatch } from './generator-web.ts';
+import { writeSampleGrid } from './images.ts';
+import {
+  assignParams,
+  createGan,
+  disposeGan,
+  generatorForward,
+  paramsToRecord,
+  type Gan,
+  type WeightRecord,
+} from './models.ts';
+import { deriveSeed } from './seeds.ts';
+import { trainStep } from './step.ts';
+import { swdDescriptors, swdFromDescriptors, type SwdDescriptors, type SwdResult } from './swd.ts';
+
+export const RUN_FORMAT = 'kao-run';
+
+export interface RunConfigFile {
+  format: typeof RUN_FORMAT;
+  version: 1;
+  /** The run id is the folder's name. */
+  runId: string;
+  createdAt: string;
+  seed: number;
+  preset: PresetName;
+  overrides: GanConfigOverrides;
+  config: GanConfig;
+  data: { dir?: string; count: number; fingerprint: string };
+  /** Backend of the process that created the run (resumes may use another). */
+  backend?: string;
+}
+
+export interface TrainingOptions {
+  runDir: string;
+  /** Training images (the app passes the kept faces). One of `faces` / `dataDir` is required. */
+  faces?: string[];
+  /** A folder of images (e.g. the output of `kao faces`), read recursively. */
+  dataDir?: string;
+  /** New run: the preset (default anime-48). Existing run: must match what it was created with, if given. */
+  preset?: PresetName;
+  overrides?: GanConfigOverrides;
+  /** New run: the seed (default 1). Existing run: must match, if given. */
+  seed?: number;
+  /** Train until this step count. Default: `epochs` worth of steps, else 10 000. */
+  steps?: number;
+  epochs?: number;
+  checkpointEvery?: number;
+  keepCheckpoints?: number;
+  sampleEvery?: number;
+  /** Compute SWD every N steps (0 = never). */
+  swdEvery?: number;
+  /** Images per SWD evaluation (fakes and reals each). */
+  swdImages?: number;
+  /** Write a metrics line every N steps. */
+  logEvery?: number;
+  /** The backend selected by the caller, recorded in config.json. */
+  backend?: string;
+  /** Decoded faces kept in memory up to this many bytes. */
+  cacheLimitBytes?: number;
+}
+
+export interface TrainingProgress {
+  step: number;
+  totalSteps: number;
+  /** Fractional epochs done (1.5 = half-way through the second epoch). */
+  epoch: number;
+  lossD: number;
+  lossG: number;
+  dReal: number;
+  dFake: number;
+  /** Smoothed training throughput. */
+  imagesPerSec: number;
+  etaSeconds: number | undefined;
+  numTensors: number;
+  tensorBytes: number;
+  rssBytes: number;
+}
+
+export interface MetricLine {
+  step: number;
+  epoch: number;
+  /** Means over the steps since the previous line. */
+  lossD: number;
+  lossG: number;
+  dReal: number;
+  dFake: number;
+  imagesPerSec: number;
+  /** Average SWD ×10³ over pyramid levels, when computed at this step. */
+  swd?: number;
+  swdLevels?: Array<{ resolution: number; swd: number }>;
+  /** ISO time. */
+  time: string;
+}
+
+export interface TrainingHooks {
+  control?: RunControl;
+  onProgress?: (progress: TrainingProgress) => void;
+  onSamples?: (event: { step: number; path: string }) => void;
+  onCheckpoint?: (event: { step: number; path: string }) => void;
+  onMetric?: (line: MetricLine) => void;
+  onWarning?: (message: string) => void;
+  /** One-off status lines ("resumed from step 500", "decoding faces…"). */
+  onLog?: (message: string) => void;
+}
+
+export interface TrainingResult {
+  runDir: string;
+  runId: string;
+  step: number;
+  totalSteps: number;
+  /** True when stopped by the control (cancel) before reaching totalSteps; a checkpoint was saved. */
+  stopped: boolean;
+  /** The checkpoint step this call resumed from (undefined for a fresh start). */
+  resumedFrom: number | undefined;
+  lastCheckpoint: { step: number; path: string } | undefined;
+  warnings: string[];
+}
+
+export function runPaths(runDir: string) {
+  return {
+    config: join(runDir, 'config.json'),
+    metrics: join(runDir, 'metrics.jsonl'),
+    samples: join(runDir, 'samples'),
+    checkpoints: join(runDir, 'checkpoints'),
+  };
+}
+
+export function samplePath(runDir: string, step: number): string {
+  return join(runPaths(runDir).samples, `step-${step}.png`);
+}
+
+/** Reads and checks a run's config.json; `undefined` when the folder holds no run. */
+export async function readRunConfig(runDir: string): Promise<RunConfigFile | undefined> {
+  let raw: unknown;
+  try {
+    raw = await readJsonIfExists(runPaths(runDir).config);
+  } catch (error) {
+    throw new Error(`${runPaths(runDir).config} is not valid JSON (${(error as Error).message})`);
+  }
+  if (raw === undefined) return undefined;
+  const file = raw as RunConfigFile;
+  if (file.format !== RUN_FORMAT || file.version !== 1 || typeof file.config !== 'object') {
+    throw new Error(`${runPaths(runDir).config} is not a Kao run config`);
+  }
+  validateGanConfig(file.config);
+  return file;
+}
+
+/** Everything a checkpoint stores as tensors, under stable names. */
+export function ganTensors(gan: Gan): WeightRecord {
+  const out: WeightRecord = {
+    ...paramsToRecord(gan.g),
+    ...paramsToRecord(gan.gStats),
+    ...paramsToRecord(gan.d),
+  };
+  for (const [prefix, opt] of [
+    ['optG', gan.optG],
+    ['optD', gan.optD],
+  ] as const) {
+    for (const [name, t] of opt.m)
+      out[`${prefix}.m/${name}`] = { shape: [...t.shape], data: t.dataSync() as Float32Array };
+    for (const [name, t] of opt.v)
+      out[`${prefix}.v/${name}`] = { shape: [...t.shape], data: t.dataSync() as Float32Array };
+  }
+  return out;
+}
+
+/** Restores weights, BN statistics and both optimizers from checkpoint tensors and state. */
+export function restoreGan(gan: Gan, checkpoint: Pick<Checkpoint, 'tensors' | 'state'>): void {
+  const t = checkpoint.tensors;
+  assignParams(gan.g, t);
+  assignParams(gan.gStats, t);
+  assignParams(gan.d, t);
+  for (const [prefix, opt] of [
+    ['optG', gan.optG],
+    ['optD', gan.optD],
+  ] as const) {
+    const pick = (kind: 'm' | 'v') =>
+      Object.fromEntries([...opt[kind].keys()].map((name) => [name, t[`${prefix}.${kind}/${name}`]!]));
+    assignParams(opt.m, pick('m'));
+    assignParams(opt.v, pick('v'));
+    const step = (checkpoint.state as { [k: string]: unknown })[`${prefix}Step`];
+    if (!Number.isInteger(step)) throw new Error(`checkpoint lacks ${prefix}Step`);
+    opt.step = step as number;
+  }
+}
+
+interface TrainState {
+  step: number;
+  position: DataPosition;
+  zRngState: RngState;
+}
+
+function fingerprint(paths: string[]): string {
+  return createHash('sha256')
+    .update(paths.map((p) => basename(p)).join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+async function resolveFaces(options: TrainingOptions): Promise<string[]> {
+  if (options.faces) return options.faces;
+  if (options.dataDir) return listImageFiles(resolve(options.dataDir));
+  throw new Error('no training data: pass a list of faces or a data folder');
+}
+
+/** A fresh z batch from the run's noise stream, leaving no Box–Muller spare behind (so the state is exact). */
+function nextZ(rng: Rng, length: number): Float32Array {
+  const z = rng.normalArray(length);
+  if (length % 2 === 1) rng.normal();
+  return z;
+}
+
+export async function runTraining(
+  options: TrainingOptions,
+  hooks: TrainingHooks = {},
+): Promise<TrainingResult> {
+  const runDir = resolve(options.runDir);
+  const runId = basename(runDir);
+  const paths = runPaths(runDir);
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    hooks.onWarning?.(message);
+  };
+  const log = (message: string) => hooks.onLog?.(message);
+  const control = hooks.control;
+
+  const faces = await resolveFaces(options);
+  const existing = await readRunConfig(runDir);
+  let runConfig: RunConfigFile;
+  if (existing) {
+    runConfig = existing;
+    if (options.preset !== undefined || options.overrides !== undefined) {
+      const wanted = resolveGanConfig(options.preset ?? existing.preset, {
+        ...existing.overrides,
+        ...options.overrides,
+      });
+      const diff = configDifferences(existing.config, wanted);
+      if (diff.length) {
+        throw new Error(
+          `${runDir} already holds a run with a different config (${diff.map((k) => `${k}: ${JSON.stringify(existing.config[k])} ≠ ${JSON.stringify(wanted[k])}`).join(', ')}); use a new run folder`,
+        );
+      }
+    }
+    if (options.seed !== undefined && options.seed !== existing.seed) {
+      throw new Error(
+        `${runDir} already holds a run with seed ${existing.seed}, not ${options.seed}; use a new run folder`,
+      );
+    }
+    if (existing.data.count !== faces.length || existing.data.fingerprint !== fingerprint(faces)) {
+      warn(
+        `the training images changed since the run started (${existing.data.count} → ${faces.length} images); the data order from here on differs`,
+      );
+    }
+  } else {
+    const preset = options.preset ?? 'anime-48';
+    if (!isPresetName(preset)) throw new Error(`unknown preset "${String(preset)}"`);
+    const overrides = options.overrides ?? {};
+    runConfig = {
+      format: RUN_FORMAT,
+      version: 1,
+      runId,
+      createdAt: new Date().toISOString(),
+      seed: options.seed ?? 1,
+      preset,
+      overrides,
+      config: resolveGanConfig(preset, overrides),
+      data: {
+        dir: options.dataDir ? resolve(options.dataDir) : undefined,
+        count: faces.length,
+        fingerprint: fingerprint(faces),
+      },
+      backend: options.backend,
+    };
+  }
+  const { config, seed } = runConfig;
+  if (faces.length < config.batchSize) {
+    throw new Error(
+      faces.length === 0
+        ? 'no training images found'
+        : `only ${faces.length} training images, fewer than one batch of ${config.batchSize}`,
+    );
+  }
+  if (!existing) {
+    await mkdir(runDir, { recursive: true });
+    await writeJsonAtomic(paths.config, runConfig);
+  }
+
+  const batchesPerEpoch = Math.floor(faces.length / config.batchSize);
+  const totalSteps =
+    options.steps ?? (options.epochs !== undefined ? Math.ceil(options.epochs * batchesPerEpoch) : 10_000);
+  const checkpointEvery = options.checkpointEvery ?? 500;
+  const sampleEvery = options.sampleEvery ?? 250;
+  const swdEvery = options.swdEvery ?? 0;
+  const logEvery = Math.max(1, options.logEvery ?? 10);
+  const keep = options.keepCheckpoints ?? 3;
+
+  const gan = createGan(config, seed);
+  let state: TrainState = {
+    step: 0,
+    position: { epoch: 0, index: 0 },
+    zRngState: new Rng(deriveSeed(seed, 'z')).state,
+  };
+  let resumedFrom: number | undefined;
+  let lastCheckpoint: TrainingResult['lastCheckpoint'];
+  try {
+    await removeStaleCheckpointTemps(runDir);
+    const loaded = await loadLatestCheckpoint(runDir);
+    loaded.warnings.forEach(warn);
+    if (loaded.checkpoint) {
+      restoreGan(gan, loaded.checkpoint);
+      const s = loaded.checkpoint.state as unknown as TrainState;
+      state = { step: loaded.checkpoint.step, position: s.position, zRngState: s.zRngState };
+      resumedFrom = state.step;
+      lastCheckpoint = { step: state.step, path: loaded.checkpoint.path };
+      log(`resumed from the checkpoint at step ${state.step}`);
+    } else if (existing) {
+      log('the run has no usable checkpoint yet: starting from step 0');
+    }
+    await truncateMetrics(paths.metrics, state.step);
+
+    const zRng = new Rng(state.zRngState);
+    const fixedNoise = new Rng(deriveSeed(seed, 'fixed-noise')).normalArray(64 * config.zDim);
+    const source = new FaceBatchSource(
+      {
+        paths: faces,
+        imageSize: config.imageSize,
+        batchSize: config.batchSize,
+        seed,
+        flip: config.flip,
+        onWarning: warn,
+        cacheLimitBytes: options.cacheLimitBytes,
+      },
+      state.position,
+    );
+    const swd =
+      swdEvery > 0 ? await prepareSwd(faces, config, seed, options.swdImages ?? 256, warn) : undefined;
+
+    const saveNow = async () => {
+      const path = await saveCheckpoint(
+        runDir,
+        state.step,
+        {
+          position: state.position,
+          zRngState: zRng.state,
+          epoch: epochOf(state.position, batchesPerEpoch, config.batchSize),
+          optGStep: gan.optG.step,
+          optDStep: gan.optD.step,
+          seed,
+        },
+        ganTensors(gan),
+        keep,
+      );
+      lastCheckpoint = { step: state.step, path };
+      hooks.onCheckpoint?.({ step: state.step, path });
+    };
+    const samplesNow = async () => {
+      const path = samplePath(runDir, state.step);
+      await writeSampleGrid(await generateWithGan(gan, fixedNoise), path);
+      hooks.onSamples?.({ step: state.step, path });
+    };
+
+    if (state.step === 0 && sampleEvery > 0) await samplesNow();
+
+    // Throughput counts training steps only (data wait included), not samples, SWD or checkpoint time.
+    const window = { steps: 0, lossD: 0, lossG: 0, dReal: 0, dFake: 0, seconds: 0 };
+    let smoothedRate = 0;
+    let stopped = false;
+    while (state.step < totalSteps) {
+      try {
+        await control?.checkpoint();
+      } catch (error) {
+        if (!(error instanceof CancelledError)) throw error;
+        stopped = true;
+        break;
+      }
+      const stepStarted = performance.now();
+      const batch = await source.next();
+      const zData = nextZ(zRng, config.batchSize * config.zDim);
+      const real = tf.tensor4d(batch.data, [config.batchSize, config.imageSize, config.imageSize, 3]);
+      const z = tf.tensor2d(zData, [config.batchSize, config.zDim]);
+      let result;
+      try {
+        result = trainStep(gan, real, z);
+      } finally {
+        real.dispose();
+        z.dispose();
+      }
+      if (![result.lossD, result.lossG].every(Number.isFinite)) {
+        throw new Error(
+          `training diverged at step ${state.step + 1} (loss D ${result.lossD}, G ${result.lossG}); ` +
+            (lastCheckpoint
+              ? `the checkpoint at step ${lastCheckpoint.step} is intact`
+              : 'no checkpoint was written'),
+        );
+      }
+      state = { step: state.step + 1, position: batch.next, zRngState: zRng.state };
+      const epoch = epochOf(state.position, batchesPerEpoch, config.batchSize);
+      const stepSeconds = (performance.now() - stepStarted) / 1000;
+      const rate = config.batchSize / stepSeconds;
+      smoothedRate = smoothedRate === 0 ? rate : 0.9 * smoothedRate + 0.1 * rate;
+      window.steps++;
+      window.seconds += stepSeconds;
+      window.lossD += result.lossD;
+      window.lossG += result.lossG;
+      window.dReal += result.dReal;
+      window.dFake += result.dFake;
+
+      const memory = tf.memory();
+      hooks.onProgress?.({
+        step: state.step,
+        totalSteps,
+        epoch,
+        ...result,
+        imagesPerSec: smoothedRate,
+        etaSeconds:
+          smoothedRate > 0 ? ((totalSteps - state.step) * config.batchSize) / smoothedRate : undefined,
+        numTensors: memory.numTensors,
+        tensorBytes: memory.numBytes,
+        rssBytes: process.memoryUsage.rss(),
+      });
+
+      const last = state.step === totalSteps;
+      let swdResult: SwdResult | undefined;
+      if (swd && (state.step % swdEvery === 0 || last)) swdResult = await swd.evaluate(gan);
+      if (state.step % logEvery === 0 || last || swdResult) {
+        const line: MetricLine = {
+          step: state.step,
+          epoch: round(epoch, 4),
+          lossD: window.lossD / window.steps,
+          lossG: window.lossG / window.steps,
+          dReal: window.dReal / window.steps,
+          dFake: window.dFake / window.steps,
+          imagesPerSec: round((window.steps * config.batchSize) / window.seconds, 2),
+          ...(swdResult ? { swd: swdResult.average, swdLevels: swdResult.levels } : {}),
+          time: new Date().toISOString(),
+        };
+        await appendJsonl(paths.metrics, line);
+        hooks.onMetric?.(line);
+        Object.assign(window, { steps: 0, lossD: 0, lossG: 0, dReal: 0, dFake: 0, seconds: 0 });
+      }
+      if (sampleEvery > 0 && (state.step % sampleEvery === 0 || last)) await samplesNow();
+      if (checkpointEvery > 0 && state.step % checkpointEvery === 0) await saveNow();
+    }
+    // Stop (or the end) always leaves a checkpoint of the current step.
+    if (lastCheckpoint?.step !== state.step) await saveNow();
+    return { runDir, runId, step: state.step, totalSteps, stopped, resumedFrom, lastCheckpoint, warnings };
+  } finally {
+    disposeGan(gan);
+  }
+}
+
+function epochOf(position: DataPosition, batchesPerEpoch: number, batchSize: number): number {
+  return position.epoch + position.index / (batchesPerEpoch * batchSize);
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Drops metrics lines after the resumed step (and torn lines), so curves continue seamlessly. */
+async function truncateMetrics(path: string, step: number): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const kept = (await readJsonl(path)).filter((line) => (line as MetricLine).step <= step);
+  const rewritten = kept.map((line) => JSON.stringify(line) + '\n').join('');
+  if (rewritten !== text) await writeFileAtomic(path, rewritten);
+}
+
+/** Images from a live GAN's generator in inference mode. */
+async function generateWithGan(gan: Gan, z: Float32Array): Promise<ImageBatch> {
+  const { config } = gan;
+  const count = z.length / config.zDim;
+  const images = tf.tidy(
+    () => generatorForward(config, gan.g, gan.gStats, tf.tensor2d(z, [count, config.zDim]), false).images,
+  );
+  const values = await images.data();
+  images.dispose();
+  return {
+    count,
+    width: config.imageSize,
+    height: config.imageSize,
+    channels: 3,
+    pixels: imagesToPixels(values, count * config.imageSize * config.imageSize, 3),
+  };
+}
+
+/** Decodes `paths` to an NHWC float set in [-1, 1] at `size`, skipping unreadable files (reported). */
+export async function decodeImageSet(
+  paths: string[],
+  size: number,
+  warn?: (message: string) => void,
+): Promise<{ data: Float32Array; count: number; size: number }> {
+  const decoded = await Promise.all(
+    paths.map((p) =>
+      decodeFace(p, size).catch((error: unknown) => {
+        warn?.(`skipping unreadable image ${p}: ${(error as Error).message}`);
+        return undefined;
+      }),
+    ),
+  );
+  const good = decoded.filter((d): d is Uint8Array => d !== undefined);
+  const data = new Float32Array(good.length * size * size * 3);
+  good.forEach((pixels, i) => {
+    for (let k = 0; k < pixels.length; k++) data[i * pixels.length + k] = pixels[k]! / 127.5 - 1;
+  });
+  return { data, count: good.length, size };
+}
+
+/** Real-face descriptors computed once per run; `evaluate` generates the same n fakes from fixed noise. */
+async function prepareSwd(
+  faces: string[],
+  config: GanConfig,
+  seed: number,
+  wanted: number,
+  warn: (message: string) => void,
+): Promise<{ evaluate(gan: Gan): Promise<SwdResult> }> {
+  const picks = new Rng(deriveSeed(seed, 'swd-real')).shuffle([...faces]).slice(0, wanted);
+  const real = await decodeImageSet(picks, config.imageSize, warn);
+  if (real.count < wanted) warn(`SWD uses ${real.count} real images (fewer than the ${wanted} asked for)`);
+  const realDesc: SwdDescriptors = swdDescriptors(real, { seed, stream: 'swd-patches-real' });
+  const noise = new Rng(deriveSeed(seed, 'swd-noise')).normalArray(real.count * config.zDim);
+  return {
+    evaluate: async (gan) => {
+      const fake = await generateFloats(gan, noise);
+      const fakeDesc = swdDescriptors(fake, { seed, stream: 'swd-patches-fake' });
+      return swdFromDescriptors(realDesc, fakeDesc, { seed });
+    },
+  };
+}
+
+async function generateFloats(
+  gan: Gan,
+  z: Float32Array,
+): Promise<{ data: Float32Array; count: number; size: number }> {
+  const { config } = gan;
+  const count = z.length / config.zDim;
+  const data = new Float32Array(count * config.imageSize ** 2 * 3);
+  const chunk = 64;
+  for (let start = 0; start < count; start += chunk) {
+    const n = Math.min(chunk, count - start);
+    const images = tf.tidy(
+      () =>
+        generatorForward(
+          config,
+          gan.g,
+          gan.gStats,
+          tf.tensor2d(z.subarray(start * config.zDim, (start + n) * config.zDim), [n, config.zDim]),
+          false,
+        ).images,
+    );
+    data.set(await images.data(), start * config.imageSize ** 2 * 3);
+    images.dispose();
+  }
+  return { data, count, size: config.imageSize };
+}
