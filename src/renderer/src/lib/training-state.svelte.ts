@@ -48,6 +48,8 @@ export class TrainingState {
   startError = $state<string | undefined>();
   /** Where the last export of each run went. */
   exports = $state<Record<string, string>>({});
+  /** Kept faces (what a new run trains on); undefined until known. */
+  keptFaces = $state<number | undefined>();
   /** Resume offers the user dismissed this session. */
   dismissedOffers = $state<string[]>([]);
 
@@ -73,11 +75,13 @@ export class TrainingState {
       kao.on('training.sample', (s) => this.#onSample(s)),
       kao.on('training.checkpoint', (c) => this.#patchRun(c.runId, { checkpointStep: c.step })),
       kao.on('training.state', (s) => this.#onState(s)),
+      kao.on('faces.changed', (c) => (this.keptFaces = c.counts.kept)),
     ];
     return () => offs.forEach((off) => off());
   }
 
   async load(): Promise<void> {
+    void this.refreshFaces();
     try {
       await this.refreshRuns();
       this.loadError = undefined;
@@ -90,6 +94,15 @@ export class TrainingState {
       this.loadError = errorMessage(error);
     } finally {
       this.loaded = true;
+    }
+  }
+
+  /** The face count only shapes hints (the service checks again on start), so a failure leaves it unknown. */
+  async refreshFaces(): Promise<void> {
+    try {
+      this.keptFaces = (await kao.invoke('faces.state', {})).counts.kept;
+    } catch {
+      this.keptFaces = undefined;
     }
   }
 

@@ -1,0 +1,201 @@
+/// <reference lib="dom" />
+import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
+import { facesDir } from '../test/helpers/shared-data.ts';
+import { makeTempDir } from '../test/helpers/temp-dir.ts';
+import { FACES_LOG_FILE, type ImageRecord } from '../src/core/faces/index-store.ts';
+
+let app: ServedApp;
+let browser: Browser;
+let cleanup: () => Promise<void>;
+
+/**
+ * A small kept-face set in the faces core's layout: the crops beside `faces-log.jsonl`, one image record
+ * per crop (the log is what an extraction appends before it compacts into faces-index.json).
+ */
+async function seedFaces(dataDir: string, count: number): Promise<void> {
+  const dir = join(dataDir, 'faces');
+  await mkdir(dir, { recursive: true });
+  const files = (await readdir(facesDir))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, count);
+  const lines: string[] = [];
+  for (const [i, file] of files.entries()) {
+    await copyFile(join(facesDir, file), join(dir, file));
+    const box = { x: 0, y: 0, width: 96, height: 96 };
+    const record: ImageRecord = {
+      source: `illustration-${i}.jpg`,
+      bytes: (await stat(join(facesDir, file))).size,
+      status: 'ok',
+      width: 96,
+      height: 96,
+      faces: [
+        { id: `face-${i}`, box, crop: box, cropSize: 96, hash: i.toString(16).padStart(16, '0'), file },
+      ],
+      duplicates: [],
+      tooSmall: [],
+    };
+    lines.push(JSON.stringify(record));
+  }
+  await writeFile(join(dir, FACES_LOG_FILE), lines.join('\n') + '\n');
+}
+
+beforeAll(async () => {
+  const temp = await makeTempDir('kao-e2e-training-');
+  cleanup = temp.cleanup;
+  const dataDir = join(temp.dir, 'data');
+  await seedFaces(dataDir, 64);
+  app = await startServe({ dataDir, configDir: join(temp.dir, 'config') });
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+  await cleanup?.();
+});
+
+async function openTraining(scheme: 'light' | 'dark'): Promise<Page> {
+  const page = await openApp(browser, app.url, scheme);
+  await page.locator('nav [data-screen="training"]').click();
+  await expect.poll(() => page.locator('main h1').textContent()).toBe('Training');
+  return page;
+}
+
+const text = (page: Page, testId: string) => page.getByTestId(testId).textContent();
+const attr = (page: Page, testId: string, name: string) =>
+  page.getByTestId(testId).first().getAttribute(name);
+const stepOf = async (page: Page) =>
+  Number((await text(page, 'run-step'))!.split('/')[0]!.replace(/\D/g, ''));
+const points = async (page: Page, chart: string) => Number(await attr(page, chart, 'data-points'));
+
+describe('the Training screen in Chromium over kao serve', () => {
+  it('shows the empty state with a way to the Faces screen (light and dark)', async () => {
+    for (const scheme of ['light', 'dark'] as const) {
+      const page = await openTraining(scheme);
+      await page.getByTestId('training-empty').waitFor();
+      expect(await page.getByTestId('training-empty').textContent()).toMatch(/No training runs yet/);
+      await screenshot(page, `training-empty-${scheme}`);
+      await page.getByTestId('empty-new-run').click();
+      await page.getByTestId('training-form').waitFor();
+      await screenshot(page, `training-form-${scheme}`);
+      await page.context().close();
+    }
+  });
+
+  it('trains a tiny run live: charts, sample grids, pause/resume, stop, continue, rename, export, delete', async () => {
+    const page = await openTraining('light');
+    await page.getByTestId('empty-new-run').click();
+    await page.getByText('Quick test (16×16)').click();
+    await page.getByTestId('run-name').fill('e2e tiny');
+    // Far more steps than the test waits for: the run is stopped by hand, never finishes on its own.
+    await page.getByTestId('run-steps').fill('100000');
+    await page.getByTestId('run-batch').fill('16');
+    await page.getByTestId('run-backend').selectOption('wasm');
+    await page.getByTestId('run-checkpoint-every').fill('20');
+    await page.getByTestId('run-sample-every').fill('10');
+    // SWD off: one evaluation costs ~20 s on this machine's CPU, too slow for this spec.
+    await page.getByTestId('run-swd-every').fill('0');
+    await page.getByTestId('start-run').click();
+
+    // Live: the run is listed and running, the step and charts grow, sample grids arrive and update.
+    await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Running');
+    expect(await text(page, 'run-title')).toBe('e2e tiny');
+    await expect.poll(() => points(page, 'chart-loss'), { timeout: 60_000 }).toBeGreaterThan(2);
+    await expect.poll(() => points(page, 'chart-outputs')).toBeGreaterThan(2);
+    await expect.poll(() => attr(page, 'sample-image', 'data-step'), { timeout: 60_000 }).not.toBeNull();
+    const firstGrid = Number(await attr(page, 'sample-image', 'data-step'));
+    await expect
+      .poll(async () => Number(await attr(page, 'sample-image', 'data-step')), { timeout: 60_000 })
+      .toBeGreaterThan(firstGrid);
+    expect(await points(page, 'chart-swd')).toBe(0);
+    await expect.poll(() => text(page, 'run-backend-name')).toBe('wasm');
+    expect(await text(page, 'run-throughput')).toMatch(/img\/s/);
+    // The grid itself is served from the data folder and decodes.
+    await expect
+      .poll(() => page.getByTestId('sample-image').evaluate((img) => (img as HTMLImageElement).naturalWidth))
+      .toBeGreaterThan(0);
+    await screenshot(page, 'training-running-light');
+
+    // The same run opened in a second window (dark): history from training.run, then live points.
+    const dark = await openTraining('dark');
+    await expect.poll(() => text(dark, 'run-state'), { timeout: 30_000 }).toBe('Running');
+    const darkStart = await points(dark, 'chart-loss');
+    expect(darkStart).toBeGreaterThan(2);
+    await expect.poll(() => points(dark, 'chart-loss'), { timeout: 30_000 }).toBeGreaterThan(darkStart);
+    await screenshot(dark, 'training-running-dark');
+    await dark.context().close();
+
+    // Pause holds the step; resume moves it again.
+    await page.getByTestId('pause').click();
+    await expect.poll(() => text(page, 'run-state')).toBe('Paused');
+    // The step in flight (and progress already sent) may still land; then the count holds still.
+    await expect
+      .poll(
+        async () => {
+          const before = await stepOf(page);
+          await page.waitForTimeout(800);
+          return (await stepOf(page)) === before;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
+    const heldAt = await stepOf(page);
+    await page.waitForTimeout(1500);
+    expect(await stepOf(page)).toBe(heldAt);
+    await page.getByTestId('resume').click();
+    await expect.poll(() => text(page, 'run-state')).toBe('Running');
+    await expect.poll(() => stepOf(page), { timeout: 30_000 }).toBeGreaterThan(heldAt + 5);
+
+    // Scrub back through the saved grids with the keyboard; "Latest" returns to following.
+    const scrubber = page.getByTestId('sample-scrubber');
+    await scrubber.focus();
+    const before = Number(await attr(page, 'sample-image', 'data-step'));
+    await page.keyboard.press('Home');
+    await expect.poll(async () => Number(await attr(page, 'sample-image', 'data-step'))).toBeLessThan(before);
+    await page.keyboard.press('ArrowRight');
+    await page.getByTestId('sample-latest').click();
+
+    // Stop checkpoints and lists the run as stopped, with a Continue offer.
+    await page.getByTestId('stop').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Stopped');
+    await expect.poll(() => attr(page, 'run-item', 'data-state')).toBe('stopped');
+    await page.getByTestId('resume-offer').waitFor();
+    const stoppedAt = await stepOf(page);
+    expect(stoppedAt).toBeGreaterThan(0);
+    const runId = (await attr(page, 'run-item', 'data-run-id'))!;
+    const samplesDir = join(app.dataDir, 'runs', runId, 'samples');
+    expect((await readdir(samplesDir)).length).toBeGreaterThan(1);
+
+    // Continue from the checkpoint: running again and past where it stopped.
+    await page.getByTestId('resume-offer-continue').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Running');
+    await expect.poll(() => stepOf(page), { timeout: 60_000 }).toBeGreaterThan(stoppedAt + 5);
+    await page.getByTestId('stop').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Stopped');
+
+    // Inline rename.
+    await page.getByTestId('run-title').click();
+    await page.getByTestId('rename-input').fill('renamed run');
+    await page.getByTestId('rename-input').press('Enter');
+    await expect.poll(() => text(page, 'run-title')).toBe('renamed run');
+    await expect.poll(() => page.getByTestId('run-item').textContent()).toContain('renamed run');
+
+    // Export the generator: the path is shown and holds a tfjs model.
+    await page.getByTestId('export').click();
+    await page.getByTestId('export-path').waitFor({ timeout: 60_000 });
+    const exported = (await page.getByTestId('export-path').locator('code').textContent())!;
+    expect(existsSync(join(exported, 'model.json'))).toBe(true);
+
+    // Delete asks first, then removes the run folder; the empty state comes back.
+    await page.getByTestId('delete').click();
+    await page.getByTestId('confirm-delete').click();
+    await page.getByTestId('training-empty').waitFor();
+    expect(existsSync(join(app.dataDir, 'runs', runId))).toBe(false);
+    await page.context().close();
+  });
+});
