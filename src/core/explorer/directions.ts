@@ -105,6 +105,7 @@ export async function computePrincipalDirections(
 
   const parts: tf.Tensor2D[] = [];
   let yc: tf.Tensor2D | undefined;
+  let ycT: tf.Tensor2D | undefined;
   let basis: tf.Tensor2D | undefined;
   try {
     // 1. Activations of every sampled latent, flattened to [N, D].
@@ -129,6 +130,10 @@ export async function computePrincipalDirections(
     for (const p of parts) p.dispose();
     parts.length = 0;
     const centered = yc;
+    // Ycᵀ is kept as its own copy: a matMul with transposeA on an N×D operand runs ~20× slower on the wasm
+    // backend (measured: 1.9 s vs 95 ms for 2048×4608), and the iteration needs Ycᵀ·P ten times.
+    ycT = tf.tidy(() => centered.transpose() as tf.Tensor2D);
+    const centeredT = ycT;
     const totalVariance = (await readScalar(tf.tidy(() => centered.square().sum()))) / (samples - 1);
     if (!(totalVariance > 0))
       throw new Error('the generator layer gives the same activations for every z: nothing to explore');
@@ -140,9 +145,7 @@ export async function computePrincipalDirections(
     for (let it = 0; it < iterations; it++) {
       throwIfAborted(signal);
       const current: tf.Tensor2D = basis;
-      const next = tf.tidy(
-        () => tf.matMul(centered, tf.matMul(centered, current), true, false) as tf.Tensor2D,
-      );
+      const next = tf.tidy(() => tf.matMul(centeredT, tf.matMul(centered, current)) as tf.Tensor2D);
       current.dispose();
       basis = await orthonormalize(next);
       onProgress?.({ phase: 'iterating', done: it + 1, total: iterations });
@@ -154,7 +157,7 @@ export async function computePrincipalDirections(
     const projected = tf.tidy(() => tf.matMul(centered, finalBasis)); // N×m
     const m = projected.shape[1]!;
     const gram = Float64Array.from(
-      await readAndDispose(tf.tidy(() => tf.matMul(projected, projected, true, false))),
+      await readAndDispose(tf.tidy(() => tf.matMul(projected.transpose(), projected))),
     );
     const { values, vectors } = symmetricEigen(gram, m);
     let kept = 0;
@@ -173,7 +176,7 @@ export async function computePrincipalDirections(
       const zs = tf.tensor2d(latents, [samples, zDim]);
       return zs.sub(zs.mean(0));
     });
-    const raw = await readAndDispose(tf.tidy(() => tf.matMul(coordinates, zc, true, false))); // k×zDim
+    const raw = await readAndDispose(tf.tidy(() => tf.matMul(coordinates.transpose(), zc))); // k×zDim
     coordinates.dispose();
     const directionVectors: Float32Array[] = [];
     for (let k = 0; k < kept; k++) {
@@ -222,6 +225,7 @@ export async function computePrincipalDirections(
   } finally {
     for (const p of parts) p.dispose();
     yc?.dispose();
+    ycT?.dispose();
     if (basis && !basis.isDisposed) basis.dispose();
   }
 }
@@ -234,7 +238,7 @@ export function sampleLatents(seed: number, samples: number, zDim: number): Floa
 /** Columns of `a` made orthonormal (rank-deficient columns dropped); disposes `a`. */
 async function orthonormalize(a: tf.Tensor2D): Promise<tf.Tensor2D> {
   const k = a.shape[1];
-  const gram = Float64Array.from(await readAndDispose(tf.tidy(() => tf.matMul(a, a, true, false))));
+  const gram = Float64Array.from(await readAndDispose(tf.tidy(() => tf.matMul(a.transpose(), a))));
   const { transform, rank } = orthonormalizer(gram, k);
   if (rank === 0) {
     a.dispose();
