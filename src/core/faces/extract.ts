@@ -29,7 +29,7 @@ export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif
 
 /** A plain-JSON snapshot, reported after every image (adapters throttle). */
 export interface FaceExtractionProgress {
-  phase: 'preparing' | 'extracting' | 'saving' | 'done';
+  phase: 'extracting' | 'saving' | 'done';
   /** Images found in the input folder. */
   images: number;
   /** Of those, already processed by an earlier run and skipped. */
