@@ -104,7 +104,7 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
           state: 'invalid',
           path: chosen || envPath,
           from: chosen ? 'option' : 'env',
-          message: errorMessage(error),
+          message: forTheApp(errorMessage(error)),
         };
       }
     }
@@ -132,6 +132,7 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
         cascade: await cascadeStatus(),
         failures: failures.slice(-MAX_LISTED_FAILURES),
         failuresTotal: failures.length,
+        datasetHasImages: await hasImages(paths.dataset),
         datasetDir: paths.dataset,
         facesDir: paths.faces,
       };
@@ -190,9 +191,9 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
           downloadProblem = undefined;
         } catch (error) {
           if (error instanceof CascadeError && !form.cascadePath && !process.env['KAO_CASCADE']) {
-            downloadProblem = error.message;
+            downloadProblem = forTheApp(error.message);
           }
-          throw error instanceof CascadeError ? new KaoError('not-found', error.message) : error;
+          throw error instanceof CascadeError ? new KaoError('not-found', forTheApp(error.message)) : error;
         }
         report({ ...base, stage: 'preparing' });
         try {
@@ -275,9 +276,8 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
         try {
           await resolveCascade({ cascadePath: path });
         } catch (error) {
-          throw new KaoError('invalid-input', errorMessage(error), [
-            { path: 'path', message: errorMessage(error) },
-          ]);
+          const message = forTheApp(errorMessage(error));
+          throw new KaoError('invalid-input', message, [{ path: 'path', message }]);
         }
         downloadProblem = undefined;
       }
@@ -425,6 +425,13 @@ function rethrowIndexError(error: unknown): never {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The core words its cascade errors for the CLI (`--cascade FILE`); the app asks for the file in a field. */
+function forTheApp(message: string): string {
+  return capitalize(message)
+    .replace(/; (?:download it yourself and )?pass --cascade FILE \/ set KAO_CASCADE$/, '')
+    .replace(/the --cascade file /g, 'the cascade file ');
 }
 
 function capitalize(text: string): string {

@@ -180,6 +180,8 @@ export const FacesState = z.object({
   /** Images the extraction could not read (the newest, capped), and how many there are. */
   failures: z.array(FaceFailure),
   failuresTotal: z.int(),
+  /** Whether the dataset folder holds any illustration to extract from. */
+  datasetHasImages: z.boolean(),
   datasetDir: z.string(),
   facesDir: z.string(),
 });

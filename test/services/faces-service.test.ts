@@ -125,6 +125,7 @@ describe('faces service', () => {
     const before = await h.ok('faces.state', {});
     expect(before.counts).toMatchObject({ faces: 0, kept: 0, excluded: 0, images: 0 });
     expect(before.indexSettings).toBeUndefined();
+    expect(before.datasetHasImages).toBe(true);
     expect(before.facesDir).toBe(join(h.dataDir, 'faces'));
 
     // Start, and pause at once: the job stops after the image it is on, with the progress pushed as events.
@@ -278,7 +279,7 @@ describe('faces service', () => {
     expect(failed.phase).toBe('failed');
     expect(failed.error).toMatchObject({
       code: 'not-found',
-      message: expect.stringContaining('could not download'),
+      message: expect.stringContaining('Could not download'),
     });
     const status = (await h.ok('faces.state', {})).cascade;
     expect(status.state).toBe('unavailable');
@@ -313,6 +314,7 @@ describe('faces service', () => {
 
   it('refuses bad requests with a clear error before anything runs', async () => {
     const h = await harness();
+    expect((await h.ok('faces.state', {})).datasetHasImages).toBe(false);
     // No illustrations yet.
     const empty = await expectError(h, 'faces.extract.start', form(), 'not-found');
     expect(empty.message).toMatch(/no illustrations yet/);

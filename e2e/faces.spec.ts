@@ -1,0 +1,271 @@
+/// <reference lib="dom" />
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
+import { cascadePath, illustrationsDir } from '../test/helpers/shared-data.ts';
+import { makeTempDir } from '../test/helpers/temp-dir.ts';
+
+/** 5 + 0 + 1 + 3 faces with the default options. */
+const ILLUSTRATIONS = [
+  'jonathonyan_detect_04.jpg',
+  'patornjantara_positive-image1.jpg',
+  'waifu2x_miku_small.jpg',
+  'xavierjiezou_test_3.jpg',
+];
+const TOTAL_FACES = 9;
+
+let browser: Browser;
+const stops: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  while (stops.length) await stops.pop()!();
+});
+
+/** `kao serve` on a temp data folder whose dataset holds `images`, with `faces` settings stored beforehand. */
+async function serveWith(images: string[], faces: Record<string, unknown>): Promise<ServedApp> {
+  const temp = await makeTempDir('kao-e2e-faces-');
+  stops.push(temp.cleanup);
+  const dataDir = join(temp.dir, 'data');
+  const configDir = join(temp.dir, 'config');
+  await mkdir(join(dataDir, 'dataset'), { recursive: true });
+  await mkdir(configDir, { recursive: true });
+  for (const name of images) await copyFile(join(illustrationsDir, name), join(dataDir, 'dataset', name));
+  await writeFile(join(configDir, 'settings.json'), JSON.stringify({ dataDir, faces }));
+  const app = await startServe({ dataDir, configDir });
+  stops.push(() => (app.process.exitCode === null && !app.process.killed ? app.stop() : Promise.resolve()));
+  return app;
+}
+
+async function openFaces(app: ServedApp, scheme: 'light' | 'dark' = 'light'): Promise<Page> {
+  const page = await openApp(browser, app.url, scheme);
+  await page.locator('[data-screen="faces"]').click();
+  await page.getByTestId('faces-screen').waitFor();
+  return page;
+}
+
+const countOf = (page: Page, key: string) =>
+  page
+    .getByTestId(`count-${key}`)
+    .textContent()
+    .then((text) => Number((text ?? '').replace(/\D/g, '')));
+
+/** Crops rendered and actually decoded by the browser. */
+const loadedCrops = (page: Page) =>
+  page.$$eval(
+    '[data-testid="face-crop"]',
+    (imgs) =>
+      imgs.filter((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0)
+        .length,
+  );
+
+const cellAttr = (page: Page, attr: string) =>
+  page.$$eval('[data-testid="face-cell"]', (cells, name) => cells.map((c) => c.getAttribute(name)), attr);
+
+describe('the Faces screen in Chromium over kao serve', () => {
+  it('extracts with progress, shows a face boxed on its source, and keeps keyboard exclusions after a reload', async () => {
+    const app = await serveWith(ILLUSTRATIONS, { cascadePath });
+    for (const scheme of ['light', 'dark'] as const) {
+      const empty = await openFaces(app, scheme);
+      await empty.getByTestId('faces-empty').waitFor();
+      expect(await empty.getByTestId('faces-empty').textContent()).toContain('No faces extracted yet');
+      expect(await empty.getByTestId('opt-cascade').inputValue()).toBe(cascadePath);
+      await screenshot(empty, `faces-empty-${scheme}`);
+      await empty.context().close();
+    }
+
+    const page = await openFaces(app);
+    await page.getByTestId('extract-start').click();
+    await page.getByTestId('extract-progress').waitFor();
+    expect(await page.getByTestId('extract-progress').getAttribute('data-phase')).toBe('running');
+    await screenshot(page, 'faces-running-light');
+    // Pause: the job stops after the image it is on, and the crops so far appear in the grid.
+    await page.getByTestId('extract-pause').click();
+    await expect.poll(() => page.getByTestId('extract-status').textContent()).toBe('Paused');
+    await expect.poll(() => loadedCrops(page), { timeout: 60_000 }).toBeGreaterThan(0);
+    expect(await countOf(page, 'faces')).toBeLessThan(TOTAL_FACES);
+    await screenshot(page, 'faces-paused-light');
+    await page.getByTestId('extract-resume').click();
+    await expect
+      .poll(() => page.getByTestId('extract-progress').getAttribute('data-phase'), { timeout: 60_000 })
+      .toBe('done');
+    expect(await page.getByTestId('extract-status').textContent()).toMatch(/^Done: \d+ new faces? from/);
+    expect(
+      await page.getByRole('progressbar', { name: 'Extraction progress' }).getAttribute('aria-valuenow'),
+    ).toBe('100');
+    await expect.poll(() => countOf(page, 'faces')).toBe(TOTAL_FACES);
+    await expect.poll(() => loadedCrops(page), { timeout: 30_000 }).toBe(TOTAL_FACES);
+    expect(await countOf(page, 'kept')).toBe(TOTAL_FACES);
+    await screenshot(page, 'faces-filled-light');
+
+    // Click a face: its source illustration, with the box drawn where the index says, scaled to the display.
+    const index = JSON.parse(await readFile(join(app.dataDir, 'faces', 'faces-index.json'), 'utf8')) as {
+      images: Array<{
+        source: string;
+        faces: Array<{ id: string; box: Record<'x' | 'y' | 'width' | 'height', number> }>;
+      }>;
+    };
+    const ids = (await cellAttr(page, 'data-id')) as string[];
+    const fifth = page.getByTestId('face-cell').nth(4);
+    await fifth.click();
+    const record = index.images
+      .flatMap((i) => i.faces.map((f) => ({ ...f, source: i.source })))
+      .find((f) => f.id === ids[4])!;
+    expect(await page.getByTestId('source-name').textContent()).toBe(record.source);
+    await expect
+      .poll(() => page.getByTestId('source-image').evaluate((img) => (img as HTMLImageElement).naturalWidth))
+      .toBeGreaterThan(0);
+    const geometry = await page.evaluate(() => {
+      const img = document.querySelector('[data-testid="source-image"]') as HTMLImageElement;
+      const box = document.querySelector('[data-testid="face-box"]') as HTMLElement;
+      const i = img.getBoundingClientRect();
+      const b = box.getBoundingClientRect();
+      return {
+        scale: i.width / img.naturalWidth,
+        left: b.left - i.left,
+        top: b.top - i.top,
+        width: b.width,
+        height: b.height,
+      };
+    });
+    expect(geometry.scale).toBeLessThan(1);
+    expect(geometry.left).toBeCloseTo(record.box.x * geometry.scale, 0);
+    expect(geometry.top).toBeCloseTo(record.box.y * geometry.scale, 0);
+    expect(geometry.width).toBeCloseTo(record.box.width * geometry.scale, 0);
+    expect(geometry.height).toBeCloseTo(record.box.height * geometry.scale, 0);
+    await screenshot(page, 'faces-source-light');
+    // Enter opens it large; Escape closes.
+    await page.keyboard.press('Enter');
+    await page.getByTestId('source-viewer').waitFor();
+    await screenshot(page, 'faces-viewer-light');
+    await page.keyboard.press('Escape');
+    expect(await page.getByTestId('source-viewer').count()).toBe(0);
+
+    // Keyboard: X excludes the focused face, → moves to the next, X excludes it too.
+    await page.getByTestId('face-cell').first().click();
+    await page.keyboard.press('x');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('x');
+    await expect.poll(() => countOf(page, 'excluded')).toBe(2);
+    expect(await countOf(page, 'kept')).toBe(TOTAL_FACES - 2);
+    await expect
+      .poll(() => cellAttr(page, 'data-excluded'))
+      .toEqual(['true', 'true', ...Array<string>(TOTAL_FACES - 2).fill('false')]);
+
+    // Selection: shift-click ranges, Ctrl+A selects all, Escape clears; R restores what is selected.
+    await page.getByTestId('face-cell').nth(3).click();
+    await page
+      .getByTestId('face-cell')
+      .nth(5)
+      .click({ modifiers: ['Shift'] });
+    expect(await page.getByTestId('selection-count').textContent()).toBe('3 selected');
+    await page
+      .getByTestId('face-cell')
+      .nth(7)
+      .click({ modifiers: ['Control'] });
+    expect(await page.getByTestId('selection-count').textContent()).toBe('4 selected');
+    await page.keyboard.press('Control+a');
+    await expect
+      .poll(() => page.getByTestId('selection-count').textContent())
+      .toBe(`${TOTAL_FACES} selected`);
+    await page.keyboard.press('Escape');
+    expect(await page.getByTestId('selection-count').textContent()).toBe('');
+    await page.getByTestId('face-cell').nth(2).click();
+    await page.keyboard.press('Delete');
+    await expect.poll(() => countOf(page, 'excluded')).toBe(3);
+    await page.keyboard.press('r');
+    await expect.poll(() => countOf(page, 'excluded')).toBe(2);
+
+    // The excluded filter lists exactly the two.
+    await page.getByTestId('filter-excluded').click();
+    await expect.poll(() => cellAttr(page, 'data-id')).toEqual(ids.slice(0, 2));
+
+    // After a reload (a new page over the same server) they are still excluded.
+    await page.reload();
+    await page.getByTestId('faces-screen').waitFor();
+    await expect.poll(() => countOf(page, 'excluded')).toBe(2);
+    await expect
+      .poll(() => cellAttr(page, 'data-excluded'))
+      .toEqual(['true', 'true', ...Array<string>(TOTAL_FACES - 2).fill('false')]);
+    await page.context().close();
+
+    const dark = await openFaces(app, 'dark');
+    await expect.poll(() => loadedCrops(dark), { timeout: 30_000 }).toBe(TOTAL_FACES);
+    await dark.getByTestId('face-cell').nth(1).click();
+    await dark
+      .getByTestId('face-cell')
+      .nth(5)
+      .click({ modifiers: ['Shift'] });
+    await expect
+      .poll(() => dark.getByTestId('source-image').evaluate((img) => (img as HTMLImageElement).naturalWidth))
+      .toBeGreaterThan(0);
+    await screenshot(dark, 'faces-filled-dark');
+    await dark.context().close();
+  });
+
+  it('says when the face detector cannot be downloaded, and takes a local copy instead', async () => {
+    const offline: Server = createServer((_req, res) => res.writeHead(503).end('offline'));
+    await new Promise<void>((resolve) => offline.listen(0, '127.0.0.1', resolve));
+    stops.push(() => new Promise((resolve) => offline.close(() => resolve())));
+    const url = `http://127.0.0.1:${(offline.address() as AddressInfo).port}/lbpcascade_animeface.xml`;
+    // The served process takes its environment at spawn.
+    const saved = { url: process.env['KAO_CASCADE_URL'], env: process.env['KAO_CASCADE'] };
+    process.env['KAO_CASCADE_URL'] = url;
+    delete process.env['KAO_CASCADE'];
+    let app: ServedApp;
+    try {
+      app = await serveWith(ILLUSTRATIONS.slice(0, 1), {});
+    } finally {
+      restoreEnv('KAO_CASCADE_URL', saved.url);
+      restoreEnv('KAO_CASCADE', saved.env);
+    }
+
+    const page = await openFaces(app);
+    await page.getByTestId('extract-start').click();
+    await expect
+      .poll(() => page.getByTestId('extract-progress').getAttribute('data-phase'), { timeout: 30_000 })
+      .toBe('failed');
+    const panel = page.getByTestId('cascade-panel');
+    await panel.waitFor();
+    expect(await panel.getAttribute('data-state')).toBe('unavailable');
+    expect(await page.getByTestId('cascade-message').textContent()).toMatch(
+      /^Could not download .*HTTP 503 Service Unavailable\)$/,
+    );
+    expect(await page.getByTestId('cascade-url').textContent()).toBe(url);
+    await screenshot(page, 'faces-cascade-missing-light');
+    const darkMissing = await openFaces(app, 'dark');
+    await darkMissing.getByTestId('cascade-panel').waitFor();
+    await screenshot(darkMissing, 'faces-cascade-missing-dark');
+    await darkMissing.context().close();
+
+    // A wrong file is refused with the reason; the real one is taken and saved.
+    await page.getByTestId('cascade-path').fill(join(illustrationsDir, ILLUSTRATIONS[0]!));
+    await page.getByTestId('cascade-use').click();
+    await expect
+      .poll(() => page.getByTestId('cascade-error').textContent())
+      .toMatch(/is not lbpcascade_animeface/);
+    await page.getByTestId('cascade-path').fill(cascadePath);
+    await page.getByTestId('cascade-use').click();
+    await expect.poll(() => panel.count()).toBe(0);
+    expect(await page.getByTestId('opt-cascade').inputValue()).toBe(cascadePath);
+    await page.context().close();
+
+    // A new window shows the saved file and no problem.
+    const again = await openFaces(app, 'dark');
+    await expect.poll(() => again.getByTestId('opt-cascade').inputValue()).toBe(cascadePath);
+    expect(await again.getByTestId('cascade-panel').count()).toBe(0);
+    await again.context().close();
+  });
+});
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}

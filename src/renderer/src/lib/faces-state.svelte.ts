@@ -1,0 +1,475 @@
+import { SvelteMap } from 'svelte/reactivity';
+import type { EventOf, Settings } from '../../../shared/contract.ts';
+import {
+  MAX_IDS_PER_REQUEST,
+  type CascadeStatus,
+  type FaceCounts,
+  type FaceExtractionForm,
+  type FaceFilter,
+  type FaceIndexSettings,
+  type FaceItem,
+  type FacesState as FacesStateResponse,
+} from '../../../shared/faces-schemas.ts';
+import { KaoError } from '../../../shared/errors.ts';
+import { errorMessage, kao } from './api.ts';
+import { emptySelection, selectionOf, toggled, withAll, type Selection } from './faces-selection.ts';
+
+export type ExtractionJob = EventOf<'faces.extraction'>;
+type Form = Required<FaceExtractionForm>;
+
+/** Crops come in pages of this many faces. */
+const PAGE_SIZE = 200;
+/** While an extraction adds faces, the grid re-reads the list at most this often. */
+const REFRESH_INTERVAL_MS = 1500;
+const FORM_FIELDS = new Set(['size', 'margin', 'scaleFactor', 'minNeighbors', 'minSize', 'cascadePath']);
+
+const idleJob: ExtractionJob = { phase: 'idle' };
+const noCounts: FaceCounts = {
+  images: 0,
+  failedImages: 0,
+  faces: 0,
+  kept: 0,
+  excluded: 0,
+  duplicatesDropped: 0,
+  tooSmallDropped: 0,
+};
+
+/**
+ * Everything the Faces screen shows: the extraction form and job, the cascade's status, and the review grid
+ * (pages of crops fetched for the rows in view, a selection of ids, the focused face shown on its source).
+ * Indices are positions in the current filter's list; the selection is by id so it survives refreshes.
+ */
+export class FacesState {
+  form = $state<Form>(defaultForm());
+  job = $state<ExtractionJob>(idleJob);
+  info = $state<FacesStateResponse | undefined>();
+  counts = $state<FaceCounts>(noCounts);
+  formError = $state<string | undefined>();
+  fieldErrors = $state<Record<string, string>>({});
+  cascadePath = $state('');
+  cascadeError = $state<string | undefined>();
+  loaded = $state(false);
+
+  filter = $state<FaceFilter>('all');
+  /** Faces in the current filter; undefined until the first page arrives. */
+  total = $state<number | undefined>();
+  listError = $state<string | undefined>();
+  actionError = $state<string | undefined>();
+  readonly items = new SvelteMap<number, FaceItem>();
+  /** Selected face ids (replaced, never mutated: a select-all of 50,000 is one assignment). */
+  selected = $state.raw<Selection>(emptySelection);
+  focus = $state<number | undefined>();
+  anchor: number | undefined;
+  /** The face shown on its source illustration; kept while its page reloads. */
+  inspected = $state<FaceItem | undefined>();
+  /** The large source view is open. */
+  viewing = $state(false);
+
+  busy = $derived(this.job.phase === 'running' || this.job.phase === 'paused');
+  cascade = $derived<CascadeStatus | undefined>(this.info?.cascade);
+  indexSettings = $derived<FaceIndexSettings | undefined>(this.info?.indexSettings);
+  /** Existing faces were made with other options: extracting now means rebuilding. */
+  optionsDiffer = $derived(
+    !!this.indexSettings &&
+      this.counts.faces + this.counts.images > 0 &&
+      !sameOptions(this.indexSettings, this.form),
+  );
+
+  #visible: [number, number] = [0, 0];
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  #pagesLoading = new Set<number>();
+  #generation = 0;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastRefresh = 0;
+  #lastTotalFaces = -1;
+
+  async load(settings: Settings | undefined): Promise<void> {
+    if (settings) this.form = { ...settings.faces, rebuild: false };
+    this.cascadePath = settings?.faces.cascadePath ?? '';
+    try {
+      const [job] = await Promise.all([kao.invoke('faces.extract.state', {}), this.reloadInfo()]);
+      this.job = job;
+    } catch (error) {
+      this.formError = errorMessage(error);
+    }
+    await this.refresh();
+    this.loaded = true;
+  }
+
+  async reloadInfo(): Promise<void> {
+    try {
+      this.info = await kao.invoke('faces.state', {});
+      this.counts = this.info.counts;
+      this.listError = undefined;
+    } catch (error) {
+      this.listError = errorMessage(error);
+    }
+  }
+
+  /** Subscribes to extraction progress and to changes made elsewhere; returns the cleanup. */
+  connect(): () => void {
+    const offJob = kao.on('faces.extraction', (job) => {
+      this.job = job;
+      const ended = job.phase === 'done' || job.phase === 'cancelled' || job.phase === 'failed';
+      this.#facesMayHaveChanged(job.progress?.totalFaces ?? -1, ended);
+      if (ended) void this.reloadInfo();
+    });
+    // Another window excluded faces, or an extraction ended: show the list as it is now.
+    const offChanged = kao.on('faces.changed', ({ counts }) => {
+      this.counts = counts;
+      this.#facesMayHaveChanged(-1, true);
+    });
+    return () => {
+      offJob();
+      offChanged();
+      clearTimeout(this.#refreshTimer);
+    };
+  }
+
+  // ------------------------------------------------------------ extraction
+
+  async start(): Promise<boolean> {
+    this.formError = undefined;
+    this.fieldErrors = {};
+    try {
+      this.job = await kao.invoke('faces.extract.start', {
+        ...this.form,
+        cascadePath: this.form.cascadePath.trim(),
+        rebuild: this.optionsDiffer,
+      });
+      return true;
+    } catch (error) {
+      this.#showFormError(error);
+      return false;
+    }
+  }
+
+  async pause(): Promise<void> {
+    await this.#control(() => kao.invoke('faces.extract.pause', {}));
+  }
+  async resume(): Promise<void> {
+    await this.#control(() => kao.invoke('faces.extract.resume', {}));
+  }
+  async cancel(): Promise<void> {
+    await this.#control(() => kao.invoke('faces.extract.cancel', {}));
+  }
+
+  /** Puts the options the existing faces were made with back into the form. */
+  useIndexOptions(): void {
+    if (this.indexSettings)
+      this.form = { ...this.form, ...this.indexSettings, size: asCropSize(this.indexSettings.size) };
+  }
+
+  /** Checks and saves a local copy of the cascade; answers the saved path ('' when refused). */
+  async useCascade(path = this.cascadePath): Promise<string | undefined> {
+    this.cascadeError = undefined;
+    try {
+      const status = await kao.invoke('faces.cascade.use', { path: path.trim() });
+      if (this.info) this.info = { ...this.info, cascade: status };
+      this.form = { ...this.form, cascadePath: path.trim() };
+      return path.trim();
+    } catch (error) {
+      this.cascadeError = errorMessage(error);
+      return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------ the grid's data
+
+  setFilter(filter: FaceFilter): void {
+    if (filter === this.filter) return;
+    this.filter = filter;
+    this.selected = emptySelection;
+    this.focus = undefined;
+    this.anchor = undefined;
+    this.total = undefined;
+    this.items.clear();
+    this.#visible = [0, 0];
+    void this.refresh();
+  }
+
+  /** The grid's rendered cells changed: fetch the pages they are on. */
+  setVisible(first: number, end: number): void {
+    this.#visible = [first, end];
+    void this.#ensureRange(first, end);
+  }
+
+  /** Re-reads the list's size and the rows in view, swapping them in at once. */
+  async refresh(): Promise<void> {
+    const generation = ++this.#generation;
+    this.#lastRefresh = Date.now();
+    this.#pagesLoading.clear();
+    const [first, end] = this.#visible;
+    const firstPage = Math.floor(first / PAGE_SIZE);
+    const lastPage = Math.max(firstPage, Math.floor(Math.max(first, end - 1) / PAGE_SIZE));
+    const filter = this.filter;
+    try {
+      const pages = await Promise.all(
+        range(firstPage, lastPage + 1).map((page) =>
+          kao.invoke('faces.list', { filter, offset: page * PAGE_SIZE, limit: PAGE_SIZE }),
+        ),
+      );
+      if (generation !== this.#generation) return;
+      this.items.clear();
+      for (const page of pages) page.faces.forEach((face, i) => this.items.set(page.offset + i, face));
+      this.total = pages[0]?.total ?? 0;
+      if (pages[0]) this.counts = pages[0].counts;
+      this.listError = undefined;
+      this.#afterListChange();
+    } catch (error) {
+      this.listError = errorMessage(error);
+    }
+  }
+
+  async #ensureRange(first: number, end: number): Promise<void> {
+    const generation = this.#generation;
+    const filter = this.filter;
+    const missing = range(Math.floor(first / PAGE_SIZE), Math.ceil(end / PAGE_SIZE)).filter(
+      (page) => !this.#pagesLoading.has(page) && !this.items.has(page * PAGE_SIZE),
+    );
+    await Promise.all(
+      missing.map(async (page) => {
+        this.#pagesLoading.add(page);
+        try {
+          const result = await kao.invoke('faces.list', {
+            filter,
+            offset: page * PAGE_SIZE,
+            limit: PAGE_SIZE,
+          });
+          if (generation !== this.#generation) return;
+          result.faces.forEach((face, i) => this.items.set(result.offset + i, face));
+          this.total = result.total;
+          this.counts = result.counts;
+        } catch (error) {
+          this.listError = errorMessage(error);
+        } finally {
+          this.#pagesLoading.delete(page);
+        }
+      }),
+    );
+  }
+
+  /** Keeps focus inside the list and the inspected face current after the list changed under it. */
+  #afterListChange(): void {
+    const total = this.total ?? 0;
+    if (this.focus !== undefined) {
+      if (total === 0) {
+        this.focus = undefined;
+      } else if (this.focus >= total) {
+        this.focus = total - 1;
+      }
+    }
+    const focused = this.focus === undefined ? undefined : this.items.get(this.focus);
+    if (focused) this.inspected = focused;
+    else if (this.inspected && total === 0) this.inspected = undefined;
+  }
+
+  #facesMayHaveChanged(marker: number, now: boolean): void {
+    if (marker === this.#lastTotalFaces && !now) return;
+    this.#lastTotalFaces = now ? -1 : marker;
+    clearTimeout(this.#refreshTimer);
+    const wait = now ? 0 : Math.max(0, REFRESH_INTERVAL_MS - (Date.now() - this.#lastRefresh));
+    this.#refreshTimer = setTimeout(() => void this.refresh(), wait);
+  }
+
+  // ------------------------------------------------------------ selection and focus
+
+  /** A click on a cell: plain selects it, Ctrl/⌘ toggles it, Shift selects the range from the anchor. */
+  async click(index: number, modifiers: { shift: boolean; toggle: boolean }): Promise<void> {
+    const face = this.items.get(index);
+    if (!face) return;
+    if (modifiers.shift && this.anchor !== undefined) {
+      await this.#selectRange(this.anchor, index, modifiers.toggle);
+      this.#setFocus(index);
+      return;
+    }
+    if (modifiers.toggle) {
+      this.selected = toggled(this.selected, face.id);
+    } else {
+      this.selected = selectionOf([face.id]);
+    }
+    this.anchor = index;
+    this.#setFocus(index);
+  }
+
+  /**
+   * Arrow keys: plain moves focus and selects that face alone, Shift extends the range from the anchor,
+   * Ctrl/⌘ moves focus only.
+   */
+  async move(delta: number, modifiers: { shift: boolean; toggle: boolean }): Promise<void> {
+    const total = this.total ?? 0;
+    if (total === 0) return;
+    const from = this.focus ?? (delta > 0 ? -1 : total);
+    const to = Math.max(0, Math.min(total - 1, from + delta));
+    if (modifiers.shift) {
+      if (this.anchor === undefined) this.anchor = this.focus ?? to;
+      this.#setFocus(to);
+      await this.#selectRange(this.anchor, to, false);
+      return;
+    }
+    this.#setFocus(to);
+    if (modifiers.toggle) return;
+    this.anchor = to;
+    const face = await this.#faceAt(to);
+    if (face && this.focus === to) this.selected = selectionOf([face.id]);
+  }
+
+  /** Space: toggles the focused face in or out of the selection. */
+  async toggleFocused(): Promise<void> {
+    if (this.focus === undefined) return;
+    const face = await this.#faceAt(this.focus);
+    if (!face) return;
+    this.selected = toggled(this.selected, face.id);
+    this.anchor = this.focus;
+  }
+
+  async selectAll(): Promise<void> {
+    try {
+      const { ids } = await kao.invoke('faces.ids', { filter: this.filter });
+      this.selected = selectionOf(ids);
+    } catch (error) {
+      this.actionError = errorMessage(error);
+    }
+  }
+
+  clearSelection(): void {
+    this.selected = emptySelection;
+    this.anchor = this.focus;
+  }
+
+  /**
+   * Excludes (or restores) the selection, or the focused face when nothing is selected. Faces that leave
+   * the current filter leave the selection too.
+   */
+  async setExcluded(excluded: boolean): Promise<void> {
+    this.actionError = undefined;
+    let ids = [...this.selected];
+    if (ids.length === 0 && this.focus !== undefined) {
+      const face = this.items.get(this.focus);
+      if (face) ids = [face.id];
+    }
+    if (ids.length === 0) return;
+    try {
+      for (let i = 0; i < ids.length; i += MAX_IDS_PER_REQUEST) {
+        this.counts = await kao.invoke('faces.setExcluded', {
+          ids: ids.slice(i, i + MAX_IDS_PER_REQUEST),
+          excluded,
+        });
+      }
+    } catch (error) {
+      this.actionError = errorMessage(error);
+    }
+    const leaves = (this.filter === 'kept' && excluded) || (this.filter === 'excluded' && !excluded);
+    if (leaves) {
+      this.selected = emptySelection;
+      this.anchor = this.focus;
+    }
+    if (this.inspected && ids.includes(this.inspected.id)) this.inspected = { ...this.inspected, excluded };
+    await this.refresh();
+    // The face now at the focused position is the next one to review: select it, as a move would.
+    if (leaves && this.focus !== undefined) {
+      const next = this.items.get(this.focus);
+      if (next) this.selected = selectionOf([next.id]);
+    }
+  }
+
+  /** The large source view shows the focused face; ←/→ in it move through the list. */
+  openViewer(): void {
+    if (this.inspected) this.viewing = true;
+  }
+
+  #setFocus(index: number): void {
+    this.focus = index;
+    const face = this.items.get(index);
+    if (face) this.inspected = face;
+    else void this.#faceAt(index).then((f) => f && this.focus === index && (this.inspected = f));
+  }
+
+  async #faceAt(index: number): Promise<FaceItem | undefined> {
+    const known = this.items.get(index);
+    if (known) return known;
+    await this.#ensureRange(index, index + 1);
+    return this.items.get(index);
+  }
+
+  async #selectRange(from: number, to: number, add: boolean): Promise<void> {
+    const [start, end] = from <= to ? [from, to + 1] : [to, from + 1];
+    let ids: string[] = [];
+    const loaded = range(start, end).map((i) => this.items.get(i)?.id);
+    if (loaded.every((id) => id !== undefined)) {
+      ids = loaded as string[];
+    } else {
+      try {
+        ids = (await kao.invoke('faces.ids', { filter: this.filter, offset: start, limit: end - start })).ids;
+      } catch (error) {
+        this.actionError = errorMessage(error);
+        return;
+      }
+    }
+    this.selected = add ? withAll(this.selected, ids) : selectionOf(ids);
+  }
+
+  async #control(action: () => Promise<ExtractionJob>): Promise<void> {
+    try {
+      this.job = await action();
+    } catch (error) {
+      this.formError = errorMessage(error);
+    }
+  }
+
+  #showFormError(error: unknown): void {
+    if (error instanceof KaoError && error.code === 'invalid-input' && error.issues?.length) {
+      this.fieldErrors = Object.fromEntries(error.issues.map((i) => [i.path, i.message]));
+      if (error.issues.every((i) => FORM_FIELDS.has(i.path))) {
+        this.formError = 'Check the highlighted fields.';
+        return;
+      }
+    }
+    this.formError = errorMessage(error);
+  }
+}
+
+function sameOptions(a: FaceIndexSettings, b: Form): boolean {
+  return (
+    a.size === b.size &&
+    a.margin === b.margin &&
+    a.scaleFactor === b.scaleFactor &&
+    a.minNeighbors === b.minNeighbors &&
+    a.minSize === b.minSize
+  );
+}
+
+function asCropSize(size: number): Form['size'] {
+  return size === 64 || size === 128 ? size : 96;
+}
+
+function defaultForm(): Form {
+  return {
+    size: 96,
+    margin: 0.25,
+    scaleFactor: 1.1,
+    minNeighbors: 5,
+    minSize: 24,
+    cascadePath: '',
+    rebuild: false,
+  };
+}
+
+function range(start: number, end: number): number[] {
+  return Array.from({ length: Math.max(0, end - start) }, (_, i) => start + i);
+}
+
+/** Share of the images this run has to process that it has processed. */
+export function extractionFraction(job: ExtractionJob): number {
+  const p = job.progress;
+  if (!p) return 0;
+  if (job.phase === 'done') return 1;
+  return p.toProcess > 0 ? p.processed / p.toProcess : 0;
+}
+
+export function formatDuration(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return '—';
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
