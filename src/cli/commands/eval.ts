@@ -1,0 +1,55 @@
+import { CliError, intOption, parseCommandArgs, writeJson, type CliCommand } from '../command.ts';
+import { trainingImages } from './train.ts';
+
+const usage =
+  'kao eval --run DIR --real DIR [--n 1000] [--step N] [--seed N] [--backend auto|wasm|cpu|…] [--json]';
+
+export const evalCommand: CliCommand = {
+  name: 'eval',
+  summary: 'Sliced Wasserstein distance between a run and real faces',
+  usage,
+  async run(argv, io) {
+    const { values } = parseCommandArgs(
+      argv,
+      {
+        run: { type: 'string' },
+        real: { type: 'string' },
+        n: { type: 'string' },
+        step: { type: 'string' },
+        seed: { type: 'string' },
+        backend: { type: 'string' },
+      },
+      usage,
+    );
+    if (!values.run || !values.real) throw new CliError(`--run and --real are required\nusage: ${usage}`, 2);
+    const n = intOption(values.n, 'n', 2) ?? 1000;
+    const real = await trainingImages(values.real);
+    const { selectBackend } = await import('../../core/gan/backend.ts');
+    await selectBackend((values.backend ?? 'auto') as Parameters<typeof selectBackend>[0]).catch(
+      (error: Error) => {
+        throw new CliError(`--backend: ${error.message}`);
+      },
+    );
+    const { evaluateRun } = await import('../../core/gan/evaluate.ts');
+    const result = await evaluateRun(values.run, real, {
+      n,
+      step: intOption(values.step, 'step', 0),
+      seed: intOption(values.seed, 'seed', 0),
+    }).catch((error: Error) => {
+      throw new CliError(error.message);
+    });
+    for (const warning of result.warnings) io.stderr.write(`warning: ${warning}\n`);
+    if (io.json) {
+      writeJson(io, result);
+      return 0;
+    }
+    const lines = [
+      `SWD ×10³ at step ${result.step}, ${result.images} images of ${result.imageSize}px (lower is better)`,
+    ];
+    for (const level of result.swd.levels)
+      lines.push(`  ${String(level.resolution).padStart(4)}px  ${level.swd.toFixed(2)}`);
+    lines.push(`  average ${result.swd.average.toFixed(2)}`);
+    io.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  },
+};
