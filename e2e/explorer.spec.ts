@@ -1,0 +1,215 @@
+/// <reference lib="dom" />
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
+import { selectBackend } from '../src/core/gan/backend.ts';
+import { makeTempDir } from '../test/helpers/temp-dir.ts';
+import { makeExplorerTestRun } from '../test/services/explorer-test-run.ts';
+
+let app: ServedApp;
+let browser: Browser;
+let cleanup: () => Promise<void>;
+let dataDir: string;
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+  const temp = await makeTempDir('kao-e2e-explorer-');
+  cleanup = temp.cleanup;
+  dataDir = join(temp.dir, 'data');
+  app = await startServe({ dataDir, configDir: join(temp.dir, 'config') });
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+  await cleanup?.();
+});
+
+async function openScreen(scheme: 'light' | 'dark', screen: 'explorer' | 'favorites'): Promise<Page> {
+  const page = await openApp(browser, app.url, scheme);
+  await page.locator(`nav [data-screen="${screen}"]`).click();
+  await expect
+    .poll(() => page.locator('main h1').textContent())
+    .toBe(screen === 'explorer' ? 'Explorer' : 'Favorites');
+  return page;
+}
+
+const canvasUrl = (page: Page) =>
+  page.getByTestId('explorer-canvas').evaluate((c) => (c as HTMLCanvasElement).toDataURL());
+const paints = async (page: Page) =>
+  Number(await page.getByTestId('explorer-canvas').getAttribute('data-paints'));
+const canvasPixels = (page: Page) =>
+  page.getByTestId('explorer-canvas').evaluate((c) => {
+    const canvas = c as HTMLCanvasElement;
+    return Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data);
+  });
+
+describe('the Explorer and Favorites screens in Chromium over kao serve', () => {
+  it('shows empty states with a next step when nothing is trained or saved (light and dark)', async () => {
+    for (const scheme of ['light', 'dark'] as const) {
+      const page = await openScreen(scheme, 'explorer');
+      await page.getByTestId('explorer-empty').waitFor();
+      expect(await page.getByTestId('explorer-empty').textContent()).toMatch(
+        /No trained generator to explore/,
+      );
+      await screenshot(page, `explorer-empty-${scheme}`);
+      await page.locator('nav [data-screen="favorites"]').click();
+      await page.getByTestId('favorites-empty').waitFor();
+      await screenshot(page, `favorites-empty-${scheme}`);
+      await page.context().close();
+    }
+  });
+
+  it('draws faces in the page, moves them with direction sliders, saves a favorite that survives a reload', async () => {
+    await makeExplorerTestRun(dataDir, { steps: 60, checkpointEvery: 30 });
+    const page = await openScreen('light', 'explorer');
+
+    // A face is drawn by tfjs in the page, and GANSpace directions appear as sliders.
+    await expect.poll(() => paints(page), { timeout: 60_000 }).toBeGreaterThan(0);
+    expect(await page.getByTestId('explorer-step').inputValue()).toBe('60');
+    const backend = await page.getByTestId('explorer-backend').textContent();
+    await expect
+      .poll(() => page.getByTestId('direction-slider').count(), { timeout: 60_000 })
+      .toBeGreaterThan(5);
+    const first = await canvasUrl(page);
+
+    // Drag the first direction slider with the mouse: the pixels change.
+    const slider = page.getByTestId('direction-slider').first();
+    const box = (await slider.boundingBox())!;
+    const before = await paints(page);
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    for (let i = 1; i <= 8; i++)
+      await page.mouse.move(box.x + box.width / 2 + i * (box.width / 20), box.y + box.height / 2);
+    await page.mouse.up();
+    await expect.poll(() => paints(page)).toBeGreaterThan(before);
+    await expect.poll(() => canvasUrl(page)).not.toBe(first);
+
+    // Keyboard steps on the focused slider: one render each; the time from input to paint is the latency.
+    const latencies: number[] = [];
+    await slider.focus();
+    for (let i = 0; i < 20; i++) {
+      const count = await paints(page);
+      await page.keyboard.press(i % 2 ? 'ArrowLeft' : 'ArrowRight');
+      await expect.poll(() => paints(page)).toBeGreaterThan(count);
+      latencies.push(Number(await page.getByTestId('explorer-canvas').getAttribute('data-last-latency')));
+    }
+    latencies.sort((a, b) => a - b);
+    const median = latencies[latencies.length >> 1]!;
+    console.log(
+      `[explorer] slider latency (input → painted, tiny 16×16 model, ${backend}, headless Chromium): median ${median.toFixed(1)} ms, min ${latencies[0]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms over ${latencies.length} steps`,
+    );
+    expect(await page.getByTestId('explorer-latency').textContent()).toMatch(/\d+ ms\/frame/);
+
+    // Undo returns to the face before the drag.
+    const edited = await canvasUrl(page);
+    await page.getByTestId('undo').click();
+    await expect.poll(() => canvasUrl(page)).not.toBe(edited);
+
+    // Same seed, same face.
+    await page.getByTestId('explorer-seed').fill('42');
+    await page.getByTestId('explorer-seed').press('Enter');
+    await page.getByTestId('explorer-seed').blur();
+    await expect.poll(() => page.getByTestId('undo').isEnabled()).toBe(true);
+    const seed42 = await canvasUrl(page);
+    await page.keyboard.press('n');
+    await expect.poll(() => canvasUrl(page)).not.toBe(seed42);
+    await page.getByTestId('explorer-seed').fill('42');
+    await page.getByTestId('explorer-seed').press('Enter');
+    await expect.poll(() => canvasUrl(page)).toBe(seed42);
+    await page.getByTestId('explorer-seed').blur();
+
+    // Move a slider, then save with S: a toast confirms.
+    await slider.focus();
+    await page.keyboard.press('Shift+ArrowRight');
+    await expect.poll(() => canvasUrl(page)).not.toBe(seed42);
+    const savedPixels = await canvasPixels(page);
+    await page.locator('main').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('s');
+    await page.getByText(/Saved “.+” to Favorites/).waitFor();
+    await screenshot(page, 'explorer-filled-light');
+
+    // Variations: clicking one continues from it.
+    await page.getByTestId('tab-variations').click();
+    await expect.poll(() => page.getByTestId('variation-cell').count(), { timeout: 30_000 }).toBe(16);
+    await screenshot(page, 'explorer-variations-light');
+    const beforePick = await canvasUrl(page);
+    await page.getByTestId('variation-cell').nth(5).click();
+    await expect.poll(() => canvasUrl(page)).not.toBe(beforePick);
+
+    // Interpolation between the current face and another, exported as a 4-frame GIF.
+    await page.getByTestId('tab-interpolation').click();
+    await page.getByTestId('set-a').click();
+    await page.keyboard.press('n');
+    await page.getByTestId('set-b').click();
+    await page.getByTestId('export-frames').fill('4');
+    await page.getByTestId('export-format').selectOption('gif');
+    await page.getByTestId('export-animation').click();
+    await page.getByTestId('export-result').waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('export-result').textContent()).toMatch(/4 frames, 64×64/);
+    await expect
+      .poll(() =>
+        page
+          .getByTestId('export-result')
+          .locator('img')
+          .evaluate((img) => (img as HTMLImageElement).naturalWidth),
+      )
+      .toBe(64);
+    await screenshot(page, 'explorer-interpolation-light');
+    await page.context().close();
+
+    // Favorites: the saved face is there, in both themes and after a reload.
+    const favorites = await openScreen('light', 'favorites');
+    await favorites.getByTestId('favorite-card').first().waitFor();
+    expect(await favorites.getByTestId('favorite-card').count()).toBe(1);
+    expect(await favorites.getByTestId('favorite-name').textContent()).toMatch(/tiny-run · step 60/);
+    await expect
+      .poll(() =>
+        favorites.getByTestId('favorite-image').evaluate((img) => (img as HTMLImageElement).naturalWidth),
+      )
+      .toBe(64);
+    await favorites.reload();
+    await favorites.getByTestId('favorite-card').first().waitFor();
+    expect(await favorites.getByTestId('favorite-card').count()).toBe(1);
+
+    // Rename inline.
+    await favorites.getByTestId('favorite-name').click();
+    await favorites.getByTestId('favorite-rename-input').fill('Blue-eyed test face');
+    await favorites.getByTestId('favorite-rename-input').press('Enter');
+    await expect.poll(() => favorites.getByTestId('favorite-name').textContent()).toBe('Blue-eyed test face');
+    await screenshot(favorites, 'favorites-filled-light');
+
+    // Open in Explorer regenerates the identical face (same run, step, z, ψ).
+    await favorites.getByTestId('favorite-open').click();
+    await expect.poll(() => favorites.locator('main h1').textContent()).toBe('Explorer');
+    await expect
+      .poll(
+        async () => {
+          const pixels = await canvasPixels(favorites);
+          return (
+            pixels.length === savedPixels.length && pixels.every((v, i) => Math.abs(v - savedPixels[i]!) <= 1)
+          );
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
+    await favorites.context().close();
+
+    const dark = await openScreen('dark', 'favorites');
+    await dark.getByTestId('favorite-card').first().waitFor();
+    await expect
+      .poll(() =>
+        dark.getByTestId('favorite-image').evaluate((img) => (img as HTMLImageElement).naturalWidth),
+      )
+      .toBe(64);
+    await screenshot(dark, 'favorites-filled-dark');
+    await dark.locator('nav [data-screen="explorer"]').click();
+    await expect.poll(() => paints(dark), { timeout: 60_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => dark.getByTestId('direction-slider').count(), { timeout: 60_000 })
+      .toBeGreaterThan(5);
+    await screenshot(dark, 'explorer-filled-dark');
+    await dark.context().close();
+  });
+});

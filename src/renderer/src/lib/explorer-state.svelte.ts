@@ -1,0 +1,584 @@
+/**
+ * The Explorer screen's state. Faces are generated here in the renderer (GeneratorRuntime, tfjs), so a
+ * slider drag never waits on IPC or on the trainer; Node is asked only for the weights, the directions
+ * cache, saving favorites and exporting animations. One instance lives for the whole session, so leaving
+ * the screen and coming back keeps the face, the history and the loaded model.
+ */
+import type { ExplorerRun, Favorite, InterpolationExportResult } from '../../../shared/explorer-schemas.ts';
+import { History } from '../../../core/explorer/history.ts';
+import {
+  faceArithmetic,
+  interpolate,
+  lerp,
+  randomLatent,
+  slerp,
+  truncate,
+  variations,
+  withComponent,
+  type InterpolationMode,
+  type Latent,
+} from '../../../core/explorer/latent.ts';
+import {
+  effectiveLatent,
+  latentForSaving,
+  withBaseLatent,
+  withOffset,
+  withTruncation,
+  type ExplorerState as FaceState,
+} from '../../../core/explorer/state.ts';
+import type { PrincipalDirections, PrincipalDirectionsProgress } from '../../../core/explorer/directions.ts';
+import type { RgbaImage } from '../../../core/explorer/generator.ts';
+import { errorMessage, kao } from './api.ts';
+import type { BackendChoice, GeneratorRuntime } from './generator-runtime.ts';
+
+type Notify = (level: 'info' | 'warning' | 'error', message: string) => void;
+export type ExplorerTab = 'directions' | 'variations' | 'interpolation' | 'arithmetic' | 'raw';
+
+/** A face picked as an interpolation end: what it looked like, as the latent the generator sees. */
+export interface Endpoint {
+  label: string;
+  latent: Latent;
+}
+
+export interface VariationCell {
+  /** Untruncated z of the variation (the explorer continues from it with the current ψ). */
+  z: Latent;
+  image: RgbaImage;
+}
+
+const DIRECTION_SAMPLES = 2048;
+const DIRECTION_COUNT = 16;
+const MAX_SEED = 2 ** 31 - 1;
+
+export class ExplorerState {
+  runs = $state.raw<ExplorerRun[]>([]);
+  runsLoaded = $state(false);
+  runsError = $state<string | undefined>();
+  runId = $state<string | undefined>();
+  step = $state<number | undefined>();
+
+  /** Loading the generator (weights + backend). */
+  modelLoading = $state(false);
+  modelError = $state<string | undefined>();
+  runtime = $state.raw<GeneratorRuntime | undefined>();
+  backend = $state.raw<BackendChoice | undefined>();
+
+  directions = $state.raw<PrincipalDirections | undefined>();
+  directionsProgress = $state.raw<PrincipalDirectionsProgress | undefined>();
+  directionsError = $state<string | undefined>();
+
+  face = $state.raw<FaceState | undefined>();
+  seed = $state(1);
+  canUndo = $state(false);
+  canRedo = $state(false);
+  /** Smoothed time from a slider's input event to the face painted, in ms. */
+  latencyMs = $state<number | undefined>();
+  /** Bumped after every paint (e2e and the variation grid wait on it). */
+  paintCount = $state(0);
+  saving = $state(false);
+  tab = $state<ExplorerTab>('directions');
+
+  variationAmount = $state(0.3);
+  variationSeed = $state(1);
+  variationCells = $state.raw<VariationCell[]>([]);
+
+  endpointA = $state.raw<Endpoint | undefined>();
+  endpointB = $state.raw<Endpoint | undefined>();
+  interpolationMode = $state<InterpolationMode>('spherical');
+  interpolationT = $state(0.5);
+  exportFrames = $state(24);
+  exportFormat = $state<'webp' | 'gif'>('webp');
+  exportProgress = $state.raw<{ done: number; total: number } | undefined>();
+  exporting = $state(false);
+  exported = $state.raw<InterpolationExportResult | undefined>();
+
+  /** Favorites of the open run: interpolation ends and arithmetic groups come from here. */
+  favorites = $state.raw<Favorite[]>([]);
+  groups = $state<{ a: string[]; b: string[]; c: string[] }>({ a: [], b: [], c: [] });
+
+  run = $derived(this.runs.find((r) => r.id === this.runId));
+
+  #history: History<FaceState> | undefined;
+  #canvas: HTMLCanvasElement | undefined;
+  #rendering = false;
+  #renderQueued = false;
+  #inputAt: number | undefined;
+  #editing = false;
+  #loadToken = 0;
+  #directionsAbort: AbortController | undefined;
+  #pendingFavorite: Favorite | undefined;
+
+  constructor(private notify: Notify) {}
+
+  setNotify(notify: Notify): void {
+    this.notify = notify;
+  }
+
+  connect(): () => void {
+    const offs = [
+      kao.on('explorer.export', (progress) => {
+        if (this.exporting) this.exportProgress = progress;
+      }),
+      kao.on('favorites.changed', () => void this.loadFavorites()),
+      kao.on('training.checkpoint', () => void this.refreshRuns()),
+    ];
+    return () => offs.forEach((off) => off());
+  }
+
+  /** The run list; opens a favorite waiting to be shown, else keeps the open run, else the newest. */
+  async load(): Promise<void> {
+    await this.refreshRuns();
+    const pending = this.#pendingFavorite;
+    if (pending) {
+      this.#pendingFavorite = undefined;
+      await this.openFavorite(pending);
+    } else if (!this.runId && this.runs[0]) {
+      await this.openRun(this.runs[0].id);
+    }
+  }
+
+  async refreshRuns(): Promise<void> {
+    try {
+      this.runs = await kao.invoke('explorer.runs', {});
+      this.runsError = undefined;
+    } catch (error) {
+      this.runsError = errorMessage(error);
+    } finally {
+      this.runsLoaded = true;
+    }
+  }
+
+  /** Opens a run at a checkpoint (the newest by default) and shows a face. */
+  async openRun(runId: string, step?: number, face?: { z: Latent; truncation: number }): Promise<boolean> {
+    const token = ++this.#loadToken;
+    this.#directionsAbort?.abort();
+    this.runId = runId;
+    this.modelLoading = true;
+    this.modelError = undefined;
+    this.directions = undefined;
+    this.directionsProgress = undefined;
+    this.directionsError = undefined;
+    this.variationCells = [];
+    this.exported = undefined;
+    try {
+      const manifest = await kao.invoke('explorer.model', step === undefined ? { runId } : { runId, step });
+      const { GeneratorRuntime } = await import('./generator-runtime.ts');
+      const runtime = await GeneratorRuntime.load(manifest, kao.mediaUrl(manifest.weightsPath));
+      if (token !== this.#loadToken) {
+        runtime.dispose();
+        return false;
+      }
+      const sameModelFamily = this.runtime?.zDim === runtime.zDim && this.runtime.manifest.runId === runId;
+      this.runtime?.dispose();
+      this.runtime = runtime;
+      this.backend = runtime.backend;
+      this.step = manifest.step;
+      // Latents mean something else in another run; another checkpoint of the same run keeps the face.
+      const start: FaceState = face
+        ? { z: Float32Array.from(face.z), truncation: face.truncation, offsets: [] }
+        : sameModelFamily && this.face
+          ? { ...this.face, offsets: [] }
+          : { z: randomLatent(this.seed, runtime.zDim), truncation: this.face?.truncation ?? 1, offsets: [] };
+      if (!sameModelFamily) {
+        this.endpointA = undefined;
+        this.endpointB = undefined;
+        this.groups = { a: [], b: [], c: [] };
+      }
+      this.#resetHistory(start);
+      if (manifest.directions) {
+        const { principalDirectionsFromJson } = await import('../../../core/explorer/directions.ts');
+        this.#setDirections(principalDirectionsFromJson(manifest.directions));
+      } else {
+        void this.computeDirections();
+      }
+      void this.loadFavorites();
+      this.requestRender();
+      return true;
+    } catch (error) {
+      if (token === this.#loadToken) this.modelError = errorMessage(error);
+      return false;
+    } finally {
+      if (token === this.#loadToken) this.modelLoading = false;
+    }
+  }
+
+  /** Finds GANSpace directions in small chunks (the sliders work meanwhile) and caches them in the run. */
+  async computeDirections(): Promise<void> {
+    const runtime = this.runtime;
+    if (!runtime) return;
+    this.#directionsAbort?.abort();
+    const abort = new AbortController();
+    this.#directionsAbort = abort;
+    this.directionsError = undefined;
+    this.directionsProgress = { phase: 'sampling', done: 0, total: DIRECTION_SAMPLES };
+    try {
+      const directions = await runtime.directions({
+        samples: DIRECTION_SAMPLES,
+        components: DIRECTION_COUNT,
+        signal: abort.signal,
+        onProgress: (progress) => {
+          if (!abort.signal.aborted) this.directionsProgress = progress;
+        },
+      });
+      if (abort.signal.aborted || this.runtime !== runtime) return;
+      this.#setDirections(directions);
+      const { principalDirectionsToJson } = await import('../../../core/explorer/directions.ts');
+      await kao
+        .invoke('explorer.saveDirections', {
+          runId: runtime.manifest.runId,
+          step: runtime.manifest.step,
+          directions: principalDirectionsToJson(directions),
+        })
+        .catch((error: unknown) => this.notify('warning', `Directions not cached: ${errorMessage(error)}`));
+    } catch (error) {
+      if (!abort.signal.aborted) this.directionsError = errorMessage(error);
+    } finally {
+      if (this.#directionsAbort === abort) {
+        this.#directionsAbort = undefined;
+        this.directionsProgress = undefined;
+      }
+    }
+  }
+
+  #setDirections(directions: PrincipalDirections): void {
+    this.directions = directions;
+    if (this.face && this.face.offsets.length !== directions.directions.length) {
+      // Directions arrive after the face: give it one zero offset per slider, without an undo step.
+      const face = { ...this.face, offsets: directions.directions.map(() => 0) };
+      this.#history?.replace(face);
+      this.face = face;
+    }
+  }
+
+  // ------------------------------------------------------------ rendering
+
+  attachCanvas(canvas: HTMLCanvasElement | undefined): void {
+    this.#canvas = canvas;
+    if (canvas) this.requestRender();
+  }
+
+  /** The latent the generator sees for the current face. */
+  get latent(): Latent | undefined {
+    return this.face ? effectiveLatent(this.#alignedFace(this.face), this.directions) : undefined;
+  }
+
+  /** Renders the current face; while one render runs, later requests collapse into one. */
+  requestRender(): void {
+    if (this.#rendering) {
+      this.#renderQueued = true;
+      return;
+    }
+    void this.#render();
+  }
+
+  async #render(): Promise<void> {
+    const runtime = this.runtime;
+    const latent = this.latent;
+    const canvas = this.#canvas;
+    if (!runtime || !latent || !canvas) return;
+    this.#rendering = true;
+    const startedAt = this.#inputAt;
+    this.#inputAt = undefined;
+    try {
+      const [image] = await runtime.render([latent]);
+      if (this.runtime !== runtime) return;
+      const { paint } = await import('./generator-runtime.ts');
+      paint(canvas, image!);
+      // Painted = the next frame after the pixels were put.
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+      this.paintCount++;
+      if (startedAt !== undefined) {
+        const ms = performance.now() - startedAt;
+        this.latencyMs = this.latencyMs === undefined ? ms : this.latencyMs * 0.7 + ms * 0.3;
+        canvas.dataset.lastLatency = ms.toFixed(1);
+      }
+    } catch (error) {
+      this.notify('error', `The face could not be generated: ${errorMessage(error)}`);
+    } finally {
+      this.#rendering = false;
+      if (this.#renderQueued) {
+        this.#renderQueued = false;
+        void this.#render();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ edits and history
+
+  #alignedFace(face: FaceState): FaceState {
+    const count = this.directions?.directions.length ?? 0;
+    if (face.offsets.length === count) return face;
+    return { ...face, offsets: Array.from({ length: count }, (_, i) => face.offsets[i] ?? 0) };
+  }
+
+  #resetHistory(face: FaceState): void {
+    const aligned = this.#alignedFace(face);
+    this.#history = new History(aligned, 100);
+    this.face = aligned;
+    this.#syncHistory();
+  }
+
+  #syncHistory(): void {
+    this.canUndo = this.#history?.canUndo ?? false;
+    this.canRedo = this.#history?.canRedo ?? false;
+  }
+
+  /** A discrete change (new face, variation picked): one undo step. */
+  #commit(face: FaceState): void {
+    if (!this.#history) return;
+    this.#editing = false;
+    this.face = this.#history.push(this.#alignedFace(face));
+    this.#syncHistory();
+    this.requestRender();
+  }
+
+  /** A slider moving: the first input of a drag is an undo step, the rest replace it. */
+  #edit(face: FaceState): void {
+    if (!this.#history) return;
+    this.#inputAt ??= performance.now();
+    const aligned = this.#alignedFace(face);
+    this.face = this.#editing ? this.#history.replace(aligned) : this.#history.push(aligned);
+    this.#editing = true;
+    this.#syncHistory();
+    this.requestRender();
+  }
+
+  /** A slider released (its `change` event): the next input starts a new undo step. */
+  endEdit(): void {
+    this.#editing = false;
+  }
+
+  setOffset(index: number, value: number): void {
+    if (this.face) this.#edit(withOffset(this.#alignedFace(this.face), index, value));
+  }
+
+  setTruncation(value: number): void {
+    if (this.face) this.#edit(withTruncation(this.face, value));
+  }
+
+  setComponent(index: number, value: number): void {
+    if (this.face) this.#edit({ ...this.face, z: withComponent(this.face.z, index, value) });
+  }
+
+  resetSliders(): void {
+    if (this.face) this.#commit({ ...this.face, offsets: this.face.offsets.map(() => 0) });
+  }
+
+  undo(): void {
+    const face = this.#history?.undo();
+    if (!face) return;
+    this.#editing = false;
+    this.face = face;
+    this.#syncHistory();
+    this.requestRender();
+  }
+
+  redo(): void {
+    const face = this.#history?.redo();
+    if (!face) return;
+    this.#editing = false;
+    this.face = face;
+    this.#syncHistory();
+    this.requestRender();
+  }
+
+  /** The face of a seed: the same seed always gives the same face. */
+  showSeed(seed: number): void {
+    if (!this.runtime || !this.face) return;
+    this.seed = clampSeed(seed);
+    this.#commit(withBaseLatent(this.face, randomLatent(this.seed, this.runtime.zDim)));
+  }
+
+  randomFace(): void {
+    this.showSeed(Math.floor(Math.random() * MAX_SEED));
+  }
+
+  /** Continue from a latent the generator should see as-is (interpolation frame, arithmetic result). */
+  continueFrom(latent: Latent): void {
+    if (this.face) this.#commit({ z: Float32Array.from(latent), truncation: 1, offsets: [] });
+  }
+
+  // ------------------------------------------------------------ variations
+
+  async renderVariations(): Promise<void> {
+    const runtime = this.runtime;
+    if (!runtime || !this.face) return;
+    const { z, truncation } = latentForSaving(this.#alignedFace(this.face), this.directions);
+    const zs = variations(z, { seed: this.variationSeed, amount: this.variationAmount, count: 16 });
+    try {
+      const images = await runtime.render(zs.map((v) => truncate(v, truncation)));
+      if (this.runtime === runtime) this.variationCells = zs.map((v, i) => ({ z: v, image: images[i]! }));
+    } catch (error) {
+      this.notify('error', `Variations could not be generated: ${errorMessage(error)}`);
+    }
+  }
+
+  pickVariation(cell: VariationCell): void {
+    if (!this.face) return;
+    this.#commit({ z: cell.z, truncation: this.face.truncation, offsets: [] });
+    void this.renderVariations();
+  }
+
+  shuffleVariations(): void {
+    this.variationSeed = (this.variationSeed % MAX_SEED) + 1;
+    void this.renderVariations();
+  }
+
+  // ------------------------------------------------------------ interpolation
+
+  setEndpoint(which: 'a' | 'b', endpoint: Endpoint): void {
+    if (which === 'a') this.endpointA = endpoint;
+    else this.endpointB = endpoint;
+  }
+
+  setEndpointFromCurrent(which: 'a' | 'b'): void {
+    const latent = this.latent;
+    if (latent)
+      this.setEndpoint(which, {
+        label: `Seed ${this.seed}${this.face?.offsets.some((o) => o) ? ' (edited)' : ''}`,
+        latent,
+      });
+  }
+
+  setEndpointFromFavorite(which: 'a' | 'b', favorite: Favorite): void {
+    this.setEndpoint(which, {
+      label: favorite.name,
+      latent: truncate(Float32Array.from(favorite.z), favorite.truncation),
+    });
+  }
+
+  /** The frame under the scrubber, or undefined until both ends are set. */
+  get interpolationLatent(): Latent | undefined {
+    if (!this.endpointA || !this.endpointB) return undefined;
+    const step = this.interpolationMode === 'spherical' ? slerp : lerp;
+    return step(this.endpointA.latent, this.endpointB.latent, this.interpolationT);
+  }
+
+  /** A strip of frames from A to B for the preview. */
+  async renderInterpolationStrip(count = 8): Promise<RgbaImage[]> {
+    if (!this.runtime || !this.endpointA || !this.endpointB) return [];
+    return this.runtime.render(
+      interpolate(this.endpointA.latent, this.endpointB.latent, count, this.interpolationMode),
+    );
+  }
+
+  async renderLatent(latent: Latent): Promise<RgbaImage | undefined> {
+    if (!this.runtime) return undefined;
+    return (await this.runtime.render([latent]))[0];
+  }
+
+  async exportAnimation(outPath?: string): Promise<void> {
+    const runtime = this.runtime;
+    if (!runtime || !this.endpointA || !this.endpointB || this.exporting) return;
+    this.exporting = true;
+    this.exported = undefined;
+    this.exportProgress = { done: 0, total: this.exportFrames };
+    try {
+      this.exported = await kao.invoke('explorer.exportInterpolation', {
+        runId: runtime.manifest.runId,
+        step: runtime.manifest.step,
+        from: Array.from(this.endpointA.latent),
+        to: Array.from(this.endpointB.latent),
+        frames: this.exportFrames,
+        mode: this.interpolationMode,
+        format: this.exportFormat,
+        ...(outPath?.trim() ? { outPath: outPath.trim() } : {}),
+      });
+      this.notify('info', `Animation saved to ${this.exported.path}`);
+    } catch (error) {
+      this.notify('error', `The animation could not be exported: ${errorMessage(error)}`);
+    } finally {
+      this.exporting = false;
+      this.exportProgress = undefined;
+    }
+  }
+
+  async cancelExport(): Promise<void> {
+    await kao.invoke('explorer.cancelExport', {}).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------ favorites and arithmetic
+
+  async loadFavorites(): Promise<void> {
+    try {
+      const { favorites } = await kao.invoke('favorites.list', {});
+      this.favorites = favorites.filter((f) => f.runId === this.runId && f.z.length === this.runtime?.zDim);
+    } catch {
+      this.favorites = [];
+    }
+  }
+
+  toggleGroup(group: 'a' | 'b' | 'c', id: string): void {
+    const current = this.groups[group];
+    this.groups = {
+      ...this.groups,
+      [group]: current.includes(id) ? current.filter((x) => x !== id) : [...current, id],
+    };
+  }
+
+  /** mean(A) − mean(B) + mean(C) of the picked favorites, as the latents they were shown with. */
+  get arithmeticLatent(): Latent | undefined {
+    const pick = (ids: string[]) =>
+      this.favorites
+        .filter((f) => ids.includes(f.id))
+        .map((f) => truncate(Float32Array.from(f.z), f.truncation));
+    const [a, b, c] = [pick(this.groups.a), pick(this.groups.b), pick(this.groups.c)];
+    if (!a.length || !b.length || !c.length) return undefined;
+    return faceArithmetic(a, b, c);
+  }
+
+  async save(name?: string): Promise<Favorite | undefined> {
+    const runtime = this.runtime;
+    if (!runtime || !this.face || this.saving) return undefined;
+    this.saving = true;
+    try {
+      const { z, truncation } = latentForSaving(this.#alignedFace(this.face), this.directions);
+      const favorite = await kao.invoke('favorites.save', {
+        runId: runtime.manifest.runId,
+        step: runtime.manifest.step,
+        z: Array.from(z),
+        truncation: Math.min(10, truncation),
+        ...(name?.trim() ? { name: name.trim() } : {}),
+      });
+      this.notify('info', `Saved “${favorite.name}” to Favorites.`);
+      return favorite;
+    } catch (error) {
+      this.notify('error', `The face could not be saved: ${errorMessage(error)}`);
+      return undefined;
+    } finally {
+      this.saving = false;
+    }
+  }
+
+  /** Shows a favorite exactly as saved: its run, checkpoint, z and ψ. */
+  async openFavorite(favorite: Favorite): Promise<void> {
+    if (!this.runsLoaded) {
+      this.#pendingFavorite = favorite;
+      return;
+    }
+    const ok = await this.openRun(favorite.runId, favorite.step, {
+      z: Float32Array.from(favorite.z),
+      truncation: favorite.truncation,
+    });
+    if (ok) this.notify('info', `Opened “${favorite.name}” in the explorer.`);
+  }
+
+  /** Queues a favorite for when the Explorer screen loads (from the Favorites screen). */
+  queueFavorite(favorite: Favorite): void {
+    this.#pendingFavorite = favorite;
+  }
+}
+
+function clampSeed(seed: number): number {
+  if (!Number.isFinite(seed)) return 1;
+  return Math.min(MAX_SEED, Math.max(0, Math.round(seed)));
+}
+
+let shared: ExplorerState | undefined;
+
+/** The session's one explorer (kept across screen switches). */
+export function useExplorerState(notify: Notify): ExplorerState {
+  shared ??= new ExplorerState(notify);
+  shared.setNotify(notify);
+  return shared;
+}

@@ -1,0 +1,88 @@
+import type { Favorite } from '../../../shared/explorer-schemas.ts';
+import { errorMessage, kao } from './api.ts';
+
+type Notify = (level: 'info' | 'warning' | 'error', message: string) => void;
+
+/** The Favorites screen's state: the library listing, kept fresh by `favorites.changed` events. */
+export class FavoritesState {
+  favorites = $state.raw<Favorite[]>([]);
+  problems = $state.raw<Array<{ file: string; reason: string }>>([]);
+  canCopy = $state(false);
+  canReveal = $state(false);
+  loaded = $state(false);
+  loadError = $state<string | undefined>();
+  /** Where the last export of each favorite went. */
+  exports = $state<Record<string, string>>({});
+  busy = $state<Record<string, string>>({});
+
+  constructor(private readonly notify: Notify) {}
+
+  connect(): () => void {
+    return kao.on('favorites.changed', () => void this.load());
+  }
+
+  async load(): Promise<void> {
+    try {
+      const listing = await kao.invoke('favorites.list', {});
+      this.favorites = listing.favorites;
+      this.problems = listing.problems;
+      this.canCopy = listing.canCopy;
+      this.canReveal = listing.canReveal;
+      this.loadError = undefined;
+    } catch (error) {
+      this.loadError = errorMessage(error);
+    } finally {
+      this.loaded = true;
+    }
+  }
+
+  async #act<T>(id: string, label: string, work: () => Promise<T>): Promise<T | undefined> {
+    this.busy = { ...this.busy, [id]: label };
+    try {
+      return await work();
+    } catch (error) {
+      this.notify('error', errorMessage(error));
+      return undefined;
+    } finally {
+      const { [id]: _done, ...rest } = this.busy;
+      this.busy = rest;
+    }
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    const updated = await this.#act(id, 'renaming', () => kao.invoke('favorites.rename', { id, name }));
+    if (updated) this.favorites = this.favorites.map((f) => (f.id === id ? updated : f));
+  }
+
+  async remove(id: string): Promise<void> {
+    const done = await this.#act(id, 'deleting', () => kao.invoke('favorites.delete', { id }));
+    if (done) this.favorites = this.favorites.filter((f) => f.id !== id);
+  }
+
+  async exportPng(id: string, size: number, to?: string): Promise<void> {
+    const result = await this.#act(id, 'exporting', () =>
+      kao.invoke('favorites.export', { id, size, ...(to?.trim() ? { to: to.trim() } : {}) }),
+    );
+    if (!result) return;
+    this.exports = { ...this.exports, [id]: result.path };
+    const note = result.source === 'saved-image' ? ' (upscaled from the saved image: the model is gone)' : '';
+    this.notify('info', `Exported ${result.size}×${result.size} PNG to ${result.path}${note}`);
+  }
+
+  /** Desktop: main puts the file on the clipboard. Browser: the page copies the PNG it already shows. */
+  async copy(favorite: Favorite): Promise<void> {
+    await this.#act(favorite.id, 'copying', async () => {
+      const { copied } = await kao.invoke('favorites.copy', { id: favorite.id });
+      if (!copied) {
+        if (!navigator.clipboard?.write) throw new Error('This browser cannot copy images to the clipboard.');
+        const blob = await (await fetch(kao.mediaUrl(favorite.imagePath))).blob();
+        await navigator.clipboard.write([new ClipboardItem({ 'image/png': blob })]);
+      }
+      this.notify('info', `Copied “${favorite.name}” to the clipboard.`);
+    });
+  }
+
+  async reveal(id: string): Promise<void> {
+    await this.#act(id, 'revealing', () => kao.invoke('favorites.reveal', { id }));
+  }
+}
