@@ -74,21 +74,31 @@ const stepOf = async (page: Page) =>
 const points = async (page: Page, chart: string) => Number(await attr(page, chart, 'data-points'));
 
 describe('the Training screen in Chromium over kao serve', () => {
-  it('shows the empty state with a way to the Faces screen (light and dark)', async () => {
+  // The steps below share one page and one run, in order.
+  let page: Page;
+  let runId: string;
+  const t0 = Date.now();
+  const mark = (what: string) =>
+    console.log(`[training e2e] ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  it('shows the empty state with the kept-face count and a way to the Faces screen (light and dark)', async () => {
     for (const scheme of ['light', 'dark'] as const) {
-      const page = await openTraining(scheme);
-      await page.getByTestId('training-empty').waitFor();
-      expect(await page.getByTestId('training-empty').textContent()).toMatch(/No training runs yet/);
-      await screenshot(page, `training-empty-${scheme}`);
-      await page.getByTestId('empty-new-run').click();
-      await page.getByTestId('training-form').waitFor();
-      await screenshot(page, `training-form-${scheme}`);
-      await page.context().close();
+      const view = await openTraining(scheme);
+      await view.getByTestId('training-empty').waitFor();
+      await expect
+        .poll(() => text(view, 'training-empty'))
+        .toMatch(/No training runs yet[\s\S]*64 kept faces/);
+      await screenshot(view, `training-empty-${scheme}`);
+      await view.getByTestId('empty-new-run').click();
+      await view.getByTestId('training-form').waitFor();
+      await screenshot(view, `training-form-${scheme}`);
+      await view.context().close();
     }
+    mark('empty state');
   });
 
-  it('trains a tiny run live: charts, sample grids, pause/resume, stop, continue, rename, export, delete', async () => {
-    const page = await openTraining('light');
+  it('starts a tiny run and shows it live: status, charts, sample grids', async () => {
+    page = await openTraining('light');
     await page.getByTestId('empty-new-run').click();
     await page.getByText('Quick test (16×16)').click();
     await page.getByTestId('run-name').fill('e2e tiny');
@@ -102,17 +112,18 @@ describe('the Training screen in Chromium over kao serve', () => {
     await page.getByTestId('run-swd-every').fill('0');
     await page.getByTestId('start-run').click();
 
-    // Live: the run is listed and running, the step and charts grow, sample grids arrive and update.
     await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Running');
     expect(await text(page, 'run-title')).toBe('e2e tiny');
+    runId = (await attr(page, 'run-item', 'data-run-id'))!;
+    mark('started');
     await expect.poll(() => points(page, 'chart-loss'), { timeout: 60_000 }).toBeGreaterThan(2);
     await expect.poll(() => points(page, 'chart-outputs')).toBeGreaterThan(2);
+    expect(await points(page, 'chart-swd')).toBe(0);
     await expect.poll(() => attr(page, 'sample-image', 'data-step'), { timeout: 60_000 }).not.toBeNull();
     const firstGrid = Number(await attr(page, 'sample-image', 'data-step'));
     await expect
       .poll(async () => Number(await attr(page, 'sample-image', 'data-step')), { timeout: 60_000 })
       .toBeGreaterThan(firstGrid);
-    expect(await points(page, 'chart-swd')).toBe(0);
     await expect.poll(() => text(page, 'run-backend-name')).toBe('wasm');
     expect(await text(page, 'run-throughput')).toMatch(/img\/s/);
     // The grid itself is served from the data folder and decodes.
@@ -120,17 +131,21 @@ describe('the Training screen in Chromium over kao serve', () => {
       .poll(() => page.getByTestId('sample-image').evaluate((img) => (img as HTMLImageElement).naturalWidth))
       .toBeGreaterThan(0);
     await screenshot(page, 'training-running-light');
+    mark('live charts and grids');
+  });
 
-    // The same run opened in a second window (dark): history from training.run, then live points.
+  it('opens the running run in a second window (dark): history first, then live points', async () => {
     const dark = await openTraining('dark');
     await expect.poll(() => text(dark, 'run-state'), { timeout: 30_000 }).toBe('Running');
-    const darkStart = await points(dark, 'chart-loss');
-    expect(darkStart).toBeGreaterThan(2);
-    await expect.poll(() => points(dark, 'chart-loss'), { timeout: 30_000 }).toBeGreaterThan(darkStart);
+    const start = await points(dark, 'chart-loss');
+    expect(start).toBeGreaterThan(2);
+    await expect.poll(() => points(dark, 'chart-loss'), { timeout: 30_000 }).toBeGreaterThan(start);
     await screenshot(dark, 'training-running-dark');
     await dark.context().close();
+    mark('second window');
+  });
 
-    // Pause holds the step; resume moves it again.
+  it('pauses (the step holds still) and resumes', async () => {
     await page.getByTestId('pause').click();
     await expect.poll(() => text(page, 'run-state')).toBe('Paused');
     // The step in flight (and progress already sent) may still land; then the count holds still.
@@ -150,52 +165,75 @@ describe('the Training screen in Chromium over kao serve', () => {
     await page.getByTestId('resume').click();
     await expect.poll(() => text(page, 'run-state')).toBe('Running');
     await expect.poll(() => stepOf(page), { timeout: 30_000 }).toBeGreaterThan(heldAt + 5);
+    mark('pause/resume');
+  });
 
-    // Scrub back through the saved grids with the keyboard; "Latest" returns to following.
-    const scrubber = page.getByTestId('sample-scrubber');
-    await scrubber.focus();
-    const before = Number(await attr(page, 'sample-image', 'data-step'));
+  it('scrubs back through the saved grids with the keyboard', async () => {
+    const latest = Number(await attr(page, 'sample-image', 'data-step'));
+    await page.getByTestId('sample-scrubber').focus();
     await page.keyboard.press('Home');
-    await expect.poll(async () => Number(await attr(page, 'sample-image', 'data-step'))).toBeLessThan(before);
+    await expect.poll(async () => Number(await attr(page, 'sample-image', 'data-step'))).toBeLessThan(latest);
+    const first = Number(await attr(page, 'sample-image', 'data-step'));
     await page.keyboard.press('ArrowRight');
+    await expect
+      .poll(async () => Number(await attr(page, 'sample-image', 'data-step')))
+      .toBeGreaterThan(first);
     await page.getByTestId('sample-latest').click();
+    await expect.poll(() => page.getByTestId('sample-latest').count()).toBe(0);
+  });
 
-    // Stop checkpoints and lists the run as stopped, with a Continue offer.
+  it('stops with a checkpoint, lists the run as stopped and offers to continue it', async () => {
     await page.getByTestId('stop').click();
     await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Stopped');
     await expect.poll(() => attr(page, 'run-item', 'data-state')).toBe('stopped');
     await page.getByTestId('resume-offer').waitFor();
-    const stoppedAt = await stepOf(page);
-    expect(stoppedAt).toBeGreaterThan(0);
-    const runId = (await attr(page, 'run-item', 'data-run-id'))!;
-    const samplesDir = join(app.dataDir, 'runs', runId, 'samples');
-    expect((await readdir(samplesDir)).length).toBeGreaterThan(1);
+    expect(await stepOf(page)).toBeGreaterThan(0);
+    expect((await readdir(join(app.dataDir, 'runs', runId, 'samples'))).length).toBeGreaterThan(1);
+    expect((await readdir(join(app.dataDir, 'runs', runId, 'checkpoints'))).length).toBeGreaterThan(0);
+    mark('stopped');
+  });
 
-    // Continue from the checkpoint: running again and past where it stopped.
+  it('continues the stopped run from its checkpoint', async () => {
+    const stoppedAt = await stepOf(page);
     await page.getByTestId('resume-offer-continue').click();
     await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Running');
     await expect.poll(() => stepOf(page), { timeout: 60_000 }).toBeGreaterThan(stoppedAt + 5);
     await page.getByTestId('stop').click();
     await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Stopped');
+    mark('continued and stopped');
+  });
 
-    // Inline rename.
+  it('renames the run inline', async () => {
     await page.getByTestId('run-title').click();
     await page.getByTestId('rename-input').fill('renamed run');
     await page.getByTestId('rename-input').press('Enter');
     await expect.poll(() => text(page, 'run-title')).toBe('renamed run');
     await expect.poll(() => page.getByTestId('run-item').textContent()).toContain('renamed run');
+  });
 
-    // Export the generator: the path is shown and holds a tfjs model.
+  it('exports the generator as a tfjs model and shows where', async () => {
     await page.getByTestId('export').click();
-    await page.getByTestId('export-path').waitFor({ timeout: 60_000 });
+    // The path, or the error the app showed instead (so a failure says why).
+    await expect
+      .poll(
+        async () =>
+          (await page.getByTestId('export-path').count()) > 0
+            ? 'exported'
+            : (await page.locator('.notice.error').allTextContents()).join(' ') || 'waiting',
+        { timeout: 60_000 },
+      )
+      .toBe('exported');
     const exported = (await page.getByTestId('export-path').locator('code').textContent())!;
     expect(existsSync(join(exported, 'model.json'))).toBe(true);
+    mark('exported');
+  });
 
-    // Delete asks first, then removes the run folder; the empty state comes back.
+  it('deletes the run after asking, and the empty state comes back', async () => {
     await page.getByTestId('delete').click();
     await page.getByTestId('confirm-delete').click();
     await page.getByTestId('training-empty').waitFor();
     expect(existsSync(join(app.dataDir, 'runs', runId))).toBe(false);
     await page.context().close();
+    mark('deleted');
   });
 });

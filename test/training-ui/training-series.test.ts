@@ -6,6 +6,7 @@ import {
   formatBytes,
   formatDuration,
   formatNumber,
+  formatStepsShort,
   insertSample,
   isLiveState,
   lowerBound,
@@ -104,11 +105,13 @@ describe('samples and run states', () => {
     ]);
   });
 
-  it('offers Continue only for stopped or interrupted runs', () => {
-    expect(canContinue({ state: 'stopped' })).toBe(true);
-    expect(canContinue({ state: 'interrupted' })).toBe(true);
-    expect(canContinue({ state: 'finished' })).toBe(false);
-    expect(canContinue({ state: 'running' })).toBe(false);
+  it('offers Continue for stopped or interrupted runs, and failed ones with a checkpoint', () => {
+    expect(canContinue({ state: 'stopped', checkpointStep: 0 })).toBe(true);
+    expect(canContinue({ state: 'interrupted', checkpointStep: 40 })).toBe(true);
+    expect(canContinue({ state: 'failed', checkpointStep: 40 })).toBe(true);
+    expect(canContinue({ state: 'failed', checkpointStep: 0 })).toBe(false);
+    expect(canContinue({ state: 'finished', checkpointStep: 40 })).toBe(false);
+    expect(canContinue({ state: 'running', checkpointStep: 40 })).toBe(false);
     expect(isLiveState('paused')).toBe(true);
     expect(isLiveState('failed')).toBe(false);
   });
@@ -138,5 +141,7 @@ describe('formatting', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.5 KB');
     expect(formatBytes(50 * 1024 * 1024)).toBe('50 MB');
+    expect(formatStepsShort(1200, 100_000)).toBe('1,200 / 100K');
+    expect(formatStepsShort(40, 5000)).toBe('40 / 5,000');
   });
 });

@@ -148,9 +148,22 @@ export function isLiveState(state: RunState): boolean {
   return state === 'running' || state === 'paused';
 }
 
-/** Runs that were stopped by the user or cut off (the app closed, the trainer crashed) can go on. */
-export function canContinue(run: Pick<RunSummary, 'state'>): boolean {
-  return run.state === 'stopped' || run.state === 'interrupted';
+/**
+ * Runs that were stopped by the user or cut off (the app closed mid-run) can go on; so can a failed run
+ * (a trainer crash) that left a checkpoint to go on from.
+ */
+export function canContinue(run: Pick<RunSummary, 'state' | 'checkpointStep'>): boolean {
+  return (
+    run.state === 'stopped' ||
+    run.state === 'interrupted' ||
+    (run.state === 'failed' && run.checkpointStep > 0)
+  );
+}
+
+const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+/** "1,200 / 100K": the run list's short form. */
+export function formatStepsShort(step: number, total: number): string {
+  return `${step.toLocaleString('en-US')} / ${total >= 10_000 ? compact.format(total) : total.toLocaleString('en-US')}`;
 }
 
 export const presetLabels: Record<string, string> = {

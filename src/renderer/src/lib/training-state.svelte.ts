@@ -44,6 +44,8 @@ export class TrainingState {
   liveRunId = $state<string | undefined>();
   progress = $state.raw<TrainingProgress | undefined>();
   action = $state<TrainingAction | undefined>();
+  /** Stop was asked for; the trainer is writing its checkpoint until the state event arrives. */
+  stopping = $state(false);
   /** Why the last start failed (no faces, bad options), shown in the form rather than as a toast. */
   startError = $state<string | undefined>();
   /** Where the last export of each run went. */
@@ -170,6 +172,7 @@ export class TrainingState {
       this.#upsertRun(run);
       this.liveRunId = run.id;
       this.progress = undefined;
+      this.stopping = false;
       await this.open(run.id);
       return run;
     });
@@ -181,6 +184,7 @@ export class TrainingState {
       this.#upsertRun(run);
       this.liveRunId = run.id;
       this.progress = undefined;
+      this.stopping = false;
       if (this.selectedId !== id) await this.open(id);
     });
   }
@@ -203,12 +207,12 @@ export class TrainingState {
   async stop(): Promise<void> {
     await this.#act('stopping', async () => {
       await kao.invoke('training.stop', {});
-      await this.refreshRuns();
+      this.stopping = true;
     });
   }
 
   togglePause(): void {
-    if (!this.liveRun || this.action) return;
+    if (!this.liveRun || this.action || this.stopping) return;
     void (this.liveRun.state === 'paused' ? this.resume() : this.pause());
   }
 
@@ -321,7 +325,10 @@ export class TrainingState {
     if (isLiveState(event.state)) {
       this.liveRunId = event.runId;
     } else {
-      if (this.liveRunId === event.runId) this.liveRunId = undefined;
+      if (this.liveRunId === event.runId) {
+        this.liveRunId = undefined;
+        this.stopping = false;
+      }
       const label = runStateLabels[event.state].toLowerCase();
       if (event.state === 'failed' || event.state === 'interrupted') {
         this.notify('error', `Training “${name}” ${label}${event.message ? `: ${event.message}` : '.'}`);
