@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { runInThisContext } from 'node:vm';
 
 /** The slice of the OpenCV.js API the detector uses (the package's own typings lag the runtime). */
 interface CvMat {
@@ -64,9 +67,7 @@ export function loadOpenCv(): Promise<{ cv: OpenCv }> {
     // Wasm compilation does not keep Node's event loop alive; without this a lone top-level await exits early.
     const keepAlive = setInterval(() => undefined, 1000);
     try {
-      const module = createRequire(import.meta.url)('@techstark/opencv-js') as {
-        then(callback: (cv: OpenCv) => void): void;
-      };
+      const module = requireOpenCvJs();
       module.then((cv) => {
         clearInterval(keepAlive);
         resolve({ cv });
@@ -77,6 +78,29 @@ export function loadOpenCv(): Promise<{ cv: OpenCv }> {
     }
   });
   return loading;
+}
+
+/**
+ * Evaluates opencv.js the way Node's CommonJS loader would, minus the loader hooks: under tsx (CLI, tests,
+ * workers) the hook reads the 10 MB file through its transform path, which doubles the start-up of every
+ * worker for nothing (the file is plain ES5).
+ */
+function requireOpenCvJs(): { then(callback: (cv: OpenCv) => void): void } {
+  const require = createRequire(import.meta.url);
+  const filename = require.resolve('@techstark/opencv-js');
+  const wrapper = runInThisContext(
+    `(function (exports, require, module, __filename, __dirname) {${readFileSync(filename, 'utf8')}\n})`,
+    { filename },
+  ) as (
+    exports: object,
+    require: NodeJS.Require,
+    module: { exports: unknown },
+    file: string,
+    dir: string,
+  ) => void;
+  const module = { exports: {} as unknown };
+  wrapper(module.exports as object, require, module, filename, dirname(filename));
+  return module.exports as { then(callback: (cv: OpenCv) => void): void };
 }
 
 export interface DetectParams {
