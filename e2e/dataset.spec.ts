@@ -21,6 +21,14 @@ const BROKEN = 4;
 let board: MoebooruServer;
 let browser: Browser;
 const stops: Array<() => Promise<void>> = [];
+/** Waits, not speed checks: generous, because this machine may be busy with other work. */
+const wait = { timeout: 60_000 };
+
+async function open(url: string, scheme: 'light' | 'dark' = 'light'): Promise<Page> {
+  const page = await openApp(browser, url, scheme);
+  page.setDefaultTimeout(60_000);
+  return page;
+}
 
 beforeAll(async () => {
   board = await startMoebooruServer(
@@ -68,14 +76,14 @@ describe('the Dataset screen in Chromium over kao serve', () => {
   it('crawls a board from the form: progress, counts, pause/resume, failure log, gallery thumbnails', async () => {
     const app = await serve();
     for (const scheme of ['light', 'dark'] as const) {
-      const empty = await openApp(browser, app.url, scheme);
+      const empty = await open(app.url, scheme);
       await empty.getByTestId('gallery-empty').waitFor();
       expect(await empty.getByTestId('gallery-empty').textContent()).toContain(`${app.dataDir}/dataset`);
       await screenshot(empty, `dataset-empty-${scheme}`);
       await empty.context().close();
     }
 
-    const page = await openApp(browser, app.url, 'light');
+    const page = await open(app.url, 'light');
     await fillCrawlForm(page, 150);
     // Unsafe ratings need an explicit opt-in, with a warning.
     await page.getByTestId('crawl-unsafe').check();
@@ -83,22 +91,22 @@ describe('the Dataset screen in Chromium over kao serve', () => {
     await page.getByTestId('crawl-unsafe').uncheck();
     expect(await page.getByTestId('unsafe-warning').count()).toBe(0);
 
+    // One post stalls 2 s mid-download, so the crawl is surely still running when the test pauses it.
+    board.fault(board.pathOf(900 - 6, 'sample'), { kind: 'stall', afterBytes: 64, ms: 2000 });
     await page.getByTestId('crawl-start').click();
     await page.getByTestId('crawl-progress').waitFor();
     // Counts update while it runs; pause stops them, resume goes on.
-    await expect.poll(() => countOf(page, 'downloaded'), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => countOf(page, 'downloaded'), wait).toBeGreaterThan(0);
     await page.getByTestId('crawl-pause').click();
-    await expect.poll(() => page.getByTestId('crawl-status').textContent()).toBe('Paused');
+    await expect.poll(() => page.getByTestId('crawl-status').textContent(), wait).toBe('Paused');
     const pausedAt = await countOf(page, 'downloaded');
     expect(pausedAt).toBeLessThan(POSTS - 2);
-    await expect.poll(() => loadedThumbs(page), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => loadedThumbs(page), wait).toBeGreaterThan(0);
     await screenshot(page, 'dataset-crawl-paused-light');
     await page.getByTestId('crawl-resume').click();
 
-    await expect
-      .poll(() => page.getByTestId('crawl-progress').getAttribute('data-phase'), { timeout: 60_000 })
-      .toBe('done');
-    await expect.poll(() => countOf(page, 'downloaded')).toBe(POSTS - 2);
+    await expect.poll(() => page.getByTestId('crawl-progress').getAttribute('data-phase'), wait).toBe('done');
+    await expect.poll(() => countOf(page, 'downloaded'), wait).toBe(POSTS - 2);
     expect(await countOf(page, 'filtered')).toBe(1);
     expect(await countOf(page, 'failed')).toBe(1);
     expect(await page.getByTestId('crawl-status').textContent()).toMatch(/^Finished/);
@@ -108,34 +116,39 @@ describe('the Dataset screen in Chromium over kao serve', () => {
 
     // The failure is listed with its post and reason.
     const failure = page.getByTestId('failure');
-    await expect.poll(() => failure.count()).toBe(1);
+    await expect.poll(() => failure.count(), wait).toBe(1);
     expect(await failure.textContent()).toContain(`#${900 - BROKEN}`);
     expect(await failure.textContent()).toContain('HTTP 404');
 
     // Every downloaded image shows as a decoded thumbnail in the gallery.
-    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe(`${POSTS - 2} images`);
-    await expect.poll(() => loadedThumbs(page), { timeout: 30_000 }).toBe(POSTS - 2);
+    await expect
+      .poll(() => page.getByTestId('gallery-count').textContent(), wait)
+      .toBe(`${POSTS - 2} images`);
+    await expect.poll(() => loadedThumbs(page), wait).toBe(POSTS - 2);
     await screenshot(page, 'dataset-filled-light');
 
     // The preview opens the full image; Escape closes it.
     await page.getByTestId('gallery-cell').first().click();
     await page.getByTestId('preview').waitFor();
     await expect
-      .poll(() => page.$eval('[data-testid="preview"] img', (img) => (img as HTMLImageElement).naturalWidth))
+      .poll(
+        () => page.$eval('[data-testid="preview"] img', (img) => (img as HTMLImageElement).naturalWidth),
+        wait,
+      )
       .toBeGreaterThan(0);
     await screenshot(page, 'dataset-preview-light');
     await page.keyboard.press('Escape');
     expect(await page.getByTestId('preview').count()).toBe(0);
 
     // The form was saved: a reload shows it again, with the journal's failure marked as from an earlier crawl.
-    await page.reload();
-    await page.getByTestId('status-bar').waitFor();
-    await expect.poll(() => page.getByTestId('crawl-site').inputValue()).toBe(board.url);
-    expect(await page.getByTestId('crawl-delay').inputValue()).toBe('150');
     await page.context().close();
+    const reopened = await open(app.url);
+    await expect.poll(() => reopened.getByTestId('crawl-site').inputValue(), wait).toBe(board.url);
+    expect(await reopened.getByTestId('crawl-delay').inputValue()).toBe('150');
+    await reopened.context().close();
 
-    const dark = await openApp(browser, app.url, 'dark');
-    await expect.poll(() => loadedThumbs(dark), { timeout: 30_000 }).toBe(POSTS - 2);
+    const dark = await open(app.url, 'dark');
+    await expect.poll(() => loadedThumbs(dark), wait).toBe(POSTS - 2);
     await dark.getByTestId('failure').first().waitFor();
     await screenshot(dark, 'dataset-filled-dark');
     await dark.context().close();
@@ -148,21 +161,23 @@ describe('the Dataset screen in Chromium over kao serve', () => {
     const whole = await readFile(images[20]!);
     await writeFile(join(source.dir, 'cut.jpg'), whole.subarray(0, whole.length >> 2));
     await writeFile(join(source.dir, 'readme.txt'), 'not an image');
-    const importer = await openApp(browser, app.url, 'light');
+    const importer = await open(app.url, 'light');
     await importer.getByTestId('import-path').fill(source.dir);
     await importer.getByTestId('import-start').click();
     await expect
-      .poll(() => importer.getByTestId('import-progress').getAttribute('data-phase'), { timeout: 30_000 })
+      .poll(() => importer.getByTestId('import-progress').getAttribute('data-phase'), wait)
       .toBe('done');
     expect(await importer.getByTestId('import-summary').textContent()).toMatch(/3 imported/);
     expect(await importer.getByTestId('import-rejected').textContent()).toMatch(/cut\.jpg/);
-    await expect.poll(() => importer.getByTestId('gallery-count').textContent()).toBe(`${POSTS + 1} images`);
-    await expect.poll(() => loadedThumbs(importer), { timeout: 30_000 }).toBe(POSTS + 1);
+    await expect
+      .poll(() => importer.getByTestId('gallery-count').textContent(), wait)
+      .toBe(`${POSTS + 1} images`);
+    await expect.poll(() => loadedThumbs(importer), wait).toBe(POSTS + 1);
     await screenshot(importer, 'dataset-imported-light');
     // A path that is not a folder is refused with a clear message.
     await importer.getByTestId('import-path').fill(join(source.dir, 'readme.txt'));
     await importer.getByTestId('import-start').click();
-    await expect.poll(() => importer.getByTestId('import-error').textContent()).toMatch(/Not a folder/);
+    await expect.poll(() => importer.getByTestId('import-error').textContent(), wait).toMatch(/Not a folder/);
     await importer.context().close();
   });
 
@@ -171,23 +186,24 @@ describe('the Dataset screen in Chromium over kao serve', () => {
     stops.push(temp.cleanup);
     const dirs = { dataDir: join(temp.dir, 'data'), configDir: join(temp.dir, 'config') };
     const first = await serve(dirs);
-    const page = await openApp(browser, first.url);
+    const page = await open(first.url);
     await fillCrawlForm(page, 250);
+    board.fault(board.pathOf(900 - 7, 'sample'), { kind: 'stall', afterBytes: 64, ms: 3000 });
     await page.getByTestId('crawl-start').click();
-    await expect.poll(() => countOf(page, 'downloaded'), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => countOf(page, 'downloaded'), wait).toBeGreaterThanOrEqual(2);
     await page.context().close();
     first.process.kill('SIGKILL');
     await new Promise((resolve) => first.process.once('exit', resolve));
 
     const second = await serve(dirs);
-    const again = await openApp(browser, second.url);
+    const again = await open(second.url);
     await again.getByTestId('interrupted').waitFor();
     expect(await again.getByTestId('interrupted').textContent()).toContain(board.url);
-    await expect.poll(() => loadedThumbs(again), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => loadedThumbs(again), wait).toBeGreaterThanOrEqual(2);
     await screenshot(again, 'dataset-interrupted-light');
     await again.getByTestId('resume-interrupted').click();
     await expect
-      .poll(() => again.getByTestId('crawl-progress').getAttribute('data-phase'), { timeout: 60_000 })
+      .poll(() => again.getByTestId('crawl-progress').getAttribute('data-phase'), wait)
       .toBe('done');
     const skipped = await countOf(again, 'skipped');
     expect(skipped).toBeGreaterThanOrEqual(2);
@@ -211,9 +227,9 @@ describe('the Dataset screen in Chromium over kao serve', () => {
       );
     }
     const app = await serve({ dataDir: join(temp.dir, 'data'), configDir: join(temp.dir, 'config') });
-    const page = await openApp(browser, app.url, 'dark');
-    await expect.poll(() => page.getByTestId('gallery-count').textContent()).toBe('50,000 images');
-    await expect.poll(() => loadedThumbs(page), { timeout: 60_000 }).toBeGreaterThan(8);
+    const page = await open(app.url, 'dark');
+    await expect.poll(() => page.getByTestId('gallery-count').textContent(), wait).toBe('50,000 images');
+    await expect.poll(() => loadedThumbs(page), wait).toBeGreaterThan(8);
     const rendered = await page.getByTestId('gallery-cell').count();
     expect(rendered).toBeGreaterThan(8);
     expect(rendered).toBeLessThan(200);
@@ -221,11 +237,9 @@ describe('the Dataset screen in Chromium over kao serve', () => {
     // Jump to the end: the last file is there, with its thumbnail, and still only a screenful is in the DOM.
     await page.getByTestId('gallery').evaluate((el) => (el.scrollTop = el.scrollHeight));
     await expect
-      .poll(() => page.getByTestId('gallery-cell').last().getAttribute('title'), { timeout: 30_000 })
+      .poll(() => page.getByTestId('gallery-cell').last().getAttribute('title'), wait)
       .toBe(names.at(-1));
-    await expect
-      .poll(() => page.getByTestId('gallery-cell').last().locator('img').count(), { timeout: 60_000 })
-      .toBe(1);
+    await expect.poll(() => page.getByTestId('gallery-cell').last().locator('img').count(), wait).toBe(1);
     expect(await page.getByTestId('gallery-cell').count()).toBeLessThan(200);
     await screenshot(page, 'dataset-50k-dark');
     await page.context().close();
