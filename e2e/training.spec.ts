@@ -106,8 +106,8 @@ describe('the Training screen in Chromium over kao serve', () => {
     await page.getByTestId('run-steps').fill('100000');
     await page.getByTestId('run-batch').fill('16');
     await page.getByTestId('run-backend').selectOption('wasm');
-    await page.getByTestId('run-checkpoint-every').fill('20');
-    await page.getByTestId('run-sample-every').fill('10');
+    await page.getByTestId('run-checkpoint-every').fill('10');
+    await page.getByTestId('run-sample-every').fill('5');
     // SWD off: one evaluation costs ~20 s on this machine's CPU, too slow for this spec.
     await page.getByTestId('run-swd-every').fill('0');
     await page.getByTestId('start-run').click();
@@ -168,6 +168,23 @@ describe('the Training screen in Chromium over kao serve', () => {
     mark('pause/resume');
   });
 
+  it('zooms a chart by dragging, keeps the zoom while points arrive, resets on double-click', async () => {
+    const over = page.getByTestId('chart-loss').locator('.u-over');
+    const box = (await over.boundingBox())!;
+    const y = box.y + box.height / 2;
+    await page.mouse.move(box.x + box.width * 0.1, y);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.4, y, { steps: 5 });
+    await page.mouse.up();
+    const reset = page.getByTestId('chart-loss').getByRole('button', { name: 'Reset zoom' });
+    await reset.waitFor();
+    const zoomedAt = await points(page, 'chart-loss');
+    await expect.poll(() => points(page, 'chart-loss'), { timeout: 30_000 }).toBeGreaterThan(zoomedAt);
+    expect(await reset.count()).toBe(1);
+    await over.dblclick();
+    await expect.poll(() => reset.count()).toBe(0);
+  });
+
   it('scrubs back through the saved grids with the keyboard', async () => {
     const latest = Number(await attr(page, 'sample-image', 'data-step'));
     await page.getByTestId('sample-scrubber').focus();
@@ -203,6 +220,16 @@ describe('the Training screen in Chromium over kao serve', () => {
     mark('continued and stopped');
   });
 
+  it('smooths the curves with the EMA slider', async () => {
+    const dLoss = () =>
+      page.getByTestId('chart-loss').locator('.item').first().locator('strong').textContent();
+    await page.getByTestId('smoothing').fill('0');
+    const raw = await dLoss();
+    await page.getByTestId('smoothing').fill('0.95');
+    await expect.poll(dLoss).not.toBe(raw);
+    await page.getByTestId('smoothing').fill('0.6');
+  });
+
   it('renames the run inline', async () => {
     await page.getByTestId('run-title').click();
     await page.getByTestId('rename-input').fill('renamed run');
@@ -213,16 +240,13 @@ describe('the Training screen in Chromium over kao serve', () => {
 
   it('exports the generator as a tfjs model and shows where', async () => {
     await page.getByTestId('export').click();
-    // The path, or the error the app showed instead (so a failure says why).
-    await expect
-      .poll(
-        async () =>
-          (await page.getByTestId('export-path').count()) > 0
-            ? 'exported'
-            : (await page.locator('.notice.error').allTextContents()).join(' ') || 'waiting',
-        { timeout: 60_000 },
-      )
-      .toBe('exported');
+    // The path, or the error the app showed instead (so a failure says why, at once).
+    const outcome = async () =>
+      (await page.getByTestId('export-path').count()) > 0
+        ? 'exported'
+        : (await page.locator('.notice.error').allTextContents()).join(' ') || 'waiting';
+    await expect.poll(outcome, { timeout: 60_000 }).not.toBe('waiting');
+    expect(await outcome()).toBe('exported');
     const exported = (await page.getByTestId('export-path').locator('code').textContent())!;
     expect(existsSync(join(exported, 'model.json'))).toBe(true);
     mark('exported');
