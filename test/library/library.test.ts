@@ -145,6 +145,9 @@ describe('favorites library', () => {
     expect(problems[0]!.reason).toMatch(/not valid JSON/);
     expect(problems[1]!.reason).toMatch(/not a favorite record .*name/);
     await expect(getFavorite(dir, '20260101-000000-aaaaaa')).rejects.toThrow(/unreadable: not valid JSON/);
+    // A corrupt record can still be deleted by id (the UI's "remove" on a problem entry).
+    await deleteFavorite(dir, '20260101-000000-aaaaaa');
+    expect((await listFavorites(dir)).problems.map((p) => p.file)).toEqual(['20260101-000000-bbbbbb.json']);
   });
 
   it('rejects bad input without writing anything', async () => {

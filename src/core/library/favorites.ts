@@ -164,11 +164,15 @@ export async function renameFavorite(libraryDir: string, id: string, name: strin
   return getFavorite(libraryDir, id);
 }
 
+/** Deletes a favorite's record and PNG. A corrupt record can be deleted too (by id), so the UI can clean it up. */
 export async function deleteFavorite(libraryDir: string, id: string): Promise<void> {
-  const record = await readFavoriteRecord(libraryDir, id);
+  if (!FAVORITE_ID_PATTERN.test(id)) throw new FavoriteNotFoundError(id);
+  const parsed = await readRecordFile(join(libraryDir, `${id}.json`));
+  if (!parsed.ok && parsed.missing) throw new FavoriteNotFoundError(id);
+  const png = parsed.ok ? parsed.record.image.file : `${id}.png`;
   // Record first: if we stop in between, an orphan PNG is left, never a record without its image.
   await unlink(join(libraryDir, `${id}.json`));
-  await unlink(join(libraryDir, record.image.file)).catch((error: NodeJS.ErrnoException) => {
+  await unlink(join(libraryDir, png)).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;
   });
 }
