@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -215,9 +216,39 @@ describe('the Training screen in Chromium over kao serve', () => {
     await page.getByTestId('resume-offer-continue').click();
     await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Running');
     await expect.poll(() => stepOf(page), { timeout: 60_000 }).toBeGreaterThan(stoppedAt + 5);
+    mark('continued');
+  });
+
+  it('shows a run cut off mid-training (app killed) as interrupted after a restart, and continues it', async () => {
+    // Kill the app and its trainer outright, as a power cut would: nothing gets to write "stopped".
+    const servePid = app.process.pid!;
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(servePid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => Number(line.trim()))
+      .filter((pid) => pid > 0);
+    const exited = new Promise((resolve) => app.process.once('exit', resolve));
+    for (const pid of children) process.kill(pid, 'SIGKILL');
+    process.kill(servePid, 'SIGKILL');
+    await exited;
+    await page.context().close();
+
+    app = await startServe({ dataDir: app.dataDir, configDir: app.configDir });
+    page = await openTraining('light');
+    await expect.poll(() => text(page, 'run-state'), { timeout: 30_000 }).toBe('Interrupted');
+    expect(await text(page, 'resume-offer')).toMatch(/was interrupted at step/);
+    expect(await attr(page, 'run-item', 'data-state')).toBe('interrupted');
+    const checkpoint = Number(
+      (await text(page, 'resume-offer'))!.match(/checkpoint at step ([\d,]+)/)![1]!.replace(/,/g, ''),
+    );
+    expect(checkpoint).toBeGreaterThan(0);
+    await screenshot(page, 'training-interrupted-light');
+
+    await page.getByTestId('resume-offer-continue').click();
+    await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Running');
+    await expect.poll(() => stepOf(page), { timeout: 60_000 }).toBeGreaterThan(checkpoint + 5);
     await page.getByTestId('stop').click();
     await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Stopped');
-    mark('continued and stopped');
+    mark('interrupted, continued and stopped');
   });
 
   it('smooths the curves with the EMA slider', async () => {
