@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -62,12 +63,12 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
   });
 
   it('draws faces in the page, moves them with direction sliders, saves a favorite that survives a reload', async () => {
-    await makeExplorerTestRun(dataDir, { steps: 60, checkpointEvery: 30 });
+    await makeExplorerTestRun(dataDir, { steps: 20, checkpointEvery: 10 });
     const page = await openScreen('light', 'explorer');
 
     // A face is drawn by tfjs in the page, and GANSpace directions appear as sliders.
     await expect.poll(() => paints(page), { timeout: 60_000 }).toBeGreaterThan(0);
-    expect(await page.getByTestId('explorer-step').inputValue()).toBe('60');
+    expect(await page.getByTestId('explorer-step').inputValue()).toBe('20');
     const backend = await page.getByTestId('explorer-backend').textContent();
     await expect
       .poll(() => page.getByTestId('direction-slider').count(), { timeout: 60_000 })
@@ -163,7 +164,7 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
     const favorites = await openScreen('light', 'favorites');
     await favorites.getByTestId('favorite-card').first().waitFor();
     expect(await favorites.getByTestId('favorite-card').count()).toBe(1);
-    expect(await favorites.getByTestId('favorite-name').textContent()).toMatch(/tiny-run · step 60/);
+    expect(await favorites.getByTestId('favorite-name').textContent()).toMatch(/tiny-run · step 20/);
     await expect
       .poll(() =>
         favorites.getByTestId('favorite-image').evaluate((img) => (img as HTMLImageElement).naturalWidth),
@@ -210,6 +211,22 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
       .poll(() => dark.getByTestId('direction-slider').count(), { timeout: 60_000 })
       .toBeGreaterThan(5);
     await screenshot(dark, 'explorer-filled-dark');
+
+    // Export a PNG at a chosen size into the data folder's exports/.
+    await dark.locator('nav [data-screen="favorites"]').click();
+    await dark.getByTestId('favorite-export').click();
+    await dark.getByTestId('favorite-export-form').locator('input[type="number"]').fill('128');
+    await dark.getByTestId('favorite-export-go').click();
+    await expect
+      .poll(() => dark.getByTestId('favorite-exported').textContent(), { timeout: 30_000 })
+      .toMatch(/exports\/Blue-eyed test face-128px\.png/);
+
+    // The run is gone: the favorite stays, marked, and cannot be opened in the explorer.
+    await rename(join(dataDir, 'runs', 'tiny-run'), join(dataDir, 'moved-run'));
+    await dark.reload();
+    await dark.getByTestId('model-missing').waitFor();
+    expect(await dark.getByTestId('favorite-open').isDisabled()).toBe(true);
+    await screenshot(dark, 'favorites-model-missing-dark');
     await dark.context().close();
   });
 });

@@ -1,4 +1,5 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ServiceContext } from './context.ts';
 import type { Handlers } from './dispatcher.ts';
@@ -212,7 +213,7 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ExplorerCh
       await mkdir(dir, { recursive: true });
       return join(dir, name);
     }
-    const path = resolve(requested);
+    const path = userPath(requested, ctx.paths().root);
     const ext = extname(path).toLowerCase();
     if (ext === '.webp' || ext === '.gif') {
       if (ext !== `.${format}`) {
@@ -236,6 +237,12 @@ async function readCachedDirections(runDir: string, step: number, zDim: number) 
   } catch {
     return undefined;
   }
+}
+
+/** A path the user typed: `~/…` is the home folder, a relative path is inside the data folder. */
+export function userPath(typed: string, dataDir: string): string {
+  if (typed === '~' || typed.startsWith('~/')) return join(homedir(), typed.slice(1));
+  return resolve(dataDir, typed);
 }
 
 /** `20261127-093000`: sortable, safe in file names everywhere. */

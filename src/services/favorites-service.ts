@@ -17,7 +17,7 @@ import {
   type FavoriteEntry,
 } from '../core/library/favorites.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
-import { ensureInferenceBackend, timestamp } from './explorer-service.ts';
+import { ensureInferenceBackend, timestamp, userPath } from './explorer-service.ts';
 
 type FavoritesChannel =
   | 'favorites.list'
@@ -123,7 +123,8 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, Favorites
 
     'favorites.export': async ({ id, size, to }) => {
       const favorite = await guarded(() => getFavorite(library(), id));
-      const outPath = await pngPath(to ?? (await defaultExportDir()), favorite, size);
+      const target = to ? userPath(to, ctx.paths().root) : await defaultExportDir();
+      const outPath = await pngPath(target, favorite, size);
       await ensureInferenceBackend();
       const result = await guarded(() => exportFavoritePng(library(), id, outPath, { size }));
       const mediaPath = dataRelative(result.path);

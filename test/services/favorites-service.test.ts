@@ -160,6 +160,16 @@ describe('favorites service over a real tiny run', () => {
       to: join(root, 'my exports'),
     });
     expect(intoFolder.path).toBe(join(root, 'my exports', 'Sakura-64px.png'));
+    // A relative path is taken inside the data folder (the page can then show it).
+    const relative = await call<{ path: string; mediaPath?: string }>(web, 'favorites.export', {
+      id: favorite!.id,
+      size: 64,
+      to: 'avatars',
+    });
+    expect(relative).toMatchObject({
+      path: join(dataDir, 'avatars', 'Sakura-64px.png'),
+      mediaPath: 'avatars/Sakura-64px.png',
+    });
 
     expect(await call(web, 'favorites.copy', { id: favorite!.id })).toEqual({ copied: false });
     expect(await failure(web, 'favorites.reveal', { id: favorite!.id })).toMatchObject({

@@ -102,6 +102,8 @@ export class ExplorerState {
   #canvas: HTMLCanvasElement | undefined;
   #rendering = false;
   #renderQueued = false;
+  /** Settles when the latest render has painted. */
+  #rendered: Promise<void> = Promise.resolve();
   #inputAt: number | undefined;
   #editing = false;
   #loadToken = 0;
@@ -185,14 +187,17 @@ export class ExplorerState {
         this.groups = { a: [], b: [], c: [] };
       }
       this.#resetHistory(start);
+      void this.loadFavorites();
       if (manifest.directions) {
         const { principalDirectionsFromJson } = await import('../../../core/explorer/directions.ts');
         this.#setDirections(principalDirectionsFromJson(manifest.directions));
+        this.requestRender();
       } else {
-        void this.computeDirections();
+        // The face first, then the directions: both use the same tf backend and the face is what the user waits for.
+        this.requestRender();
+        await this.#rendered;
+        if (token === this.#loadToken) void this.computeDirections();
       }
-      void this.loadFavorites();
-      this.requestRender();
       return true;
     } catch (error) {
       if (token === this.#loadToken) this.modelError = errorMessage(error);
@@ -268,7 +273,7 @@ export class ExplorerState {
       this.#renderQueued = true;
       return;
     }
-    void this.#render();
+    this.#rendered = this.#render();
   }
 
   async #render(): Promise<void> {
@@ -298,7 +303,7 @@ export class ExplorerState {
       this.#rendering = false;
       if (this.#renderQueued) {
         this.#renderQueued = false;
-        void this.#render();
+        this.#rendered = this.#render();
       }
     }
   }
