@@ -82,6 +82,21 @@ describe('the Training screen in Chromium over kao serve', () => {
   const mark = (what: string) =>
     console.log(`[training e2e] ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
+  it('without faces, points to the Faces screen', async () => {
+    const bare = await startServe();
+    try {
+      const view = await openApp(browser, bare.url, 'light');
+      await view.locator('nav [data-screen="training"]').click();
+      await expect.poll(() => text(view, 'training-empty')).toMatch(/No faces to train on yet/);
+      await screenshot(view, 'training-no-faces-light');
+      await view.getByTestId('training-empty').getByRole('button', { name: 'Go to Faces' }).click();
+      await expect.poll(() => view.locator('main h1').textContent()).toBe('Faces');
+      await view.context().close();
+    } finally {
+      await bare.stop();
+    }
+  });
+
   it('shows the empty state with the kept-face count and a way to the Faces screen (light and dark)', async () => {
     for (const scheme of ['light', 'dark'] as const) {
       const view = await openTraining(scheme);
