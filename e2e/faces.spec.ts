@@ -1,12 +1,15 @@
 /// <reference lib="dom" />
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { copyFile, link, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
-import { cascadePath, illustrationsDir } from '../test/helpers/shared-data.ts';
+import { compactIndex, type ImageRecord } from '../src/core/faces/index-store.ts';
+import { faceDetectionSettingsSchema } from '../src/core/faces/options.ts';
+import { cascadePath, facesDir, illustrationsDir } from '../test/helpers/shared-data.ts';
 import { makeTempDir } from '../test/helpers/temp-dir.ts';
 
 /** 5 + 0 + 1 + 3 faces with the default options. */
@@ -210,6 +213,48 @@ describe('the Faces screen in Chromium over kao serve', () => {
     await dark.context().close();
   });
 
+  it('renders only the rows in view of 50,000 faces, and selects and excludes them all from the keyboard', async () => {
+    const app = await serveWith([], { cascadePath });
+    const ids = await bigFacesFolder(join(app.dataDir, 'faces'), 10_000, 5);
+    const page = await openFaces(app, 'dark');
+    await expect
+      .poll(() => page.getByTestId('count-faces').textContent(), { timeout: 30_000 })
+      .toBe('50,000');
+    await expect.poll(() => loadedCrops(page), { timeout: 30_000 }).toBeGreaterThan(8);
+    const rendered = await page.getByTestId('face-cell').count();
+    expect(rendered).toBeGreaterThan(8);
+    expect(rendered).toBeLessThan(200);
+
+    // End jumps to the last face: its page is fetched, it is shown on (the lack of) its source, still a screenful in the DOM.
+    await page.getByTestId('face-cell').first().click();
+    await page.keyboard.press('End');
+    await expect
+      .poll(() => page.locator('[data-testid="face-cell"][aria-selected="true"]').getAttribute('data-id'))
+      .toBe(ids.at(-1));
+    await page.getByTestId('source-missing').waitFor();
+    expect(await page.getByTestId('face-cell').count()).toBeLessThan(200);
+    await expect.poll(() => loadedCrops(page), { timeout: 30_000 }).toBeGreaterThan(8);
+    await screenshot(page, 'faces-50k-dark');
+
+    // Ctrl+A selects all 50,000 (ids only), X excludes them in batches; the kept view is then empty.
+    await page.keyboard.press('Control+a');
+    await expect
+      .poll(() => page.getByTestId('selection-count').textContent(), { timeout: 30_000 })
+      .toBe('50,000 selected');
+    await page.keyboard.press('x');
+    await expect
+      .poll(() => page.getByTestId('count-excluded').textContent(), { timeout: 30_000 })
+      .toBe('50,000');
+    expect(await page.getByTestId('count-kept').textContent()).toBe('0');
+    await page.getByTestId('filter-kept').click();
+    await page.getByTestId('filter-empty').waitFor();
+    const excluded = JSON.parse(await readFile(join(app.dataDir, 'faces', 'excluded.json'), 'utf8')) as {
+      ids: string[];
+    };
+    expect(excluded.ids).toHaveLength(50_000);
+    await page.context().close();
+  });
+
   it('says when the face detector cannot be downloaded, and takes a local copy instead', async () => {
     const offline: Server = createServer((_req, res) => res.writeHead(503).end('offline'));
     await new Promise<void>((resolve) => offline.listen(0, '127.0.0.1', resolve));
@@ -264,6 +309,49 @@ describe('the Faces screen in Chromium over kao serve', () => {
     await again.context().close();
   });
 });
+
+/** A faces folder of `images` × `perImage` faces in the core's own index format, every crop a real JPEG. */
+async function bigFacesFolder(dir: string, images: number, perImage: number): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const crops = readdirSync(facesDir)
+    .filter((name) => name.endsWith('.jpg'))
+    .map((name) => join(facesDir, name));
+  const records: ImageRecord[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < images; i++) {
+    const source = `gone/illustration-${String(i).padStart(5, '0')}.jpg`;
+    const faces = Array.from({ length: perImage }, (_, j) => {
+      const id = `${i.toString(16).padStart(12, '0')}-${j}`;
+      ids.push(id);
+      const box = { x: 40 + 120 * j, y: 50, width: 100, height: 100 };
+      return {
+        id,
+        box,
+        crop: { x: box.x - 10, y: 40, width: 120, height: 120 },
+        cropSize: 120,
+        hash: id,
+        file: `${id}.jpg`,
+      };
+    });
+    records.push({
+      source,
+      bytes: 1000,
+      status: 'ok',
+      width: 800,
+      height: 600,
+      faces,
+      duplicates: [],
+      tooSmall: [],
+    });
+  }
+  for (let i = 0; i < ids.length; i += 500) {
+    await Promise.all(
+      ids.slice(i, i + 500).map((id, j) => link(crops[(i + j) % crops.length]!, join(dir, `${id}.jpg`))),
+    );
+  }
+  await compactIndex(dir, faceDetectionSettingsSchema.parse({}), join(dir, '..', 'dataset'), records);
+  return ids;
+}
 
 function restoreEnv(name: string, value: string | undefined): void {
   if (value === undefined) delete process.env[name];

@@ -77,7 +77,7 @@ export class FacesState {
 
   #visible: [number, number] = [0, 0];
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
-  #pagesLoading = new Set<number>();
+  #pagesLoading = new Map<number, Promise<void>>();
   #generation = 0;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #lastRefresh = 0;
@@ -221,32 +221,33 @@ export class FacesState {
     }
   }
 
+  /** Fetches the pages of [first, end) not yet here; resolves once they are (also when already on their way). */
   async #ensureRange(first: number, end: number): Promise<void> {
     const generation = this.#generation;
     const filter = this.filter;
-    const missing = range(Math.floor(first / PAGE_SIZE), Math.ceil(end / PAGE_SIZE)).filter(
-      (page) => !this.#pagesLoading.has(page) && !this.items.has(page * PAGE_SIZE),
-    );
-    await Promise.all(
-      missing.map(async (page) => {
-        this.#pagesLoading.add(page);
-        try {
-          const result = await kao.invoke('faces.list', {
-            filter,
-            offset: page * PAGE_SIZE,
-            limit: PAGE_SIZE,
-          });
-          if (generation !== this.#generation) return;
-          result.faces.forEach((face, i) => this.items.set(result.offset + i, face));
-          this.total = result.total;
-          this.counts = result.counts;
-        } catch (error) {
-          this.listError = errorMessage(error);
-        } finally {
-          this.#pagesLoading.delete(page);
-        }
-      }),
-    );
+    const waits = range(Math.floor(first / PAGE_SIZE), Math.ceil(end / PAGE_SIZE)).flatMap((page) => {
+      const pending = this.#pagesLoading.get(page);
+      if (pending) return [pending];
+      if (this.items.has(page * PAGE_SIZE)) return [];
+      const load: Promise<void> = this.#loadPage(page, filter, generation).finally(() => {
+        if (this.#pagesLoading.get(page) === load) this.#pagesLoading.delete(page);
+      });
+      this.#pagesLoading.set(page, load);
+      return [load];
+    });
+    await Promise.all(waits);
+  }
+
+  async #loadPage(page: number, filter: FaceFilter, generation: number): Promise<void> {
+    try {
+      const result = await kao.invoke('faces.list', { filter, offset: page * PAGE_SIZE, limit: PAGE_SIZE });
+      if (generation !== this.#generation) return;
+      result.faces.forEach((face, i) => this.items.set(result.offset + i, face));
+      this.total = result.total;
+      this.counts = result.counts;
+    } catch (error) {
+      this.listError = errorMessage(error);
+    }
   }
 
   /** Keeps focus inside the list and the inspected face current after the list changed under it. */
