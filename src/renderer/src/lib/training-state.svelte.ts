@@ -206,8 +206,12 @@ export class TrainingState {
   /** Stops after a checkpoint; the `training.state` event confirms. */
   async stop(): Promise<void> {
     await this.#act('stopping', async () => {
-      await kao.invoke('training.stop', {});
+      // Set first: the state event that clears it may arrive before the reply.
       this.stopping = true;
+      await kao.invoke('training.stop', {}).catch((error: unknown) => {
+        this.stopping = false;
+        throw error;
+      });
     });
   }
 
@@ -296,7 +300,6 @@ export class TrainingState {
     }
     run.step = progress.step;
     run.totalSteps = progress.totalSteps;
-    if (!isLiveState(run.state)) run.state = 'running';
   }
 
   #onMetric(event: EventOf<'training.metric'>): void {
