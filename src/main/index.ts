@@ -23,6 +23,9 @@ import type { SettingsStore } from '../services/settings.ts';
 import { hardenSessions } from './security.ts';
 import { electronTrainerLauncher } from './electron-trainer-launcher.ts';
 import { handleMediaProtocol, registerMediaScheme } from './media-protocol.ts';
+import { setFaceWorkerUrl } from '../core/faces/index.ts';
+// Worker-thread entries are bundled on their own; the cores find them through these overrides.
+import facesWorkerPath from '../core/faces/worker.ts?modulePath';
 import { FAVORITE_ID_PATTERN } from '../core/library/favorites.ts';
 import { dataPaths } from '../core/util/data-paths.ts';
 
@@ -30,6 +33,7 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   registerMediaScheme();
+  setFaceWorkerUrl(facesWorkerPath);
   let mainWindow: BrowserWindow | undefined;
   let services: AppServices | undefined;
   const devServerUrl = process.env.ELECTRON_RENDERER_URL;
