@@ -215,6 +215,14 @@ describe('the Faces screen in Chromium over kao serve', () => {
 
   it('renders only the rows in view of 50,000 faces, and selects and excludes them all from the keyboard', async () => {
     const app = await serveWith([], { cascadePath });
+    // With no illustrations at all, the screen sends the user to the Dataset screen first.
+    const bare = await openFaces(app);
+    await expect.poll(() => bare.getByTestId('faces-empty').textContent()).toContain('No illustrations yet');
+    await screenshot(bare, 'faces-no-dataset-light');
+    await bare.getByRole('button', { name: 'Go to Dataset' }).click();
+    await bare.getByTestId('dataset-screen').waitFor();
+    await bare.context().close();
+
     const ids = await bigFacesFolder(join(app.dataDir, 'faces'), 10_000, 5);
     const page = await openFaces(app, 'dark');
     await expect
