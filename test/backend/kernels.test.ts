@@ -81,6 +81,7 @@ describe('wasm training kernels match the cpu backend', () => {
       'Conv2D',
       'Sum',
       'Mean',
+      'BatchMatMul',
     ]);
   });
 
@@ -165,6 +166,25 @@ describe('wasm training kernels match the cpu backend', () => {
         expect(outShape).toEqual(tf.tidy(() => op(tf.zeros(shape), axes, keepDims).shape));
         expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
       }
+    });
+  }
+
+  for (const [aShape, bShape, transposeA, transposeB] of [
+    [[7, 5], [5, 3], false, false],
+    [[5, 7], [5, 3], true, false],
+    [[7, 5], [3, 5], false, true],
+    [[5, 7], [3, 5], true, true],
+    [[1, 5, 7], [1, 3, 5], true, true],
+    [[2, 5, 7], [2, 5, 3], true, false],
+  ] as Array<[number[], number[], boolean, boolean]>) {
+    it(`BatchMatMul ${JSON.stringify(aShape)}${transposeA ? 'ᵀ' : ''} × ${JSON.stringify(bShape)}${transposeB ? 'ᵀ' : ''}`, async () => {
+      const { wasm, cpu, shape } = await onBothBackends(() =>
+        tf.tidy(() => tf.matMul(randomTensor(aShape, 8), randomTensor(bShape, 9), transposeA, transposeB)),
+      );
+      expect(shape).toEqual(
+        tf.tidy(() => tf.matMul(tf.zeros(aShape), tf.zeros(bShape), transposeA, transposeB).shape),
+      );
+      expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
     });
   }
 

@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterWasm } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputWasm } from './conv2d-backprop-input.ts';
+import { batchMatMulWasm } from './batch-mat-mul.ts';
 import { conv2dWasm } from './conv2d.ts';
 import { meanWasm, sumWasm } from './reduce.ts';
 import { captureStockKernel } from './wasm-kernel-call.ts';
 
 export { conv2dBackpropFilterWasm } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputWasm } from './conv2d-backprop-input.ts';
+export { batchMatMulWasm } from './batch-mat-mul.ts';
 export { conv2dWasm } from './conv2d.ts';
 export { meanWasm, sumWasm } from './reduce.ts';
 export { setGemmThresholds } from './gemm-conv.ts';
@@ -18,12 +20,13 @@ const trainingKernels: Array<{ kernelName: string; kernelFunc: tf.KernelFunc }> 
   { kernelName: 'Conv2D', kernelFunc: conv2dWasm as tf.KernelFunc },
   { kernelName: 'Sum', kernelFunc: sumWasm as tf.KernelFunc },
   { kernelName: 'Mean', kernelFunc: meanWasm as tf.KernelFunc },
+  { kernelName: 'BatchMatMul', kernelFunc: batchMatMulWasm as tf.KernelFunc },
 ];
 
 /** Registers (or replaces) the training kernels on the wasm backend. Idempotent. */
 export function registerWasmTrainingKernels(): void {
   // Ours fall back to (or build on) the stock kernels; keep those before replacing them.
-  for (const name of ['Conv2D', 'Sum', 'Mean']) captureStockKernel(name);
+  for (const name of ['Conv2D', 'Sum', 'Mean', 'BatchMatMul']) captureStockKernel(name);
   for (const { kernelName, kernelFunc } of trainingKernels) {
     const previous = tf.getKernel(kernelName, 'wasm');
     if (previous) tf.unregisterKernel(kernelName, 'wasm');
