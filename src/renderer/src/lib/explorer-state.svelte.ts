@@ -291,12 +291,12 @@ export class ExplorerState {
       paint(canvas, image!);
       // Painted = the next frame after the pixels were put.
       await new Promise((resolve) => requestAnimationFrame(resolve));
-      this.paintCount++;
       if (startedAt !== undefined) {
         const ms = performance.now() - startedAt;
         this.latencyMs = this.latencyMs === undefined ? ms : this.latencyMs * 0.7 + ms * 0.3;
         canvas.dataset.lastLatency = ms.toFixed(1);
       }
+      this.paintCount++;
     } catch (error) {
       this.notify('error', `The face could not be generated: ${errorMessage(error)}`);
     } finally {

@@ -45,8 +45,16 @@ export function selectRuntimeBackend(): Promise<BackendChoice> {
     const skipped: string[] = [];
     for (const name of ['webgl', 'wasm', 'cpu'] as const) {
       try {
+        const problem = name === 'webgl' ? webglProblem() : undefined;
+        if (problem) throw new Error(problem);
         if (!(await tf.setBackend(name))) throw new Error('could not initialise');
         await tf.ready();
+        if (name === 'wasm') {
+          // The training engine's wasm kernels: its Conv2DBackpropInput (the generator's transposed convs)
+          // is several times faster than tfjs-wasm's stock loop. Browser-safe (tfjs only).
+          const { registerWasmTrainingKernels } = await import('../../../core/gan/kernels/index.ts');
+          registerWasmTrainingKernels();
+        }
         // A real op: some WebGL contexts initialise and then fail on the first shader.
         const probe = tf.tidy(() =>
           tf.conv2dTranspose(
@@ -67,6 +75,24 @@ export function selectRuntimeBackend(): Promise<BackendChoice> {
     throw new Error(`No TensorFlow.js backend works in this window (${skipped.join('; ')})`);
   })();
   return backend;
+}
+
+/** Why WebGL should not run the generator here (no context, or no GPU behind it), else undefined. */
+function webglProblem(): string | undefined {
+  try {
+    const canvas = document.createElement('canvas');
+    const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+    if (!gl) return 'WebGL is not available in this window';
+    const info = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    // A software rasterizer runs the generator several times slower than WebAssembly does.
+    return /swiftshader|llvmpipe|softpipe|software|basic render/i.test(renderer)
+      ? `software rendering only (${renderer}), slower than WebAssembly`
+      : undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** The float32 weights file as the record `generatorFromWeights` takes (views, no copies). */
