@@ -194,11 +194,14 @@ describe('the Training screen in Chromium over kao serve', () => {
     await page.mouse.up();
     const reset = page.getByTestId('chart-loss').getByRole('button', { name: 'Reset zoom' });
     await reset.waitFor();
+    // The charts share their step axis: the other one zoomed with it.
+    await page.getByTestId('chart-outputs').getByRole('button', { name: 'Reset zoom' }).waitFor();
     const zoomedAt = await points(page, 'chart-loss');
     await expect.poll(() => points(page, 'chart-loss'), { timeout: 30_000 }).toBeGreaterThan(zoomedAt);
     expect(await reset.count()).toBe(1);
     await over.dblclick();
     await expect.poll(() => reset.count()).toBe(0);
+    await expect.poll(() => page.locator('[data-testid^="chart-"] .reset').count()).toBe(0);
   });
 
   it('scrubs back through the saved grids with the keyboard', async () => {
