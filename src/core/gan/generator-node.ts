@@ -90,19 +90,29 @@ export function buildLayersGenerator(config: GanConfig, weights: WeightRecord): 
       name: 'g_out',
     }),
   );
-  const order = ['g.dense.kernel'];
+  // Per layer (a model's own weight list puts all trainable weights before the BN moving statistics).
+  const byLayer: Record<string, string[]> = {
+    g_dense: ['g.dense.kernel'],
+    g_out: ['g.out.kernel', 'g.out.bias'],
+  };
   for (let i = 0; i < gChannels.length; i++) {
-    if (i > 0) order.push(`g.up${i}.kernel`);
-    order.push(`g.bn${i}.gamma`, `g.bn${i}.beta`, `g.bn${i}.movingMean`, `g.bn${i}.movingVariance`);
+    if (i > 0) byLayer[`g_up${i}`] = [`g.up${i}.kernel`];
+    byLayer[`g_bn${i}`] = [
+      `g.bn${i}.gamma`,
+      `g.bn${i}.beta`,
+      `g.bn${i}.movingMean`,
+      `g.bn${i}.movingVariance`,
+    ];
   }
-  order.push('g.out.kernel', 'g.out.bias');
-  model.setWeights(
-    order.map((name) => {
+  for (const [layerName, names] of Object.entries(byLayer)) {
+    const values = names.map((name) => {
       const w = weights[name];
       if (!w) throw new Error(`generator weights lack ${name}`);
       return tf.tensor(w.data, w.shape);
-    }),
-  );
+    });
+    model.getLayer(layerName).setWeights(values);
+    tf.dispose(values);
+  }
   return model;
 }
 

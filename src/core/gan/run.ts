@@ -370,7 +370,7 @@ export async function runTraining(
       state.position,
     );
     const swd =
-      swdEvery > 0 ? await prepareSwd(faces, config, seed, options.swdImages ?? 256, warn) : undefined;
+      swdEvery > 0 ? await createSwdEvaluator(faces, config, seed, options.swdImages ?? 256, warn) : undefined;
 
     const saveNow = async () => {
       const path = await saveCheckpoint(
@@ -549,8 +549,11 @@ export async function decodeImageSet(
   return { data, count: good.length, size };
 }
 
-/** Real-face descriptors computed once per run; `evaluate` generates the same n fakes from fixed noise. */
-async function prepareSwd(
+/**
+ * The in-training SWD: real-face descriptors computed once per run, and `evaluate` generating the same n
+ * fakes from fixed noise each time, so successive values are comparable.
+ */
+export async function createSwdEvaluator(
   faces: string[],
   config: GanConfig,
   seed: number,
