@@ -219,6 +219,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       const detail: RunDetail = {
         ...summary,
         config: (config && typeof config === 'object' ? config : {}) as Record<string, unknown>,
+        options: record.options,
         metrics: downsample(metrics, MAX_CHART_POINTS),
         samples: samples.map((s) => ({ step: s.step, path: dataRelative(join(dir, 'samples', s.file)) })),
       };

@@ -57,6 +57,8 @@ export type MetricPoint = z.infer<typeof MetricPoint>;
 
 export const RunDetail = RunSummary.extend({
   config: z.record(z.string(), z.unknown()),
+  /** The options the run was started with (intervals, batch, seed, backend). */
+  options: z.record(z.string(), z.unknown()),
   metrics: z.array(MetricPoint),
   samples: z.array(z.object({ step: z.int(), path: z.string() })),
 });

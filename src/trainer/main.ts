@@ -58,4 +58,10 @@ async function reply(requestId: number, work: () => Promise<unknown>): Promise<v
   }
 }
 
+// A forked trainer whose parent died (the CLI or `kao serve` killed) must not train on unseen:
+// stop the job, which checkpoints, then leave.
+process.on('disconnect', () => {
+  void jobs.stop().finally(() => process.exit(0));
+});
+
 post({ type: 'ready', pid: process.pid });
