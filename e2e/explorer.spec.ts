@@ -229,4 +229,37 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
     await screenshot(dark, 'favorites-model-missing-dark');
     await dark.context().close();
   });
+
+  // Opt-in (KAO_EXPLORER_BENCH=1): the latency of the real preset, for the README. Training even one
+  // anime-48 step takes a while on a CPU, so the default run measures the tiny model only.
+  it.runIf(!!process.env.KAO_EXPLORER_BENCH)('measures slider latency on an anime-48 generator', async () => {
+    await makeExplorerTestRun(dataDir, {
+      id: 'anime-run',
+      name: 'Anime 48',
+      preset: 'anime-48',
+      steps: 1,
+      checkpointEvery: 1,
+    });
+    const page = await openScreen('light', 'explorer');
+    await page.getByTestId('explorer-run').selectOption('anime-run');
+    await expect.poll(() => paints(page), { timeout: 120_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.getByTestId('direction-slider').count(), { timeout: 120_000 })
+      .toBeGreaterThan(5);
+    const backend = await page.getByTestId('explorer-backend').textContent();
+    const slider = page.getByTestId('direction-slider').first();
+    await slider.focus();
+    const latencies: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const count = await paints(page);
+      await page.keyboard.press(i % 2 ? 'ArrowLeft' : 'ArrowRight');
+      await expect.poll(() => paints(page)).toBeGreaterThan(count);
+      latencies.push(Number(await page.getByTestId('explorer-canvas').getAttribute('data-last-latency')));
+    }
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `[explorer] slider latency (input → painted, anime-48 48×48 model, ${backend}, headless Chromium): median ${latencies[15]!.toFixed(1)} ms, p90 ${latencies[27]!.toFixed(1)} ms over 30 steps`,
+    );
+    await page.context().close();
+  });
 });

@@ -1,11 +1,11 @@
 /**
- * A real tiny training run for the explorer/favorites service tests and the explorer e2e: the gan engine's
+ * A real tiny training run (or, for latency measurements, an anime-48 one) for the explorer/favorites service tests and the explorer e2e: the gan engine's
  * `runTraining` (preset `tiny`, 16×16, z of 32) on 64 shared faces, written into `<data>/runs/<id>` with the
  * app's `run.json` beside it, as the training service would leave a finished run.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runTraining } from '../../src/core/gan/run.ts';
+import { readRunConfig, runTraining } from '../../src/core/gan/run.ts';
 import { listCheckpoints } from '../../src/core/gan/checkpoint.ts';
 import { writeJsonAtomic } from '../../src/core/util/atomic-file.ts';
 import { facesDir } from '../helpers/shared-data.ts';
@@ -22,9 +22,21 @@ export interface ExplorerTestRun {
 
 export async function makeExplorerTestRun(
   dataDir: string,
-  options: { id?: string; name?: string; steps?: number; checkpointEvery?: number } = {},
+  options: {
+    id?: string;
+    name?: string;
+    steps?: number;
+    checkpointEvery?: number;
+    preset?: 'tiny' | 'anime-48';
+  } = {},
 ): Promise<ExplorerTestRun> {
-  const { id = 'tiny-run', name = 'Tiny test run', steps = 10, checkpointEvery = 5 } = options;
+  const {
+    id = 'tiny-run',
+    name = 'Tiny test run',
+    steps = 10,
+    checkpointEvery = 5,
+    preset = 'tiny',
+  } = options;
   const dir = join(dataDir, 'runs', id);
   const faces = (await readdir(facesDir))
     .filter((f) => f.endsWith('.jpg'))
@@ -34,7 +46,7 @@ export async function makeExplorerTestRun(
   await runTraining({
     runDir: dir,
     faces,
-    preset: 'tiny',
+    preset,
     overrides: { batchSize: 16 },
     seed: 5,
     steps,
@@ -48,9 +60,10 @@ export async function makeExplorerTestRun(
     id,
     name,
     createdAt: new Date().toISOString(),
-    options: { preset: 'tiny', batchSize: 16, steps, seed: 5, backend: 'wasm' },
+    options: { preset, batchSize: 16, steps, seed: 5, backend: 'wasm' },
     totalSteps: steps,
     state: 'finished',
   });
-  return { id, dir, name, zDim: 32, imageSize: 16, steps: await listCheckpoints(dir) };
+  const config = (await readRunConfig(dir))!.config;
+  return { id, dir, name, zDim: config.zDim, imageSize: config.imageSize, steps: await listCheckpoints(dir) };
 }
