@@ -63,12 +63,12 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
   });
 
   it('draws faces in the page, moves them with direction sliders, saves a favorite that survives a reload', async () => {
-    await makeExplorerTestRun(dataDir, { steps: 20, checkpointEvery: 10 });
+    await makeExplorerTestRun(dataDir, { steps: 40, checkpointEvery: 20 });
     const page = await openScreen('light', 'explorer');
 
     // A face is drawn by tfjs in the page, and GANSpace directions appear as sliders.
     await expect.poll(() => paints(page), { timeout: 60_000 }).toBeGreaterThan(0);
-    expect(await page.getByTestId('explorer-step').inputValue()).toBe('20');
+    expect(await page.getByTestId('explorer-step').inputValue()).toBe('40');
     const backend = await page.getByTestId('explorer-backend').textContent();
     await expect
       .poll(() => page.getByTestId('direction-slider').count(), { timeout: 60_000 })
@@ -164,7 +164,7 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
     const favorites = await openScreen('light', 'favorites');
     await favorites.getByTestId('favorite-card').first().waitFor();
     expect(await favorites.getByTestId('favorite-card').count()).toBe(1);
-    expect(await favorites.getByTestId('favorite-name').textContent()).toMatch(/tiny-run · step 20/);
+    expect(await favorites.getByTestId('favorite-name').textContent()).toMatch(/tiny-run · step 40/);
     await expect
       .poll(() =>
         favorites.getByTestId('favorite-image').evaluate((img) => (img as HTMLImageElement).naturalWidth),

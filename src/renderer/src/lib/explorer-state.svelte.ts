@@ -489,7 +489,6 @@ export class ExplorerState {
         format: this.exportFormat,
         ...(outPath?.trim() ? { outPath: outPath.trim() } : {}),
       });
-      this.notify('info', `Animation saved to ${this.exported.path}`);
     } catch (error) {
       this.notify('error', `The animation could not be exported: ${errorMessage(error)}`);
     } finally {
