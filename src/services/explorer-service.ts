@@ -1,4 +1,4 @@
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ServiceContext } from './context.ts';
@@ -119,6 +119,7 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ExplorerCh
         }
         await mkdir(join(ctx.paths().cache, 'generators'), { recursive: true });
         await writeFileAtomic(file, bytes);
+        await pruneGeneratorCache(ctx.paths().cache, runId, run.steps);
       }
       const directions = await readCachedDirections(dir, loaded.step, loaded.config.zDim);
       return {
@@ -226,6 +227,17 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ExplorerCh
       throw new KaoError('invalid-input', `Cannot write into ${path}: ${error.message}`);
     });
     return join(path, name);
+  }
+}
+
+/** Drops cached weights of checkpoints training has since deleted (it keeps only the last few). */
+async function pruneGeneratorCache(cacheDir: string, runId: string, steps: number[]): Promise<void> {
+  const dir = join(cacheDir, 'generators');
+  const prefix = `${runId}-step-`;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix) || !name.endsWith('.bin')) continue;
+    const step = Number(name.slice(prefix.length, -'.bin'.length));
+    if (Number.isInteger(step) && !steps.includes(step)) await rm(join(dir, name), { force: true });
   }
 }
 

@@ -1,4 +1,4 @@
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,6 +119,14 @@ describe('explorer service over a real tiny run', () => {
     const early = await call<GeneratorManifest>('explorer.model', { runId: run.id, step: 5 });
     expect(early.weightsPath).toBe(`cache/generators/${run.id}-step-5.bin`);
     expect((await readFile(join(dataDir, early.weightsPath))).equals(bytes)).toBe(false);
+
+    // Weights of a checkpoint training has since deleted are dropped from the cache on the next write.
+    const step5 = join(run.dir, 'checkpoints', 'step-00000005');
+    await rename(step5, join(dataDir, '..', 'step-5-aside'));
+    await rm(file!);
+    await call('explorer.model', { runId: run.id });
+    expect(await readdir(join(dataDir, 'cache', 'generators'))).toEqual([`${run.id}-step-10.bin`]);
+    await rename(join(dataDir, '..', 'step-5-aside'), step5);
   });
 
   it('refuses unknown runs, steps and malformed ids with clear errors', async () => {
