@@ -6,7 +6,7 @@
  * compares the sliced Wasserstein distance of each generator to real faces; a second in-thread run
  * with another seed shows how much SWD varies anyway. Results go to docs/performance.md.
  *
- *   node_modules/.bin/node --import tsx test/backend/parallel-quality.measure.ts [preset] [steps] [workers]
+ *   node_modules/.bin/node --import tsx test/backend/parallel-quality.measure.ts [preset] [steps] [workers] [eval images]
  */
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/core/gan/backend.ts';
@@ -24,7 +24,7 @@ const preset = (process.argv[2] ?? 'tiny') as PresetName;
 if (!isPresetName(preset)) throw new Error(`unknown preset ${preset}`);
 const steps = Number(process.argv[3] ?? 300);
 const workers = Number(process.argv[4] ?? 2);
-const evalCount = 1024;
+const evalCount = Number(process.argv[5] ?? 256);
 
 await selectBackend('wasm');
 const config = resolveGanConfig(preset, { batchSize: 64 });
@@ -59,13 +59,17 @@ async function train(seed: number, workerCount: number) {
       last = trainStep(gan, real, zT);
       tf.dispose([real, zT]);
     }
+    if ((step + 1) % 50 === 0)
+      process.stderr.write(`seed ${seed}, ${workerCount} worker(s): step ${step + 1}/${steps}\n`);
   }
   const seconds = (performance.now() - started) / 1000;
   if (trainer) {
     await trainer.syncTo(gan);
     await trainer.dispose();
   }
+  const swdStarted = performance.now();
   const swd = slicedWassersteinDistance(fakes(gan), reals, { seed: 5 });
+  process.stderr.write(`SWD took ${((performance.now() - swdStarted) / 1000).toFixed(1)} s\n`);
   disposeGan(gan);
   return {
     seed,
