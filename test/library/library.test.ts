@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -67,6 +68,7 @@ describe('renderFaces', () => {
 
 describe('favorites library', () => {
   it('saves, lists newest first, renames, regenerates, exports and deletes — all on disk', async () => {
+    const tensorsBefore = tf.memory().numTensors;
     const z1 = randomLatent(11, run.zDim);
     const z2 = randomLatent(12, run.zDim);
     const first = await saveFavorite(library, {
@@ -125,6 +127,8 @@ describe('favorites library', () => {
     await expect(getFavorite(library, second.id)).rejects.toBeInstanceOf(FavoriteNotFoundError);
     await expect(deleteFavorite(library, second.id)).rejects.toBeInstanceOf(FavoriteNotFoundError);
     await expect(getFavorite(library, '../../etc/passwd')).rejects.toBeInstanceOf(FavoriteNotFoundError);
+    // Every save/regenerate/export loaded and freed a generator: nothing may stay behind.
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 
   it('reports and skips corrupt files without losing the good ones', async () => {

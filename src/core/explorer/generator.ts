@@ -35,7 +35,14 @@ export function explorerGenerator(generator: Generator): ExplorerGenerator {
  * running statistics); the renderer builds one from weights sent over IPC. Extra `d.*` entries are ignored.
  */
 export function explorerGeneratorFromWeights(config: GanConfig, weights: WeightRecord): ExplorerGenerator {
-  return explorerGenerator(generatorFromWeights(config, weights));
+  // A scope around construction frees the temporary tensors variables are built from (paramSetFromRecord
+  // leaves one per parameter: the whole model's size per load). Variables are not scope-tracked, so they stay.
+  tf.engine().startScope();
+  try {
+    return explorerGenerator(generatorFromWeights(config, weights));
+  } finally {
+    tf.engine().endScope();
+  }
 }
 
 /**
