@@ -51,7 +51,13 @@ export function createAppServices(options: AppServicesOptions) {
     },
   });
 
-  const context: ServiceContext = { settings, events, trainer, platform: options.platform, paths: makePaths(settings) };
+  const context: ServiceContext = {
+    settings,
+    events,
+    trainer,
+    platform: options.platform,
+    paths: makePaths(settings),
+  };
 
   const handlers: Handlers = {
     // ---- domain handlers (one module per domain in src/services)

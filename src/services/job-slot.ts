@@ -91,11 +91,14 @@ export class JobSlot<P> {
       this.#lastEmit = now;
       this.publish(this.snapshot);
     } else if (!this.#pendingEmit) {
-      this.#pendingEmit = setTimeout(() => {
-        this.#pendingEmit = undefined;
-        this.#lastEmit = Date.now();
-        this.publish(this.snapshot);
-      }, interval - (now - this.#lastEmit));
+      this.#pendingEmit = setTimeout(
+        () => {
+          this.#pendingEmit = undefined;
+          this.#lastEmit = Date.now();
+          this.publish(this.snapshot);
+        },
+        interval - (now - this.#lastEmit),
+      );
     }
   }
 }

@@ -28,4 +28,3 @@ export function jobSnapshot<P extends z.ZodType>(progress: P) {
     error: WireError.optional(),
   });
 }
-

@@ -6,7 +6,15 @@
  */
 import { z } from 'zod';
 import { WireError, type Envelope } from './errors.ts';
-import { BackendPreference, BackendStatus, Empty, PresetName, Rendition, ThemeSetting, jobSnapshot } from './contract-base.ts';
+import {
+  BackendPreference,
+  BackendStatus,
+  Empty,
+  PresetName,
+  Rendition,
+  ThemeSetting,
+  jobSnapshot,
+} from './contract-base.ts';
 
 import {
   MetricPoint,
@@ -18,7 +26,16 @@ import {
   TrainingStateEvent,
 } from './training-schemas.ts';
 
-export { BackendName, BackendPreference, BackendStatus, Empty, PresetName, Rendition, ThemeSetting, jobSnapshot } from './contract-base.ts';
+export {
+  BackendName,
+  BackendPreference,
+  BackendStatus,
+  Empty,
+  PresetName,
+  Rendition,
+  ThemeSetting,
+  jobSnapshot,
+} from './contract-base.ts';
 import {
   CrawlForm,
   CrawlHistory,
@@ -63,7 +80,6 @@ import {
 } from './explorer-schemas.ts';
 
 // ---------------------------------------------------------------- settings
-
 
 export const CrawlSettings = z.object({
   site: z.url({ protocol: /^https?$/ }).default('https://konachan.net'),
@@ -168,7 +184,6 @@ export function parseSettingsLenient(
 
 // ---------------------------------------------------------------- app and trainer
 
-
 export const TrainerState = z.enum(['stopped', 'starting', 'idle', 'running', 'paused', 'crashed']);
 export const TrainerStatus = z.object({
   state: TrainerState,
@@ -200,7 +215,6 @@ export const SelfTestResult = z.object({
 
 // Domain schemas live beside this file (one module per domain); the channel map below is the one place
 // that names every channel and event.
-
 
 // ---------------------------------------------------------------- the channel map
 
@@ -273,8 +287,14 @@ export const invokeContract = {
   'training.unpause': { request: Empty, response: z.object({ ok: z.literal(true) }) },
   /** Stops the running job after writing a checkpoint. */
   'training.stop': { request: Empty, response: z.object({ ok: z.literal(true) }) },
-  'training.rename': { request: z.object({ id: RunId, name: z.string().trim().min(1).max(80) }).strict(), response: RunSummary },
-  'training.delete': { request: z.object({ id: RunId }).strict(), response: z.object({ ok: z.literal(true) }) },
+  'training.rename': {
+    request: z.object({ id: RunId, name: z.string().trim().min(1).max(80) }).strict(),
+    response: RunSummary,
+  },
+  'training.delete': {
+    request: z.object({ id: RunId }).strict(),
+    response: z.object({ ok: z.literal(true) }),
+  },
   /** Exports the generator in tfjs model format (model.json + weights) into `runs/<id>/export` or `to`. */
   'training.export': {
     request: z.object({ id: RunId, to: z.string().min(1).max(4096).optional() }).strict(),

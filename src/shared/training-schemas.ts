@@ -14,7 +14,10 @@ export const TrainingOptions = z
     batchSize: z.int().min(1).max(1024),
     /** Total optimizer steps for the run. */
     steps: z.int().min(1).max(10_000_000),
-    seed: z.int().min(0).max(2 ** 31 - 1),
+    seed: z
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
     backend: BackendPreference,
     checkpointEvery: z.int().min(1).max(1_000_000),
     sampleEvery: z.int().min(1).max(1_000_000),

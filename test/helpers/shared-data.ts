@@ -5,7 +5,9 @@ import { resolve } from 'node:path';
 export const sharedDataDir = resolve(process.env.KAO_SHARED_DATA ?? resolve(process.cwd(), '../shared/data'));
 
 if (!existsSync(sharedDataDir)) {
-  throw new Error(`Test data not found at ${sharedDataDir}: clone the repo beside ../shared or set KAO_SHARED_DATA.`);
+  throw new Error(
+    `Test data not found at ${sharedDataDir}: clone the repo beside ../shared or set KAO_SHARED_DATA.`,
+  );
 }
 
 export const facesDir = resolve(sharedDataDir, 'faces');
