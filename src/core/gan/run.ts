@@ -370,7 +370,9 @@ export async function runTraining(
       state.position,
     );
     const swd =
-      swdEvery > 0 ? await createSwdEvaluator(faces, config, seed, options.swdImages ?? 256, warn) : undefined;
+      swdEvery > 0
+        ? await createSwdEvaluator(faces, config, seed, options.swdImages ?? 256, warn)
+        : undefined;
 
     const saveNow = async () => {
       const path = await saveCheckpoint(
