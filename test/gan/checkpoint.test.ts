@@ -15,6 +15,7 @@ import { createGan, disposeGan } from '../../src/core/gan/models.ts';
 import { ganTensors, restoreGan, runTraining, type MetricLine } from '../../src/core/gan/run.ts';
 import { trainStep } from '../../src/core/gan/step.ts';
 import { readJsonl } from '../../src/core/util/jsonl.ts';
+import { RunControl } from '../../src/core/util/run-control.ts';
 import { facesDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
@@ -125,6 +126,35 @@ describe('checkpoints', () => {
     const final = async (dir: string) =>
       (await loadLatestCheckpoint(dir)).checkpoint!.tensors['g.out.kernel']!.data;
     expect(await final(resumed)).toEqual(await final(straight));
+  });
+
+  it('pauses and resumes through RunControl; cancel stops with a checkpoint of the current step', async () => {
+    const runDir = join(temp.dir, 'control');
+    const control = new RunControl();
+    const seen: number[] = [];
+    let pausedAt: number | undefined;
+    const result = await runTraining(
+      { ...common(), runDir, seed: 5, steps: 20, checkpointEvery: 0 },
+      {
+        control,
+        onProgress: (p) => {
+          seen.push(p.step);
+          if (p.step === 2) {
+            control.pause();
+            pausedAt = seen.length;
+            setTimeout(() => {
+              // Nothing ran while paused.
+              expect(seen.length).toBe(pausedAt);
+              control.resume();
+            }, 200);
+          }
+          if (p.step === 4) control.cancel();
+        },
+      },
+    );
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(result).toMatchObject({ step: 4, stopped: true, lastCheckpoint: { step: 4 } });
+    expect(await listCheckpoints(runDir)).toEqual([4]);
   });
 
   it('refuses to resume a run with a different config or seed', async () => {

@@ -110,7 +110,7 @@ describe('generators from a run', () => {
     generator.dispose();
   });
 
-  it('kao sample writes a grid PNG or one PNG per seed', async () => {
+  it('kao sample writes a grid PNG or one PNG per seed; kao eval prints the SWD', async () => {
     const grid = join(temp.dir, 'grid.png');
     await run(node, [
       kao,

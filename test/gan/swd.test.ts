@@ -12,11 +12,12 @@ beforeAll(async () => {
   await selectBackend('wasm');
   const faces = await listImageFiles(facesDir);
   // Two disjoint sets of real faces, at 32 px (two pyramid levels: 32 and 16).
-  halfA = await decodeImageSet(faces.slice(0, 48), 32);
-  halfB = await decodeImageSet(faces.slice(800, 848), 32);
+  halfA = await decodeImageSet(faces.slice(0, 64), 32);
+  halfB = await decodeImageSet(faces.slice(800, 864), 32);
 });
 
-const options = { seed: 3, nhoodsPerImage: 64, dirRepeats: 2, dirsPerRepeat: 64 };
+// ProGAN's 128 patches per image per level and 128 directions per repeat; 2 repeats instead of 4 for speed.
+const options = { seed: 3, dirRepeats: 2 };
 
 describe('sliced Wasserstein distance (ProGAN, Laplacian pyramid patches)', () => {
   it('uses pyramid levels from full size down to 16 px', () => {
@@ -45,8 +46,8 @@ describe('sliced Wasserstein distance (ProGAN, Laplacian pyramid patches)', () =
     const realFlat = slicedWassersteinDistance(halfA, flat, options);
     expect(realReal.levels.map((l) => l.resolution)).toEqual([32, 16]);
     expect(realReal.average).toBeGreaterThan(0);
-    expect(realNoise.average).toBeGreaterThan(4 * realReal.average);
-    expect(realFlat.average).toBeGreaterThan(2.5 * realReal.average);
+    expect(realNoise.average).toBeGreaterThan(3 * realReal.average);
+    expect(realFlat.average).toBeGreaterThan(3 * realReal.average);
     for (let i = 0; i < 2; i++) expect(realNoise.levels[i]!.swd).toBeGreaterThan(2 * realReal.levels[i]!.swd);
   });
 

@@ -193,14 +193,19 @@ export function swdFromDescriptors(
         norm = Math.sqrt(norm);
         for (let i = 0; i < a.dim; i++) dirs[i * dirsPerRepeat + j]! /= norm;
       }
-      const [projA, projB] = [a, b].map((set) =>
-        tf.tidy(() => {
-          const d = tf.tensor2d(dirs, [a.dim, dirsPerRepeat]);
-          const x = tf.tensor2d(set.levels[level]!, [set.rows, set.dim]);
-          // [rows, dirs] (an untransposed matMul: the transposed variants are far slower on wasm).
-          return tf.matMul(x, d).dataSync() as Float32Array;
-        }),
-      );
+      const [projA, projB] = [a, b].map((set) => {
+        // [rows, dirs] (an untransposed matMul: the transposed variants are far slower on wasm). The
+        // array is read outside tf.tidy, which would otherwise walk every element of a returned array.
+        const projected = tf.tidy(() =>
+          tf.matMul(
+            tf.tensor2d(set.levels[level]!, [set.rows, set.dim]),
+            tf.tensor2d(dirs, [a.dim, dirsPerRepeat]),
+          ),
+        );
+        const values = projected.dataSync() as Float32Array;
+        projected.dispose();
+        return values;
+      });
       let sum = 0;
       const colA = new Float32Array(a.rows);
       const colB = new Float32Array(a.rows);
