@@ -92,7 +92,11 @@ export function paramSetFromRecord(specs: ParamSpec[], record: WeightRecord, tra
     const value = record[spec.name];
     if (!value) throw new Error(`missing weights for ${spec.name}`);
     checkShape(spec.name, value.shape, spec.shape, value.data.length);
-    params.set(spec.name, tf.variable(tf.tensor(value.data, spec.shape, 'float32'), trainable));
+    // tidy frees the source tensor; the variable keeps the data.
+    params.set(
+      spec.name,
+      tf.tidy(() => tf.variable(tf.tensor(value.data, spec.shape, 'float32'), trainable)),
+    );
   }
   return params;
 }
