@@ -132,11 +132,13 @@ describe('checkpoints', () => {
     const runDir = join(temp.dir, 'control');
     const control = new RunControl();
     const seen: number[] = [];
+    const samples: number[] = [];
     let pausedAt: number | undefined;
     const result = await runTraining(
-      { ...common(), runDir, seed: 5, steps: 20, checkpointEvery: 0 },
+      { ...common(), runDir, seed: 5, steps: 20, checkpointEvery: 0, sampleEvery: 100 },
       {
         control,
+        onSamples: (s) => samples.push(s.step),
         onProgress: (p) => {
           seen.push(p.step);
           if (p.step === 2) {
@@ -155,6 +157,8 @@ describe('checkpoints', () => {
     expect(seen).toEqual([1, 2, 3, 4]);
     expect(result).toMatchObject({ step: 4, stopped: true, lastCheckpoint: { step: 4 } });
     expect(await listCheckpoints(runDir)).toEqual([4]);
+    // The stop also leaves a sample grid of the stopped step for the UI.
+    expect(samples).toEqual([0, 4]);
   });
 
   it('refuses to resume a run with a different config or seed', async () => {

@@ -392,7 +392,9 @@ export async function runTraining(
       lastCheckpoint = { step: state.step, path };
       hooks.onCheckpoint?.({ step: state.step, path });
     };
+    let lastSampleStep = -1;
     const samplesNow = async () => {
+      lastSampleStep = state.step;
       const path = samplePath(runDir, state.step);
       await writeSampleGrid(await generateWithGan(gan, fixedNoise), path);
       hooks.onSamples?.({ step: state.step, path });
@@ -480,7 +482,9 @@ export async function runTraining(
       if (sampleEvery > 0 && (state.step % sampleEvery === 0 || last)) await samplesNow();
       if (checkpointEvery > 0 && state.step % checkpointEvery === 0) await saveNow();
     }
-    // Stop (or the end) always leaves a checkpoint of the current step.
+    // Stop (or the end) always leaves a checkpoint, and a sample grid, of the current step.
+    if (stopped && sampleEvery > 0 && lastSampleStep !== state.step && state.step > (resumedFrom ?? 0))
+      await samplesNow();
     if (lastCheckpoint?.step !== state.step) await saveNow();
     return { runDir, runId, step: state.step, totalSteps, stopped, resumedFrom, lastCheckpoint, warnings };
   } finally {
