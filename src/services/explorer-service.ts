@@ -1,3 +1,4 @@
+import { ensureInferenceBackend } from './inference-backend.ts';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -10,7 +11,6 @@ import { listCheckpoints } from '../core/gan/checkpoint.ts';
 import { readGeneratorWeights } from '../core/gan/generator-node.ts';
 import { readRunConfig } from '../core/gan/run.ts';
 import { exportInterpolation } from '../core/library/interpolation-export.ts';
-import * as tf from '@tensorflow/tfjs';
 
 type ExplorerChannel =
   | 'explorer.runs'
@@ -261,22 +261,4 @@ export function userPath(typed: string, dataDir: string): string {
 export function timestamp(date = new Date()): string {
   const iso = date.toISOString();
   return `${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}`;
-}
-
-let backendReady: Promise<void> | undefined;
-
-/**
- * The tf backend for renders in this process (favorites, animations): wasm when it starts, else the
- * pure-JS cpu backend. A process that already picked a faster one (native TensorFlow, tests) keeps it.
- */
-export function ensureInferenceBackend(): Promise<void> {
-  backendReady ??= (async () => {
-    // `backendName` stays undefined until someone picks or uses a backend.
-    if (tf.engine().backendName !== undefined) return;
-    // Imported on first use: loading it registers the wasm backend as the highest priority one, which
-    // other code in this process that uses tf synchronously (without tf.ready()) must not trip over.
-    const { selectBackend } = await import('../core/gan/backend.ts');
-    await selectBackend('wasm').catch(() => selectBackend('cpu'));
-  })();
-  return backendReady;
 }

@@ -17,7 +17,8 @@ import {
   type FavoriteEntry,
 } from '../core/library/favorites.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
-import { ensureInferenceBackend, timestamp, userPath } from './explorer-service.ts';
+import { timestamp, userPath } from './explorer-service.ts';
+import { ensureInferenceBackend } from './inference-backend.ts';
 
 type FavoritesChannel =
   | 'favorites.list'

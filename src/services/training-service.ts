@@ -3,6 +3,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import type { ServiceContext } from './context.ts';
+import { ensureInferenceBackend } from './inference-backend.ts';
 import type { Handlers } from './dispatcher.ts';
 import type { TrainerEvent } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
@@ -285,6 +286,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     'training.export': async ({ id, to }) => {
       await requireRecord(id);
       const out = to ?? join(runDir(id), 'export');
+      await ensureInferenceBackend();
       await exportGenerator(runDir(id), out);
       return { path: out };
     },

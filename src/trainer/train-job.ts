@@ -4,6 +4,8 @@ import type { RunControl } from '../core/util/run-control.ts';
 import { KaoError, toWireError } from '../shared/errors.ts';
 import { selectBackend } from '../core/gan/backend.ts';
 import { runTraining } from '../core/gan/run.ts';
+import { defaultWorkerCount } from '../core/gan/parallel/trainer.ts';
+import { pathToFileURL } from 'node:url';
 import { TrainJob } from './train-job-schema.ts';
 
 /** Progress goes to the UI at most this often; metrics, samples and checkpoints always go. */
@@ -43,6 +45,9 @@ export async function startTrainingJob(
           sampleEvery: job.options.sampleEvery,
           swdEvery: job.options.swdEvery,
           backend: backend.name,
+          // wasm runs one thread per backend: one worker per core splits each batch.
+          workers: backend.name === 'wasm' ? defaultWorkerCount() : 1,
+          ...(process.env.KAO_GAN_WORKER ? { workerUrl: pathToFileURL(process.env.KAO_GAN_WORKER) } : {}),
         },
         {
           control,

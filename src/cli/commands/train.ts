@@ -13,11 +13,12 @@ import { RunControl } from '../../core/util/run-control.ts';
 import { isPresetName, presetNames, type GanConfigOverrides } from '../../core/gan/config.ts';
 import { listImageFiles } from '../../core/gan/data.ts';
 import { readRunConfig, runTraining, type TrainingResult } from '../../core/gan/run.ts';
+import { defaultWorkerCount } from '../../core/gan/parallel/trainer.ts';
 
 const usage =
   'kao train --data DIR --run DIR [--preset anime-48|dcgan-64|tiny] [--steps N | --epochs N] [--batch 64] ' +
   '[--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--seed N] [--checkpoint-every N] [--sample-every N] ' +
-  '[--swd-every N] [--swd-images N] [--log-every N] [--g-width X] [--d-width X] [--lr X] [--json]';
+  '[--swd-every N] [--swd-images N] [--log-every N] [--g-width X] [--d-width X] [--lr X] [--workers N] [--json]';
 
 /** Training images in a folder: a `kao faces` output (kept faces only) or any folder of images. */
 export async function trainingImages(dir: string): Promise<string[]> {
@@ -45,6 +46,7 @@ export const trainCommand: CliCommand = {
         epochs: { type: 'string' },
         batch: { type: 'string' },
         backend: { type: 'string' },
+        workers: { type: 'string' },
         seed: { type: 'string' },
         'checkpoint-every': { type: 'string' },
         'sample-every': { type: 'string' },
@@ -116,6 +118,9 @@ export const trainCommand: CliCommand = {
           swdImages: intOption(values['swd-images'], 'swd-images', 2),
           logEvery: intOption(values['log-every'], 'log-every', 1),
           backend: backend.name,
+          // wasm is single-threaded: split each batch over one worker thread per core unless told otherwise.
+          workers:
+            intOption(values.workers, 'workers', 1) ?? (backend.name === 'wasm' ? defaultWorkerCount() : 1),
         },
         {
           control,

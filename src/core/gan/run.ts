@@ -46,6 +46,7 @@ import {
 } from './models.ts';
 import { deriveSeed } from './seeds.ts';
 import { trainStep } from './step.ts';
+import { ParallelTrainer } from './parallel/trainer.ts';
 import { swdDescriptors, swdFromDescriptors, type SwdDescriptors, type SwdResult } from './swd.ts';
 
 export const RUN_FORMAT = 'kao-run';
@@ -92,6 +93,13 @@ export interface TrainingOptions {
   backend?: string;
   /** Decoded faces kept in memory up to this many bytes. */
   cacheLimitBytes?: number;
+  /**
+   * Worker threads that split each batch (data-parallel, see parallel/trainer.ts). Worth it on the
+   * single-threaded wasm backend; default 1 (in-process `trainStep`). The app and CLI pass one per core.
+   */
+  workers?: number;
+  /** The parallel worker entry for bundled apps (default: parallel/worker.ts through tsx). */
+  workerUrl?: URL;
 }
 
 export interface TrainingProgress {
@@ -339,6 +347,7 @@ export async function runTraining(
   };
   let resumedFrom: number | undefined;
   let lastCheckpoint: TrainingResult['lastCheckpoint'];
+  let parallel: ParallelTrainer | undefined;
   try {
     await removeStaleCheckpointTemps(runDir);
     const loaded = await loadLatestCheckpoint(runDir);
@@ -369,12 +378,26 @@ export async function runTraining(
       },
       state.position,
     );
+    const workers = Math.min(options.workers ?? 1, Math.floor(config.batchSize / 2));
+    parallel =
+      workers > 1
+        ? await ParallelTrainer.create(gan, {
+            workers,
+            ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
+          })
+        : undefined;
+    if (parallel) log(`training on ${parallel.workerCount} worker threads`);
+    // The workers hold the live weights; samples, SWD and checkpoints read `gan`, so bring it up to date.
+    const syncFromWorkers = async () => {
+      await parallel?.syncTo(gan);
+    };
     const swd =
       swdEvery > 0
         ? await createSwdEvaluator(faces, config, seed, options.swdImages ?? 256, warn)
         : undefined;
 
     const saveNow = async () => {
+      await syncFromWorkers();
       const path = await saveCheckpoint(
         runDir,
         state.step,
@@ -395,6 +418,7 @@ export async function runTraining(
     let lastSampleStep = -1;
     const samplesNow = async () => {
       lastSampleStep = state.step;
+      await syncFromWorkers();
       const path = samplePath(runDir, state.step);
       await writeSampleGrid(await generateWithGan(gan, fixedNoise), path);
       hooks.onSamples?.({ step: state.step, path });
@@ -414,17 +438,23 @@ export async function runTraining(
         stopped = true;
         break;
       }
+      // A macrotask boundary each step, so pause/stop messages to this process are handled promptly.
+      await new Promise<void>((resolveYield) => setImmediate(resolveYield));
       const stepStarted = performance.now();
       const batch = await source.next();
       const zData = nextZ(zRng, config.batchSize * config.zDim);
-      const real = tf.tensor4d(batch.data, [config.batchSize, config.imageSize, config.imageSize, 3]);
-      const z = tf.tensor2d(zData, [config.batchSize, config.zDim]);
       let result;
-      try {
-        result = trainStep(gan, real, z);
-      } finally {
-        real.dispose();
-        z.dispose();
+      if (parallel) {
+        result = await parallel.step(batch.data, zData);
+      } else {
+        const real = tf.tensor4d(batch.data, [config.batchSize, config.imageSize, config.imageSize, 3]);
+        const z = tf.tensor2d(zData, [config.batchSize, config.zDim]);
+        try {
+          result = trainStep(gan, real, z);
+        } finally {
+          real.dispose();
+          z.dispose();
+        }
       }
       if (![result.lossD, result.lossG].every(Number.isFinite)) {
         throw new Error(
@@ -462,7 +492,10 @@ export async function runTraining(
 
       const last = state.step === totalSteps;
       let swdResult: SwdResult | undefined;
-      if (swd && (state.step % swdEvery === 0 || last)) swdResult = await swd.evaluate(gan);
+      if (swd && (state.step % swdEvery === 0 || last)) {
+        await syncFromWorkers();
+        swdResult = await swd.evaluate(gan);
+      }
       if (state.step % logEvery === 0 || last || swdResult) {
         const line: MetricLine = {
           step: state.step,
@@ -488,6 +521,7 @@ export async function runTraining(
     if (lastCheckpoint?.step !== state.step) await saveNow();
     return { runDir, runId, step: state.step, totalSteps, stopped, resumedFrom, lastCheckpoint, warnings };
   } finally {
+    await parallel?.dispose();
     disposeGan(gan);
   }
 }
