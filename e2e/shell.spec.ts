@@ -58,7 +58,7 @@ describe('the app shell in Chromium over kao serve', () => {
     await page.getByTestId('self-test').click();
     const result = page.getByTestId('self-test-result');
     await result.waitFor({ timeout: 120_000 });
-    const text = (await result.textContent())!;
+    const text = (await result.textContent())!.replace(/\s+/g, ' ');
     const chosen = /Using (tensorflow-gpu|tensorflow|wasm|cpu)/.exec(text)?.[1];
     expect(chosen).toBeDefined();
     // Every faster backend that was passed over is listed with its reason.
