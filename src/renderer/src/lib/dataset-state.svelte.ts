@@ -9,6 +9,7 @@ import type {
 } from '../../../shared/dataset-schemas.ts';
 import { KaoError } from '../../../shared/errors.ts';
 import { errorMessage, kao } from './api.ts';
+import { isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
 
 export type CrawlJob = EventOf<'dataset.crawl'>;
 export type ImportJob = EventOf<'dataset.import'>;
@@ -28,8 +29,6 @@ const THUMB_BATCH = 24;
 /** Thumbnails sharp enough for the grid's cells on this screen (cells are 128–200 CSS px wide). */
 export const THUMB_SIZE = devicePixelRatio > 1.25 ? 256 : 160;
 const MAX_FAILURES_SHOWN = 500;
-/** While a job adds files, the gallery re-reads the folder at most this often. */
-const REFRESH_INTERVAL_MS = 1500;
 
 const idleJob = { phase: 'idle' as const };
 /** Fields the form shows an error under. */
@@ -62,17 +61,16 @@ export class DatasetState {
   /** Thumbnail URL by file name; null when the image has none (unreadable, removed). */
   readonly thumbs = new SvelteMap<string, string | null>();
 
-  crawlBusy = $derived(this.crawl.phase === 'running' || this.crawl.phase === 'paused');
-  importBusy = $derived(this.importJob.phase === 'running' || this.importJob.phase === 'paused');
+  crawlBusy = $derived(isJobBusy(this.crawl));
+  importBusy = $derived(isJobBusy(this.importJob));
 
   #visible: [number, number] = [0, 0];
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
   #pagesLoading = new Set<number>();
   #generation = 0;
   #thumbsInFlight = false;
-  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastRefresh = 0;
-  #lastCount = -1;
+  /** While a job adds files, the gallery re-reads the folder at most every 1.5 s. */
+  #refresher = new RefreshThrottle(() => void this.refresh());
 
   /** Reads the saved form, the jobs, the journal and the first gallery page. */
   async load(settings: Settings | undefined): Promise<void> {
@@ -96,17 +94,17 @@ export class DatasetState {
     const offCrawl = kao.on('dataset.crawl', (job) => {
       this.crawl = job;
       if (job.progress) this.#addFailures(job.progress.recentFailures, false);
-      this.#datasetMayHaveChanged(job.progress ? job.progress.downloaded : 0, isEnded(job));
-      if (isEnded(job)) void this.#reloadHistory();
+      this.#refresher.changed(job.progress ? job.progress.downloaded : 0, isJobEnded(job));
+      if (isJobEnded(job)) void this.#reloadHistory();
     });
     const offImport = kao.on('dataset.import', (job) => {
       this.importJob = job;
-      this.#datasetMayHaveChanged(job.progress ? job.progress.imported : 0, isEnded(job));
+      this.#refresher.changed(job.progress ? job.progress.imported : 0, isJobEnded(job));
     });
     return () => {
       offCrawl();
       offImport();
-      clearTimeout(this.#refreshTimer);
+      this.#refresher.cancel();
     };
   }
 
@@ -176,7 +174,7 @@ export class DatasetState {
   /** Re-reads the dataset's size and the rows in view; cached thumbnails are kept (names never change content). */
   async refresh(): Promise<void> {
     const generation = ++this.#generation;
-    this.#lastRefresh = Date.now();
+    this.#refresher.refreshed();
     this.#pagesLoading.clear();
     const [first, end] = this.#visible;
     const firstPage = Math.floor(first / PAGE_SIZE);
@@ -252,14 +250,6 @@ export class DatasetState {
     }
   }
 
-  #datasetMayHaveChanged(count: number, ended: boolean): void {
-    if (count === this.#lastCount && !ended) return;
-    this.#lastCount = ended ? -1 : count;
-    clearTimeout(this.#refreshTimer);
-    const wait = ended ? 0 : Math.max(0, REFRESH_INTERVAL_MS - (Date.now() - this.#lastRefresh));
-    this.#refreshTimer = setTimeout(() => void this.refresh(), wait);
-  }
-
   async #reloadHistory(): Promise<void> {
     try {
       this.#applyCrawlState(await kao.invoke('dataset.crawl.state', {}), false);
@@ -307,10 +297,6 @@ export class DatasetState {
   }
 }
 
-function isEnded(job: CrawlJob | ImportJob): boolean {
-  return job.phase === 'done' || job.phase === 'cancelled' || job.phase === 'failed';
-}
-
 function range(start: number, end: number): number[] {
   return Array.from({ length: Math.max(0, end - start) }, (_, i) => start + i);
 }
@@ -329,17 +315,11 @@ function defaultForm(): CrawlForm {
 
 /** Share of the crawl done: whichever limit (posts or pages) it will reach first. */
 export function crawlFraction(job: CrawlJob, form: Pick<CrawlForm, 'limit' | 'pages'>): number {
-  const p = job.progress;
-  if (!p) return 0;
-  if (job.phase === 'done') return 1;
-  return Math.min(1, Math.max(p.found / form.limit, p.pagesDone / form.pages));
+  return jobFraction(job, (p) => Math.min(1, Math.max(p.found / form.limit, p.pagesDone / form.pages)));
 }
 
 export function importFraction(job: ImportJob): number {
-  const p = job.progress;
-  if (!p) return 0;
-  if (job.phase === 'done') return 1;
-  return p.total > 0 ? p.processed / p.total : 0;
+  return jobFraction(job, (p) => (p.total > 0 ? p.processed / p.total : 0));
 }
 
 export function issuesOf(job: ImportJob): ImportIssue[] {
@@ -353,11 +333,4 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
   if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
   return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
-}
-
-export function formatEta(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds)) return '—';
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
 }

@@ -12,6 +12,7 @@ import {
 } from '../../../shared/faces-schemas.ts';
 import { KaoError } from '../../../shared/errors.ts';
 import { errorMessage, kao } from './api.ts';
+import { isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
 import { emptySelection, selectionOf, toggled, withAll, type Selection } from './faces-selection.ts';
 
 export type ExtractionJob = EventOf<'faces.extraction'>;
@@ -19,8 +20,6 @@ type Form = Required<FaceExtractionForm>;
 
 /** Crops come in pages of this many faces. */
 const PAGE_SIZE = 200;
-/** While an extraction adds faces, the grid re-reads the list at most this often. */
-const REFRESH_INTERVAL_MS = 1500;
 const FORM_FIELDS = new Set(['size', 'margin', 'scaleFactor', 'minNeighbors', 'minSize', 'cascadePath']);
 
 const idleJob: ExtractionJob = { phase: 'idle' };
@@ -65,7 +64,7 @@ export class FacesState {
   /** The large source view is open. */
   viewing = $state(false);
 
-  busy = $derived(this.job.phase === 'running' || this.job.phase === 'paused');
+  busy = $derived(isJobBusy(this.job));
   cascade = $derived<CascadeStatus | undefined>(this.info?.cascade);
   indexSettings = $derived<FaceIndexSettings | undefined>(this.info?.indexSettings);
   /** Existing faces were made with other options: extracting now means rebuilding. */
@@ -79,9 +78,8 @@ export class FacesState {
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
   #pagesLoading = new Map<number, Promise<void>>();
   #generation = 0;
-  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  #lastRefresh = 0;
-  #lastTotalFaces = -1;
+  /** While an extraction adds faces, the grid re-reads the list at most every 1.5 s. */
+  #refresher = new RefreshThrottle(() => void this.refresh());
 
   async load(settings: Settings | undefined): Promise<void> {
     if (settings) this.form = { ...settings.faces, rebuild: false };
@@ -110,19 +108,19 @@ export class FacesState {
   connect(): () => void {
     const offJob = kao.on('faces.extraction', (job) => {
       this.job = job;
-      const ended = job.phase === 'done' || job.phase === 'cancelled' || job.phase === 'failed';
-      this.#facesMayHaveChanged(job.progress?.totalFaces ?? -1, ended);
+      const ended = isJobEnded(job);
+      this.#refresher.changed(job.progress?.totalFaces ?? -1, ended);
       if (ended) void this.reloadInfo();
     });
     // Another window excluded faces, or an extraction ended: show the list as it is now.
     const offChanged = kao.on('faces.changed', ({ counts }) => {
       this.counts = counts;
-      this.#facesMayHaveChanged(-1, true);
+      this.#refresher.changed(-1, true);
     });
     return () => {
       offJob();
       offChanged();
-      clearTimeout(this.#refreshTimer);
+      this.#refresher.cancel();
     };
   }
 
@@ -197,7 +195,7 @@ export class FacesState {
   /** Re-reads the list's size and the rows in view, swapping them in at once. */
   async refresh(): Promise<void> {
     const generation = ++this.#generation;
-    this.#lastRefresh = Date.now();
+    this.#refresher.refreshed();
     this.#pagesLoading.clear();
     const [first, end] = this.#visible;
     const firstPage = Math.floor(first / PAGE_SIZE);
@@ -263,14 +261,6 @@ export class FacesState {
     const focused = this.focus === undefined ? undefined : this.items.get(this.focus);
     if (focused) this.inspected = focused;
     else if (this.inspected && total === 0) this.inspected = undefined;
-  }
-
-  #facesMayHaveChanged(marker: number, now: boolean): void {
-    if (marker === this.#lastTotalFaces && !now) return;
-    this.#lastTotalFaces = now ? -1 : marker;
-    clearTimeout(this.#refreshTimer);
-    const wait = now ? 0 : Math.max(0, REFRESH_INTERVAL_MS - (Date.now() - this.#lastRefresh));
-    this.#refreshTimer = setTimeout(() => void this.refresh(), wait);
   }
 
   // ------------------------------------------------------------ selection and focus
@@ -462,15 +452,5 @@ function range(start: number, end: number): number[] {
 
 /** Share of the images this run has to process that it has processed. */
 export function extractionFraction(job: ExtractionJob): number {
-  const p = job.progress;
-  if (!p) return 0;
-  if (job.phase === 'done') return 1;
-  return p.toProcess > 0 ? p.processed / p.toProcess : 0;
-}
-
-export function formatDuration(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds)) return '—';
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+  return jobFraction(job, (p) => (p.toProcess > 0 ? p.processed / p.toProcess : 0));
 }

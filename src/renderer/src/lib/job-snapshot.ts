@@ -1,0 +1,65 @@
+/** What the UI needs of a long job's snapshot (crawl, import, extraction): see `jobSnapshot` in shared. */
+export interface JobLike<P = unknown> {
+  phase: 'idle' | 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+  progress?: P;
+}
+
+/** The job holds the service: running, or paused and able to resume. */
+export function isJobBusy(job: JobLike): boolean {
+  return job.phase === 'running' || job.phase === 'paused';
+}
+
+/** The job has stopped for good, whatever the reason. */
+export function isJobEnded(job: JobLike): boolean {
+  return job.phase === 'done' || job.phase === 'cancelled' || job.phase === 'failed';
+}
+
+/** Share of the job done, 0 to 1: none before the first progress, all once done, else `share` of it. */
+export function jobFraction<P>(job: JobLike<P>, share: (progress: P) => number): number {
+  const p = job.progress;
+  if (!p) return 0;
+  if (job.phase === 'done') return 1;
+  return share(p);
+}
+
+/** A duration (an ETA, a run's length) in seconds, as "42 s", "3 min 5 s" or "1 h 20 min". */
+export function formatDuration(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return '—';
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+/**
+ * While a job adds files, re-reads a list at most every `intervalMs`: `changed` is called with each snapshot's
+ * marker (a count that grows with the job), and at once when the job ends or something else changed the list.
+ */
+export class RefreshThrottle {
+  #refresh: () => void;
+  #intervalMs: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastRefresh = 0;
+  #lastMarker = -1;
+
+  constructor(refresh: () => void, intervalMs = 1500) {
+    this.#refresh = refresh;
+    this.#intervalMs = intervalMs;
+  }
+
+  /** The list was just read: the next throttled refresh waits a full interval from now. */
+  refreshed(): void {
+    this.#lastRefresh = Date.now();
+  }
+
+  changed(marker: number, now: boolean): void {
+    if (marker === this.#lastMarker && !now) return;
+    this.#lastMarker = now ? -1 : marker;
+    clearTimeout(this.#timer);
+    const wait = now ? 0 : Math.max(0, this.#intervalMs - (Date.now() - this.#lastRefresh));
+    this.#timer = setTimeout(this.#refresh, wait);
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+  }
+}
