@@ -11,6 +11,7 @@ import {
 } from '../../src/core/gan/kernels/index.ts';
 import { resolveGanConfig } from '../../src/core/gan/config.ts';
 import { createGan, disposeGan } from '../../src/core/gan/models.ts';
+import { igemmCallCount, setIgemmEnabled } from '../../src/core/gan/kernels/igemm/module.ts';
 import { computeDiscriminatorGrads, computeGeneratorGrads, disposeGrads } from '../../src/core/gan/step.ts';
 import { Rng } from '../../src/shared/rng.ts';
 
@@ -62,6 +63,19 @@ const cases: Array<[number[], number[], number, Pad]> = [
   [[3, 6, 6, 4], [4, 4, 4, 2], 2, 1],
   [[2, 10, 10, 3], [1, 1, 3, 4], 2, 'valid'],
   [[2, 10, 11, 20], [5, 5, 20, 17], 3, 'same'],
+  // Channel counts the igemm takes (multiples of 8 on the output side), odd row counts for its 1–5-row
+  // tails, batches of 1–3 (the filter gradient's reduction runs over the batch), several tap and
+  // column blocks (depth > 512, > 128 columns), a dilated conv and a kernel smaller than its stride.
+  [[2, 8, 8, 3], [5, 5, 3, 8], 2, 'same'],
+  [[3, 6, 6, 16], [5, 5, 16, 8], 2, 'same'],
+  [[2, 9, 9, 8], [4, 4, 8, 16], 2, 'same'],
+  [[1, 9, 7, 8], [3, 3, 8, 8], 1, 'valid'],
+  [[2, 12, 12, 16], [4, 4, 16, 24], 2, 'valid'],
+  [[3, 6, 6, 8], [4, 4, 8, 8], 2, 1],
+  [[2, 10, 10, 8], [1, 1, 8, 8], 2, 'valid'],
+  [[2, 10, 11, 24], [5, 5, 24, 16], 3, 'same'],
+  [[2, 3, 3, 40], [5, 5, 40, 32], 1, 'same'],
+  [[2, 6, 6, 64], [5, 5, 64, 136], 1, 'same'],
 ];
 
 describe('wasm training kernels match the cpu backend', () => {
@@ -85,64 +99,91 @@ describe('wasm training kernels match the cpu backend', () => {
     ]);
   });
 
-  // Every case through both implementations: XNNPACK convs (sub-pixel phases / swapped conv) and the
-  // im2col + GEMM path used for tiny output maps.
-  for (const [path, limit] of [
-    ['conv', 0],
-    ['gemm', Infinity],
+  // Every case through all three implementations: the project's igemm (where the channel counts let
+  // it), XNNPACK convs (sub-pixel phases / swapped conv) and the im2col + GEMM path for tiny maps.
+  for (const [path, limit, igemm] of [
+    ['igemm', 0, true],
+    ['conv', 0, false],
+    ['gemm', Infinity, false],
   ] as const) {
     describe(`${path} path`, () => {
-      beforeAll(() => setGemmThresholds({ maxOutputPixels: limit, maxRows: limit }));
-      afterAll(() => setGemmThresholds({ maxOutputPixels: 16, maxRows: 1024 }));
+      beforeAll(() => {
+        setGemmThresholds({ maxOutputPixels: limit, maxRows: limit });
+        setIgemmEnabled(igemm);
+      });
+      afterAll(() => {
+        setGemmThresholds({ maxOutputPixels: 16, maxRows: 1024 });
+        setIgemmEnabled(true);
+      });
+      /** In the igemm path, a kernel whose channels allow it must really have run there. */
+      const expectIgemm = async (applies: boolean, run: () => Promise<void>) => {
+        const before = igemmCallCount();
+        await run();
+        expect(igemmCallCount() > before).toBe(igemm && applies);
+      };
       for (const [xShape, wShape, stride, pad] of cases) {
+        const [, , ci, co] = wShape as [number, number, number, number];
         const label = `x${JSON.stringify(xShape)} w${JSON.stringify(wShape)} s${stride} ${pad}`;
         const x = () => randomTensor(xShape, 1) as tf.Tensor4D;
         const w = () => randomTensor(wShape, 2) as tf.Tensor4D;
-        const outShape = () => tf.tidy(() => tf.conv2d(x(), w(), stride, pad).shape);
-
-        it(`Conv2DBackpropFilter ${label}`, async () => {
-          const dyShape = outShape();
-          const { wasm, cpu, shape } = await onBothBackends(() =>
-            tf.tidy(
-              () =>
-                tf
-                  .engine()
-                  .runKernel(
-                    'Conv2DBackpropFilter',
-                    { x: x(), dy: randomTensor(dyShape, 3) },
-                    { strides: stride, pad, dataFormat: 'NHWC', filterShape: wShape },
-                  ) as tf.Tensor,
-            ),
+        // Computed, not run: running a conv here would count as an igemm call of the kernel under test.
+        const outShape = () => {
+          const info = tf.backend_util.computeConv2DInfo(
+            xShape as [number, number, number, number],
+            wShape as [number, number, number, number],
+            stride,
+            1,
+            pad,
           );
-          expect(shape).toEqual(wShape);
-          expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
-        });
+          return [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+        };
 
-        it(`Conv2D ${label}`, async () => {
-          const { wasm, cpu, shape } = await onBothBackends(() =>
-            tf.tidy(() => tf.conv2d(x(), w(), stride, pad)),
-          );
-          expect(shape).toEqual(outShape());
-          expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
-        });
+        it(`Conv2DBackpropFilter ${label}`, () =>
+          expectIgemm(co % 8 === 0, async () => {
+            const dyShape = outShape();
+            const { wasm, cpu, shape } = await onBothBackends(() =>
+              tf.tidy(
+                () =>
+                  tf
+                    .engine()
+                    .runKernel(
+                      'Conv2DBackpropFilter',
+                      { x: x(), dy: randomTensor(dyShape, 3) },
+                      { strides: stride, pad, dataFormat: 'NHWC', filterShape: wShape },
+                    ) as tf.Tensor,
+              ),
+            );
+            expect(shape).toEqual(wShape);
+            expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+          }));
 
-        it(`Conv2DBackpropInput ${label}`, async () => {
-          const dyShape = outShape();
-          const { wasm, cpu, shape } = await onBothBackends(() =>
-            tf.tidy(
-              () =>
-                tf
-                  .engine()
-                  .runKernel(
-                    'Conv2DBackpropInput',
-                    { dy: randomTensor(dyShape, 3), filter: w() },
-                    { strides: stride, pad, dataFormat: 'NHWC', inputShape: xShape },
-                  ) as tf.Tensor,
-            ),
-          );
-          expect(shape).toEqual(xShape);
-          expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
-        });
+        it(`Conv2D ${label}`, () =>
+          expectIgemm(co % 8 === 0, async () => {
+            const { wasm, cpu, shape } = await onBothBackends(() =>
+              tf.tidy(() => tf.conv2d(x(), w(), stride, pad)),
+            );
+            expect(shape).toEqual(outShape());
+            expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+          }));
+
+        it(`Conv2DBackpropInput ${label}`, () =>
+          expectIgemm(ci % 8 === 0, async () => {
+            const dyShape = outShape();
+            const { wasm, cpu, shape } = await onBothBackends(() =>
+              tf.tidy(
+                () =>
+                  tf
+                    .engine()
+                    .runKernel(
+                      'Conv2DBackpropInput',
+                      { dy: randomTensor(dyShape, 3), filter: w() },
+                      { strides: stride, pad, dataFormat: 'NHWC', inputShape: xShape },
+                    ) as tf.Tensor,
+              ),
+            );
+            expect(shape).toEqual(xShape);
+            expect(relativeError(wasm, cpu)).toBeLessThan(1e-5);
+          }));
       }
     });
   }

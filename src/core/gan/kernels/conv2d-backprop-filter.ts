@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterGemm, prefersGemm } from './gemm-conv.ts';
+import { conv2dBackpropFilterIgemm } from './igemm/conv.ts';
 import { conv2d, release, slice, transpose } from './wasm-kernel-call.ts';
 
 /**
@@ -34,6 +35,8 @@ export function conv2dBackpropFilterWasm({
     false,
     'channelsLast',
   );
+  const viaIgemm = conv2dBackpropFilterIgemm(backend, x, dy, info);
+  if (viaIgemm) return viaIgemm;
   if (prefersGemm(info)) return conv2dBackpropFilterGemm(backend, x, dy, info);
   const { inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } =
     info;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropInputGemm, prefersGemm } from './gemm-conv.ts';
+import { conv2dBackpropInputIgemm } from './igemm/conv.ts';
 import { allocate, conv2d, floatOffset, heapFloats, release, slice } from './wasm-kernel-call.ts';
 
 interface Phase {
@@ -55,6 +56,8 @@ export function conv2dBackpropInputWasm({
     false,
     'channelsLast',
   );
+  const viaIgemm = conv2dBackpropInputIgemm(backend, dy, filter, info);
+  if (viaIgemm) return viaIgemm;
   if (prefersGemm(info)) return conv2dBackpropInputGemm(backend, dy, filter, info);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;

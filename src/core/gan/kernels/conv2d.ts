@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dGemm, prefersGemm } from './gemm-conv.ts';
+import { conv2dIgemm } from './igemm/conv.ts';
 import { stockKernel } from './wasm-kernel-call.ts';
 
 /**
- * Conv2D for the wasm backend: tiny output maps (the discriminator's last conv) go through one GEMM,
- * everything else through the stock XNNPACK convolution.
+ * Conv2D for the wasm backend: the project's igemm (relaxed-SIMD FMA) where the output channels are a
+ * multiple of 8; otherwise tiny output maps go through one XNNPACK GEMM and the rest through the stock
+ * XNNPACK convolution.
  */
 export function conv2dWasm(args: {
   inputs: tf.NamedTensorInfoMap;
@@ -24,6 +26,8 @@ export function conv2dWasm(args: {
       false,
       'channelsLast',
     );
+    const viaIgemm = conv2dIgemm(args.backend, x, filter, info);
+    if (viaIgemm) return viaIgemm;
     if (prefersGemm(info)) return conv2dGemm(args.backend, x, filter, info);
   }
   return stockKernel('Conv2D')(args as Parameters<tf.KernelFunc>[0]);
