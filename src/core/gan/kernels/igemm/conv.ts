@@ -16,9 +16,10 @@ type TensorInfo = tf.TensorInfo;
 
 /**
  * Block sizes: taps per block so that one 8-column panel of B for the block (taps × channels × 32
- * bytes) stays about 16 KB (L1), and 128 output columns per block (a B block of ≤ 256 KB for L2).
+ * bytes) stays about 32 KB (L1), and 256 output columns per block (a B block of ≤ 1 MB for L2).
+ * Measured on the anime-48 layers at batch 32: 512/128 → 1024/256 is +5–10 %.
  */
-const blocking = { depthPerBlock: 512, columnsPerBlock: 128 };
+const blocking = { depthPerBlock: 1024, columnsPerBlock: 256 };
 
 export function setIgemmBlocking(b: Partial<typeof blocking>): void {
   Object.assign(blocking, b);
@@ -102,7 +103,9 @@ export function conv2dIgemm(
 ): TensorInfo | null {
   const igemm = igemmFor(backend);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  if (!igemm || outChannels % 8 !== 0) return null;
+  // With under 8 input channels (RGB images) each tap is too short for the unrolled loop: XNNPACK's
+  // conv is faster there (12 vs 16 ms for the discriminator's first layer at batch 32).
+  if (!igemm || outChannels % 8 !== 0 || inChannels < 8) return null;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const { filterHeight: kh, filterWidth: kw } = info;
   const rows = batchSize * outHeight * outWidth;
@@ -217,13 +220,13 @@ export function conv2dBackpropInputIgemm(
       const depth = taps * outChannels;
       const w = floatOffset(backend, filter);
       const packed = floatOffset(backend, s.packed);
-      for (let t = 0, k = 0; t < ty; t++) {
-        for (let t2 = 0; t2 < tx; t2++) {
-          const tap = w + ((py + sh * t) * kw + (px + sw * t2)) * inChannels * outChannels;
-          for (let co = 0; co < outChannels; co++, k++) {
-            for (let ci = 0; ci < inChannels; ci++) {
-              f32[packed + (ci >> 3) * depth * 8 + k * 8 + (ci & 7)] = f32[tap + ci * outChannels + co]!;
-            }
+      // Reads each filter tap in its own [ci][co] order (contiguous); writes stride 8 floats.
+      for (let t = 0, k0 = 0; t < ty; t++) {
+        for (let t2 = 0; t2 < tx; t2++, k0 += outChannels) {
+          let from = w + ((py + sh * t) * kw + (px + sw * t2)) * inChannels * outChannels;
+          for (let ci = 0; ci < inChannels; ci++) {
+            let to = packed + (ci >> 3) * depth * 8 + k0 * 8 + (ci & 7);
+            for (let co = 0; co < outChannels; co++, to += 8) f32[to] = f32[from++]!;
           }
         }
       }

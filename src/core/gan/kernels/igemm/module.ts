@@ -45,10 +45,16 @@ function binary(): { bytes: Uint8Array<ArrayBuffer>; variant: Igemm['variant'] }
 const instances = new WeakMap<WebAssembly.Memory, Igemm | null>();
 let disabled = false;
 let calls = 0;
+let milliseconds = 0;
 
 /** How many igemm calls this thread has made (tests check that a kernel really took this path). */
 export function igemmCallCount(): number {
   return calls;
+}
+
+/** Wall time spent inside igemm calls on this thread (profiling: the rest of a kernel is table building). */
+export function igemmMilliseconds(): number {
+  return milliseconds;
 }
 
 /** Tuning and tests: route every convolution back to tfjs-wasm's stock (XNNPACK) kernels. */
@@ -78,7 +84,9 @@ export function igemmFor(backend: tf.KernelBackend): Igemm | null {
         variant,
         igemm: (...args) => {
           calls++;
+          const start = performance.now();
           igemm(...args);
+          milliseconds += performance.now() - start;
         },
       };
     } catch {
