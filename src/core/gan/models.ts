@@ -8,6 +8,7 @@ import { Rng } from '../../shared/rng.ts';
 import type { GanConfig } from './config.ts';
 import { Adam } from './adam.ts';
 import { deriveSeed } from './seeds.ts';
+import { batchNormActivation } from './kernels/batch-norm.ts';
 
 export type ParamSet = Map<string, tf.Variable>;
 
@@ -206,27 +207,30 @@ export function generatorForward(
   const { baseSize, gChannels, bnEpsilon } = config;
   const batch = z.shape[0];
   const moments = new Map<number, BatchMoments>();
-  const bn = (x: tf.Tensor4D, i: number): tf.Tensor4D => {
+  /** BN + ReLU: batch moments (fused kernel with its own gradient) in training, running statistics otherwise. */
+  const bnRelu = (x: tf.Tensor4D, i: number): tf.Tensor4D => {
     const gamma = need(params, `g.bn${i}.gamma`);
     const beta = need(params, `g.bn${i}.beta`);
     if (training) {
-      const m = tf.moments(x, [0, 1, 2]);
-      moments.set(i, { mean: m.mean as tf.Tensor1D, variance: m.variance as tf.Tensor1D });
-      return normalize(x, m.mean, m.variance, gamma, beta, bnEpsilon);
+      const { y, mean, variance } = batchNormActivation(x, gamma, beta, bnEpsilon, 'relu');
+      moments.set(i, { mean, variance });
+      return y;
     }
-    return normalize(
-      x,
-      need(stats, `g.bn${i}.movingMean`),
-      need(stats, `g.bn${i}.movingVariance`),
-      gamma,
-      beta,
-      bnEpsilon,
+    return tf.relu(
+      normalize(
+        x,
+        need(stats, `g.bn${i}.movingMean`),
+        need(stats, `g.bn${i}.movingVariance`),
+        gamma,
+        beta,
+        bnEpsilon,
+      ),
     );
   };
   let x = tf
     .matMul(z, need(params, 'g.dense.kernel') as tf.Tensor2D)
     .reshape([batch, baseSize, baseSize, gChannels[0]!]) as tf.Tensor4D;
-  x = tf.relu(bn(x, 0));
+  x = bnRelu(x, 0);
   let size = baseSize;
   for (let i = 1; i < gChannels.length; i++) {
     size *= 2;
@@ -237,7 +241,7 @@ export function generatorForward(
       2,
       'same',
     );
-    x = tf.relu(bn(x, i));
+    x = bnRelu(x, i);
   }
   size *= 2;
   const out = tf.conv2dTranspose(
@@ -263,18 +267,9 @@ export function discriminatorForward(
   x = tf.leakyRelu(x as tf.Tensor4D, leak);
   for (let i = 1; i < dChannels.length; i++) {
     const y = tf.conv2d(x as tf.Tensor4D, need(params, `d.conv${i}.kernel`) as tf.Tensor4D, 2, 'same');
-    const m = tf.moments(y, [0, 1, 2]);
-    x = tf.leakyRelu(
-      normalize(
-        y,
-        m.mean,
-        m.variance,
-        need(params, `d.bn${i}.gamma`),
-        need(params, `d.bn${i}.beta`),
-        bnEpsilon,
-      ),
+    x = batchNormActivation(y, need(params, `d.bn${i}.gamma`), need(params, `d.bn${i}.beta`), bnEpsilon, {
       leak,
-    );
+    }).y;
   }
   const flat = x.reshape([images.shape[0], -1]) as tf.Tensor2D;
   return tf.matMul(flat, need(params, 'd.out.kernel') as tf.Tensor2D).add(need(params, 'd.out.bias'));

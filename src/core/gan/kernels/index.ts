@@ -5,6 +5,7 @@ import { batchMatMulWasm } from './batch-mat-mul.ts';
 import { conv2dWasm } from './conv2d.ts';
 import { meanWasm, sumWasm } from './reduce.ts';
 import { captureStockKernel } from './wasm-kernel-call.ts';
+import { registerBatchNormKernels } from './batch-norm.ts';
 
 export { conv2dBackpropFilterWasm } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputWasm } from './conv2d-backprop-input.ts';
@@ -12,6 +13,13 @@ export { batchMatMulWasm } from './batch-mat-mul.ts';
 export { conv2dWasm } from './conv2d.ts';
 export { meanWasm, sumWasm } from './reduce.ts';
 export { setGemmThresholds } from './gemm-conv.ts';
+export {
+  BATCH_NORM_ACTIVATION,
+  BATCH_NORM_ACTIVATION_GRAD,
+  batchNormActivation,
+  registerBatchNormKernels,
+  type BatchNormActivationKind,
+} from './batch-norm.ts';
 
 /** Kernels a DCGAN training step needs on wasm that tfjs-wasm 4.22 lacks or runs slowly. */
 const trainingKernels: Array<{ kernelName: string; kernelFunc: tf.KernelFunc }> = [
@@ -33,6 +41,9 @@ export function registerWasmTrainingKernels(): void {
     // Keep the stock setupFunc: it binds the C++ function the stock kernel (still called by ours) uses.
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: previous?.setupFunc });
   }
+  // Fused training-mode batch norm + activation (wasm and cpu) and its gradient; models.ts also
+  // registers them on first use, so this only makes the wasm setup explicit.
+  registerBatchNormKernels();
 }
 
 /** The kernel names registerWasmTrainingKernels installs, for reports and tests. */
