@@ -11,6 +11,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { igemmFor } from './kernels/igemm/module.ts';
 import { registerWasmTrainingKernels } from './kernels/index.ts';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -174,8 +175,17 @@ function label(name: BackendName): string {
       return 'native TensorFlow with CUDA (GPU)';
     case 'tensorflow':
       return 'native TensorFlow on the CPU';
-    case 'wasm':
-      return `WebAssembly${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ' with SIMD' : ''} (XNNPACK, one thread per worker)`;
+    case 'wasm': {
+      const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? ' with SIMD' : '';
+      // Which convolution engine runs: ours (relaxed-SIMD FMA where the runtime has it) or XNNPACK's.
+      const igemm = tf.getBackend() === 'wasm' ? igemmFor(tf.backend()) : null;
+      const convs = !igemm
+        ? 'XNNPACK convolutions'
+        : igemm.variant === 'fma'
+          ? "Kao's fused multiply-add convolution kernels"
+          : "Kao's SIMD convolution kernels (no relaxed SIMD here)";
+      return `WebAssembly${simd} (${convs}, one thread per worker)`;
+    }
     case 'cpu':
       return 'pure-JavaScript cpu backend (very slow for training)';
   }
