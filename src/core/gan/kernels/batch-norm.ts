@@ -4,7 +4,7 @@
  * Written as tf ops (moments, sub, rsqrt, mul, mul, add, relu / leakyRelu) batch norm costs a dozen
  * element-wise kernels forward and about twice as many through autodiff (Sub, Mul, Select, Greater,
  * per-channel Sums…). Here one kernel computes the batch moments and the activated output (two passes
- * over x) and one kernel its gradient (two passes over dy and x), both straight over the wasm heap, or
+ * over x) and one kernel its gradient (two passes over dy, x and y), both straight over the wasm heap, or
  * over the cpu backend's arrays with the same code. Browser-safe: only @tensorflow/tfjs.
  *
  * Semantics are those of
