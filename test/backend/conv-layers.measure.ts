@@ -14,7 +14,8 @@ await selectBackend('wasm');
 const batch = 32;
 // The discriminator's stride-2 5×5 convs; the generator's transposed convs are the same shapes with
 // the roles swapped (its forward pass is Conv2DBackpropInput, its input gradient Conv2D).
-const layers: Array<[string, number[], number[]]> = [
+type Shape4 = [number, number, number, number];
+const layers: Array<[string, Shape4, Shape4]> = [
   ['48×48×3 → 24×24×64', [batch, 48, 48, 3], [5, 5, 3, 64]],
   ['24×24×64 → 12×12×128', [batch, 24, 24, 64], [5, 5, 64, 128]],
   ['12×12×128 → 6×6×256', [batch, 12, 12, 128], [5, 5, 128, 256]],
