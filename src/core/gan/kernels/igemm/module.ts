@@ -43,7 +43,10 @@ function binary(): { bytes: Uint8Array<ArrayBuffer>; variant: Igemm['variant'] }
 }
 
 const instances = new WeakMap<WebAssembly.Memory, Igemm | null>();
-let disabled = false;
+// KAO_IGEMM=off (Node only) measures the XNNPACK path in the same build, e.g. `KAO_IGEMM=off kao bench`.
+let disabled =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['KAO_IGEMM'] ===
+  'off';
 let calls = 0;
 let milliseconds = 0;
 
