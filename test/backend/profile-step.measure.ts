@@ -3,7 +3,10 @@
  * (tf.profile), with tfjs-wasm's stock kernels ("before": only the missing Conv2DBackpropFilter added)
  * and with ours ("after"). Step times are thread CPU time, which stays meaningful on a busy machine.
  *
- *   node_modules/.bin/node --import tsx test/backend/profile-step.measure.ts [before|after] [batch] [gSteps] [fused|composed]
+ *   node_modules/.bin/node --import tsx test/backend/profile-step.measure.ts [before|xnnpack|after] [batch] [gSteps] [fused|composed]
+ *
+ * `xnnpack` is "after" with the igemm switched off: our kernels on top of XNNPACK's convolution (the
+ * state before the igemm); `before` switches it off too.
  *
  * `composed` takes the fused batch-norm kernel off wasm, so batch norm runs as the tf-op composition
  * it replaced (for an A/B of the element-wise work in the same conditions).
@@ -16,6 +19,7 @@ import { createGan } from '../../src/core/gan/models.ts';
 import { trainStep } from '../../src/core/gan/step.ts';
 import { trainingStepFlops } from '../../src/core/gan/bench.ts';
 import { BATCH_NORM_ACTIVATION, registerBatchNormKernels } from '../../src/core/gan/kernels/index.ts';
+import { setIgemmEnabled } from '../../src/core/gan/kernels/igemm/module.ts';
 
 const mode = process.argv[2] ?? 'after';
 const batch = Number(process.argv[3] ?? 32);
@@ -30,6 +34,7 @@ if (mode === 'before') {
     tf.registerKernel(k);
   }
 }
+if (mode === 'before' || mode === 'xnnpack') setIgemmEnabled(false);
 if (batchNorm === 'composed') {
   registerBatchNormKernels();
   tf.unregisterKernel(BATCH_NORM_ACTIVATION, 'wasm');
