@@ -18,6 +18,7 @@ import {
 import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
 import { readJsonl } from '../core/util/jsonl.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
+import { assertRunNotLocked, describeHolder, RunLockedError } from '../core/gan/run-lock.ts';
 import { exportGenerator } from '../core/gan/generator-node.ts';
 import { FACES_INDEX_FILE, FACES_LOG_FILE, listTrainingFaces } from '../core/faces/index.ts';
 import type { TrainJob } from '../trainer/train-job-schema.ts';
@@ -135,9 +136,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     ]);
     const lastMetric = metrics.at(-1) as { step?: number } | undefined;
     const checkpointStep = checkpoints.length ? Math.max(...checkpoints) : 0;
-    let state: RunState = record.state;
-    if (active?.runId === id) state = active.paused ? 'paused' : 'running';
-    else if (record.state === 'running') state = 'interrupted';
+    const state: RunState = active?.runId === id ? (active.paused ? 'paused' : 'running') : stateOf(record);
     const latest = samples.at(-1);
     return {
       id,
@@ -151,6 +150,11 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       ...(latest ? { latestSample: dataRelative(join(dir, 'samples', latest.file)) } : {}),
       ...(record.faces !== undefined ? { faces: record.faces } : {}),
     };
+  }
+
+  /** A run's state from its record alone: `running` with no live job means the run was cut off. */
+  function stateOf(record: RunRecord): RunState {
+    return record.state === 'running' ? 'interrupted' : record.state;
   }
 
   async function listRuns(): Promise<RunSummary[]> {
@@ -178,6 +182,10 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
 
   async function launch(id: string, record: RunRecord, options: TrainingOptions): Promise<RunSummary> {
     if (active) throw new KaoError('busy', 'A training run is already in progress: stop it first.');
+    // Another process (a `kao train` in a terminal) trains this run folder: refuse before touching it.
+    await assertRunNotLocked(runDir(id)).catch((error: unknown) => {
+      throw lockedMessage(error, `“${record.name}” is being trained by another process`);
+    });
     const faces = await facesForTraining(ctx.paths().faces);
     if (faces.length < 16) {
       throw new KaoError(
@@ -194,6 +202,15 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       await ctx.trainer.request({ type: 'start', job }, 300_000);
     } catch (error) {
       active = undefined;
+      if (error instanceof KaoError && error.code === 'busy') {
+        // Refused (the run folder got locked by another process since the check above): nothing ran,
+        // so the run keeps the state it had.
+        await writeJsonAtomic(join(runDir(id), 'run.json'), record);
+        await assertRunNotLocked(runDir(id)).catch((locked: unknown) => {
+          throw lockedMessage(locked, `“${record.name}” is being trained by another process`);
+        });
+        throw error;
+      }
       await markRun(id, 'failed', (error as Error).message);
       throw error;
     }
@@ -277,8 +294,16 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     },
 
     'training.delete': async ({ id }) => {
-      await requireRecord(id);
+      const record = await requireRecord(id);
       if (active?.runId === id) throw new KaoError('busy', 'Stop this run before deleting it.');
+      // A trainer in another process (`kao train` on this folder) would write on into a deleted folder.
+      await assertRunNotLocked(runDir(id)).catch((error: unknown) => {
+        throw lockedMessage(
+          error,
+          `Cannot delete “${record.name}”: it is being trained by another process`,
+          'Stop that trainer first.',
+        );
+      });
       await rm(runDir(id), { recursive: true, force: true });
       return { ok: true };
     },
@@ -291,6 +316,12 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       return { path: out };
     },
   };
+}
+
+/** The app's wording of a run-lock refusal: the run's name rather than its folder, then who holds it. */
+function lockedMessage(error: unknown, what: string, advice?: string): unknown {
+  if (!(error instanceof RunLockedError)) return error;
+  return new KaoError('busy', `${what} (${describeHolder(error.holder)}).${advice ? ` ${advice}` : ''}`);
 }
 
 /**

@@ -13,8 +13,10 @@ const PROGRESS_INTERVAL_MS = 250;
 
 /**
  * Runs one training job in the trainer process: picks the backend, runs the engine, relays every
- * hook as a protocol message, and always ends with a `done` message (finished, stopped or failed).
- * Resolves once the job has started; `finished` settles when it has ended.
+ * hook as a protocol message, and ends with a `done` message (finished, stopped or failed).
+ * Resolves once the job has started, i.e. holds the run folder's lock; `finished` settles when it has
+ * ended. A job that cannot take the lock (another process trains the run) rejects instead, with the
+ * engine's `busy` error, and posts no `done`.
  */
 export async function startTrainingJob(
   rawJob: Record<string, unknown>,
@@ -26,9 +28,15 @@ export async function startTrainingJob(
   const job = parsed.data;
   const backend = await selectBackend(job.options.backend);
   post({ type: 'backend', backend });
-  post({ type: 'state', state: 'running' });
+  let locked = false;
+  let markLocked!: () => void;
+  const lockTaken = new Promise<void>((resolve) => (markLocked = resolve));
+  let refused: { error: unknown } | undefined;
+  const finished = run();
+  await Promise.race([lockTaken, finished]);
+  if (refused) throw refused.error;
   // The job runs on after `start` has been answered; its end is reported with `done`.
-  return { finished: run() };
+  return { finished };
 
   async function run(): Promise<void> {
     let lastProgress = 0;
@@ -45,12 +53,18 @@ export async function startTrainingJob(
           sampleEvery: job.options.sampleEvery,
           swdEvery: job.options.swdEvery,
           backend: backend.name,
+          owner: 'Kao Studio',
           // wasm runs one thread per backend: one worker per core splits each batch.
           workers: backend.name === 'wasm' ? defaultWorkerCount() : 1,
           ...(process.env.KAO_GAN_WORKER ? { workerUrl: pathToFileURL(process.env.KAO_GAN_WORKER) } : {}),
         },
         {
           control,
+          onLocked: () => {
+            locked = true;
+            post({ type: 'state', state: 'running' });
+            markLocked();
+          },
           onProgress: (progress) => {
             const now = Date.now();
             if (now - lastProgress < PROGRESS_INTERVAL_MS && progress.step < progress.totalSteps) return;
@@ -85,7 +99,9 @@ export async function startTrainingJob(
       );
       post({ type: 'done', reason: result.stopped ? 'stopped' : 'finished' });
     } catch (error) {
-      post({ type: 'done', reason: 'failed', error: toWireError(error) });
+      // Refused before it started (the run folder is locked): `start` answers with the error.
+      if (!locked) refused = { error };
+      else post({ type: 'done', reason: 'failed', error: toWireError(error) });
     }
   }
 }

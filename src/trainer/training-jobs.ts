@@ -14,7 +14,13 @@ export class TrainingJobs {
     const { startTrainingJob } = await import('./train-job.ts');
     const control = new RunControl();
     this.#control = control;
-    const { finished } = await startTrainingJob(job, control, this.post);
+    let finished: Promise<void>;
+    try {
+      ({ finished } = await startTrainingJob(job, control, this.post));
+    } catch (error) {
+      this.#control = undefined;
+      throw error;
+    }
     this.#running = finished.finally(() => {
       this.#running = undefined;
       this.#control = undefined;

@@ -1,9 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createNodeAppServices } from '../../src/services/node-services.ts';
 import type { AppServices } from '../../src/services/app-services.ts';
 import type { EventName } from '../../src/shared/contract.ts';
+import type { TrainerToHost } from '../../src/shared/trainer-protocol.ts';
+import { RunControl } from '../../src/core/util/run-control.ts';
+import { startTrainingJob } from '../../src/trainer/train-job.ts';
 import { facesDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
@@ -115,4 +120,78 @@ describe('training service over the real trainer process', () => {
     expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
     expect(await services.dispatch('training.runs', {})).toEqual({ ok: true, value: [] });
   });
+});
+
+describe('a run folder another process trains', () => {
+  it('is not continued or deleted by the app while the other trainer lives; the message says who', async () => {
+    const started = await services.dispatch('training.start', { ...options, steps: 4 });
+    if (!started.ok) throw new Error(started.error.message);
+    const id = (started.value as { id: string }).id;
+    await until(() =>
+      events.find(
+        (e) =>
+          e.name === 'training.state' &&
+          (e.payload as { runId: string; state: string }).runId === id &&
+          (e.payload as { state: string }).state === 'finished',
+      ),
+    );
+    // A `kao train` in a terminal on the app's run folder: a live process holds the lock.
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const runDir = join(dataDir, 'runs', id);
+    try {
+      await writeFile(
+        join(runDir, 'train.lock'),
+        JSON.stringify({
+          pid: other.pid,
+          hostname: hostname(),
+          startedAt: new Date().toISOString(),
+          command: 'kao train',
+          id: 'cli',
+        }),
+      );
+      const record = await readFile(join(runDir, 'run.json'), 'utf8');
+      events.length = 0;
+      const continued = await services.dispatch('training.continue', { id, steps: 8 });
+      expect(continued).toMatchObject({
+        ok: false,
+        error: {
+          code: 'busy',
+          message: expect.stringMatching(
+            new RegExp(
+              `^“tiny · .+” is being trained by another process \\(pid ${other.pid}, kao train, since \\d\\d:\\d\\d\\)\\.$`,
+            ),
+          ),
+        },
+      });
+      expect(await readFile(join(runDir, 'run.json'), 'utf8')).toBe(record);
+      expect(events.filter((e) => e.name === 'training.state')).toEqual([]);
+
+      const deleted = await services.dispatch('training.delete', { id });
+      expect(deleted).toMatchObject({
+        ok: false,
+        error: {
+          code: 'busy',
+          message: expect.stringMatching(
+            /^Cannot delete “tiny · .+”: it is being trained by another process \(pid \d+, kao train, since \d\d:\d\d\)\. Stop that trainer first\.$/,
+          ),
+        },
+      });
+      expect(await readdir(runDir)).toContain('run.json');
+
+      // The trainer process itself refuses too (the lock taken between the app's check and the start):
+      // `start` fails with the lock error and no `state`/`done` message is posted.
+      const posted: TrainerToHost[] = [];
+      const job = { runDir, faces: [join(dataDir, 'faces', 'any.png')], options: { ...options, steps: 8 } };
+      await expect(startTrainingJob(job, new RunControl(), (m) => posted.push(m))).rejects.toMatchObject({
+        code: 'busy',
+        message: expect.stringMatching(/is being trained by another process/),
+      });
+      expect(posted.map((m) => m.type)).toEqual(['backend']);
+    } finally {
+      other.kill('SIGKILL');
+      await new Promise((r) => other.once('exit', r));
+    }
+    // The other trainer is gone: its lock is stale and no longer stands in the way.
+    expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
+  }, 120_000);
 });

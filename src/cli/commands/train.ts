@@ -13,6 +13,7 @@ import { RunControl } from '../../core/util/run-control.ts';
 import { isPresetName, presetNames, type GanConfigOverrides } from '../../core/gan/config.ts';
 import { listImageFiles } from '../../core/gan/data.ts';
 import { readRunConfig, runTraining, type TrainingResult } from '../../core/gan/run.ts';
+import { assertRunNotLocked } from '../../core/gan/run-lock.ts';
 import { defaultWorkerCount } from '../../core/gan/parallel/trainer.ts';
 
 const usage =
@@ -78,6 +79,11 @@ export const trainCommand: CliCommand = {
         lrD: lr,
       }).filter(([, v]) => v !== undefined),
     );
+    // Refuse early (before picking a backend) when another trainer works on the run; runTraining takes
+    // the lock itself, atomically.
+    await assertRunNotLocked(resolve(values.run)).catch((error: Error) => {
+      throw new CliError(error.message);
+    });
     const existing = await readRunConfig(resolve(values.run)).catch((error: Error) => {
       throw new CliError(error.message);
     });
@@ -118,6 +124,7 @@ export const trainCommand: CliCommand = {
           swdImages: intOption(values['swd-images'], 'swd-images', 2),
           logEvery: intOption(values['log-every'], 'log-every', 1),
           backend: backend.name,
+          owner: 'kao train',
           // wasm is single-threaded: split each batch over one worker thread per core unless told otherwise.
           workers:
             intOption(values.workers, 'workers', 1) ?? (backend.name === 'wasm' ? defaultWorkerCount() : 1),

@@ -8,6 +8,7 @@
  *   metrics.jsonl          one line per logged step (see MetricLine)
  *   samples/step-N.png     8×8 grid from the same fixed noise all run long
  *   checkpoints/step-…/    manifest.json + tensors.bin (see checkpoint.ts), last K kept
+ *   train.lock             while a trainer works on the folder (see run-lock.ts)
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
@@ -47,6 +48,7 @@ import {
 import { deriveSeed } from './seeds.ts';
 import { trainStep } from './step.ts';
 import { ParallelTrainer } from './parallel/trainer.ts';
+import { acquireRunLock, removeEmptyDirs, type RunLock, type RunLockInfo } from './run-lock.ts';
 import { swdDescriptors, swdFromDescriptors, type SwdDescriptors, type SwdResult } from './swd.ts';
 
 export const RUN_FORMAT = 'kao-run';
@@ -100,6 +102,8 @@ export interface TrainingOptions {
   workers?: number;
   /** The parallel worker entry for bundled apps (default: parallel/worker.ts through tsx). */
   workerUrl?: URL;
+  /** Who trains, recorded in the run folder's lock and shown to a second trainer ("kao train", "Kao Studio"). */
+  owner?: string;
 }
 
 export interface TrainingProgress {
@@ -144,6 +148,8 @@ export interface TrainingHooks {
   onWarning?: (message: string) => void;
   /** One-off status lines ("resumed from step 500", "decoding faces…"). */
   onLog?: (message: string) => void;
+  /** The run folder's lock is taken (before anything in the folder is read or written). */
+  onLocked?: (lock: RunLockInfo) => void;
 }
 
 export interface TrainingResult {
@@ -259,14 +265,44 @@ export async function runTraining(
   hooks: TrainingHooks = {},
 ): Promise<TrainingResult> {
   const runDir = resolve(options.runDir);
-  const runId = basename(runDir);
-  const paths = runPaths(runDir);
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
     hooks.onWarning?.(message);
   };
   const log = (message: string) => hooks.onLog?.(message);
+
+  // One trainer per run folder: nothing in it is read or written before this process holds its lock,
+  // and the lock goes on every way out (finish, stop, error). A killed process leaves a stale lock that
+  // the next trainer takes over.
+  const createdDir = await mkdir(runDir, { recursive: true });
+  let lock: RunLock;
+  try {
+    lock = await acquireRunLock(runDir, { command: options.owner, onWarning: warn });
+  } catch (error) {
+    if (createdDir) await removeEmptyDirs(runDir, createdDir);
+    throw error;
+  }
+  hooks.onLocked?.(lock.info);
+  try {
+    return await trainLocked(runDir, options, hooks, warn, log, warnings);
+  } finally {
+    await lock.release();
+    // A new run refused before it wrote anything (no images, bad options) leaves no empty folder.
+    if (createdDir) await removeEmptyDirs(runDir, createdDir);
+  }
+}
+
+async function trainLocked(
+  runDir: string,
+  options: TrainingOptions,
+  hooks: TrainingHooks,
+  warn: (message: string) => void,
+  log: (message: string) => void,
+  warnings: string[],
+): Promise<TrainingResult> {
+  const runId = basename(runDir);
+  const paths = runPaths(runDir);
   const control = hooks.control;
 
   const faces = await resolveFaces(options);
