@@ -43,14 +43,18 @@ export const RunSummary = z.object({
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
-/** One logged step, as in metrics.jsonl; swd only on the steps where it was computed. */
+/**
+ * One logged step, as in metrics.jsonl; swd only on the steps where it was computed. The losses and D
+ * outputs are there on every line but one: a new run's step-0 line, which only carries the untrained
+ * generator's SWD (no training step has run yet).
+ */
 export const MetricPoint = z.object({
   step: z.int(),
   epoch: z.number().optional(),
-  lossD: z.number(),
-  lossG: z.number(),
-  dReal: z.number(),
-  dFake: z.number(),
+  lossD: z.number().optional(),
+  lossG: z.number().optional(),
+  dReal: z.number().optional(),
+  dFake: z.number().optional(),
   imagesPerSec: z.number().optional(),
   swd: z.number().optional(),
   /** ISO time the line was written. */

@@ -8,6 +8,7 @@ import {
   createSwdEvaluator,
   runTraining,
   type MetricLine,
+  type StepMetricLine,
   type TrainingProgress,
 } from '../../src/core/gan/run.ts';
 import { readJsonl } from '../../src/core/util/jsonl.ts';
@@ -50,11 +51,15 @@ describe('a run learns', () => {
     );
     expect(result).toMatchObject({ step: 120, stopped: false, resumedFrom: undefined });
     const lines = (await readJsonl(join(runDir, 'metrics.jsonl'))) as MetricLine[];
-    expect(lines.map((l) => l.step)).toEqual([20, 40, 60, 80, 100, 120]);
-    const after = lines.at(-1)!.swd!;
+    // Step 0: the untrained generator's SWD (the same value the evaluator gives before training).
+    expect(lines.map((l) => l.step)).toEqual([0, 20, 40, 60, 80, 100, 120]);
+    expect(lines[0]!.swd).toBeCloseTo(before, 6);
+    expect(lines[0]!.lossD).toBeUndefined();
+    const last = lines.at(-1) as StepMetricLine;
+    const after = last.swd!;
     expect(after).toBeLessThan(0.7 * before);
     // D tells real from fake better than chance, and the progress stream carries what the UI shows.
-    expect(lines.at(-1)!.dReal).toBeGreaterThan(lines.at(-1)!.dFake);
+    expect(last.dReal).toBeGreaterThan(last.dFake);
     expect(progress).toHaveLength(120);
     expect(progress.at(-1)).toMatchObject({ step: 120, totalSteps: 120, epoch: 120 / 16 });
     expect(progress.at(-1)!.imagesPerSec).toBeGreaterThan(0);

@@ -61,6 +61,24 @@ describe('MetricSeries', () => {
     expect(Math.min(...series.lossG)).toBeGreaterThanOrEqual(2);
   });
 
+  it('puts a line without losses (a new run’s step-0 SWD) on the SWD axis only', () => {
+    const series = new MetricSeries();
+    series.append({ step: 0, epoch: 0, swd: 1.5 });
+    expect(series.swdSteps).toEqual([0]);
+    expect(series.steps).toEqual([]);
+    expect(series.lastStep).toBe(-1);
+    expect(series.latest).toMatchObject({ step: 0, swd: 1.5 });
+    series.appendAll([point(1), point(2, { swd: 0.9 })]);
+    expect(series.steps).toEqual([1, 2]);
+    expect(series.lossD).toEqual([0.1, 0.2]);
+    expect(series.swdSteps).toEqual([0, 2]);
+    expect(series.swd).toEqual([1.5, 0.9]);
+    // The same line again (history reloaded while it was also relayed live) does not duplicate it.
+    const again = new MetricSeries();
+    again.appendAll([{ step: 0, swd: 1.5 }, { step: 0, swd: 1.5 }, point(1)]);
+    expect(again.swdSteps).toEqual([0]);
+  });
+
   it('rejects a cap too small to halve', () => {
     expect(() => new MetricSeries(2)).toThrow(/cap/);
   });

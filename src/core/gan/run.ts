@@ -123,7 +123,11 @@ export interface TrainingProgress {
   rssBytes: number;
 }
 
-export interface MetricLine {
+/** A line of metrics.jsonl: a training line, or the step-0 SWD line of a new run. */
+export type MetricLine = StepMetricLine | InitialSwdLine;
+
+/** Logged after a training step. */
+export interface StepMetricLine {
   step: number;
   epoch: number;
   /** Means over the steps since the previous line. */
@@ -137,6 +141,23 @@ export interface MetricLine {
   swdLevels?: Array<{ resolution: number; swd: number }>;
   /** ISO time. */
   time: string;
+}
+
+/**
+ * The first line of a new run with SWD on: the untrained generator's SWD, before any training step, so
+ * the quality curve has its starting point. No step has run, so it has no losses or throughput.
+ */
+export interface InitialSwdLine {
+  step: 0;
+  epoch: 0;
+  swd: number;
+  swdLevels: Array<{ resolution: number; swd: number }>;
+  time: string;
+  lossD?: undefined;
+  lossG?: undefined;
+  dReal?: undefined;
+  dFake?: undefined;
+  imagesPerSec?: undefined;
 }
 
 export interface TrainingHooks {
@@ -398,7 +419,8 @@ async function trainLocked(
     } else if (existing) {
       log('the run has no usable checkpoint yet: starting from step 0');
     }
-    await truncateMetrics(paths.metrics, state.step);
+    // Without a checkpoint the run starts over: lines of an earlier attempt (its step-0 SWD included) go.
+    await truncateMetrics(paths.metrics, loaded.checkpoint ? state.step : -1);
 
     const zRng = new Rng(state.zRngState);
     const fixedNoise = new Rng(deriveSeed(seed, 'fixed-noise')).normalArray(64 * config.zDim);
@@ -461,6 +483,21 @@ async function trainLocked(
     };
 
     if (state.step === 0 && sampleEvery > 0) await samplesNow();
+    // The untrained generator's SWD: the quality curve's starting point. Only when the run starts from
+    // scratch; a run resumed from a checkpoint (even one at step 0) already has the line if it was logged.
+    if (swd && !loaded.checkpoint) {
+      await syncFromWorkers();
+      const initial = await swd.evaluate(gan);
+      const line: InitialSwdLine = {
+        step: 0,
+        epoch: 0,
+        swd: initial.average,
+        swdLevels: initial.levels,
+        time: new Date().toISOString(),
+      };
+      await appendJsonl(paths.metrics, line);
+      hooks.onMetric?.(line);
+    }
 
     // Throughput counts training steps only (data wait included), not samples, SWD or checkpoint time.
     const window = { steps: 0, lossD: 0, lossG: 0, dReal: 0, dFake: 0, seconds: 0 };
@@ -533,7 +570,7 @@ async function trainLocked(
         swdResult = await swd.evaluate(gan);
       }
       if (state.step % logEvery === 0 || last || swdResult) {
-        const line: MetricLine = {
+        const line: StepMetricLine = {
           step: state.step,
           epoch: round(epoch, 4),
           lossD: window.lossD / window.steps,

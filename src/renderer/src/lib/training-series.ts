@@ -48,12 +48,15 @@ export class MetricSeries {
       this.swdSteps.push(point.step);
       this.swd.push(point.swd);
     }
-    this.steps.push(point.step);
-    this.lossD.push(point.lossD);
-    this.lossG.push(point.lossG);
-    this.dReal.push(point.dReal);
-    this.dFake.push(point.dFake);
     this.latest = point;
+    // A line without losses (a new run's step-0 SWD, before any training step) is on the SWD axis only.
+    const { lossD, lossG, dReal, dFake } = point;
+    if (lossD === undefined || lossG === undefined || dReal === undefined || dFake === undefined) return;
+    this.steps.push(point.step);
+    this.lossD.push(lossD);
+    this.lossG.push(lossG);
+    this.dReal.push(dReal);
+    this.dFake.push(dFake);
     if (this.steps.length > this.cap) this.#halve();
   }
 
