@@ -124,12 +124,6 @@ export async function assertRunNotLocked(runDir: string): Promise<void> {
   if (current.state === 'held') throw new RunLockedError(resolve(runDir), current.info, path);
 }
 
-/** The live holder of a run folder's lock, or `undefined` when it is free or stale. */
-export async function runLockHolder(runDir: string): Promise<RunLockInfo | undefined> {
-  const current = await inspect(join(resolve(runDir), RUN_LOCK_FILE));
-  return current.state === 'held' ? current.info : undefined;
-}
-
 /** Removes `dir` and the empty folders above it up to `top` (what `mkdir -p` created), if still empty. */
 export async function removeEmptyDirs(dir: string, top: string): Promise<void> {
   let current = resolve(dir);
