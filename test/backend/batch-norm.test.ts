@@ -11,18 +11,7 @@ import { resolveGanConfig } from '../../src/core/gan/config.ts';
 import { createGan, disposeGan, generatorForward } from '../../src/core/gan/models.ts';
 import { computeDiscriminatorGrads, computeGeneratorGrads, disposeGrads } from '../../src/core/gan/step.ts';
 import { Rng } from '../../src/shared/rng.ts';
-
-/** ‖a − b‖ / ‖b‖ (‖a − b‖ where b is all zeros: one row has zero variance and dx = 0). */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-}
+import { relativeError } from '../helpers/tensor-compare.ts';
 
 /** Per-channel offsets and scales, so the moments are far from 0 and 1. */
 function inputData(shape: number[], seed: number): Float32Array {

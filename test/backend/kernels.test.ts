@@ -14,18 +14,7 @@ import { createGan, disposeGan } from '../../src/core/gan/models.ts';
 import { igemmCallCount, setIgemmEnabled } from '../../src/core/gan/kernels/igemm/module.ts';
 import { computeDiscriminatorGrads, computeGeneratorGrads, disposeGrads } from '../../src/core/gan/step.ts';
 import { Rng } from '../../src/shared/rng.ts';
-
-/** ‖a − b‖ / ‖b‖ */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
+import { relativeError } from '../helpers/tensor-compare.ts';
 
 function randomTensor(shape: number[], seed: number): tf.Tensor {
   const rng = new Rng(seed);

@@ -30,9 +30,21 @@ interface Scratch {
   outRows: TensorInfo;
   packed: TensorInfo;
   zero: TensorInfo;
+  /** Heap views, taken after the allocations (growth detaches older views). */
+  f32: Float32Array;
+  i32: Int32Array;
+  /** Byte address of a zeroed row of `channels` floats, the pointer for padding taps. */
+  zeroAddr: number;
+  /** Float indices where the caller writes the indirection table and the output-row table. */
+  indAt: number;
+  outRowsAt: number;
+  packedAt: number;
 }
 
-/** Heap scratch for one igemm call; int32 tables live in float32 tensors of the same byte size. */
+/**
+ * Heap scratch for one igemm call; int32 tables live in float32 tensors of the same byte size. Call it
+ * after allocating the kernel's output, so the views it returns stay valid.
+ */
 function allocateScratch(
   backend: tf.KernelBackend,
   rows: number,
@@ -40,17 +52,29 @@ function allocateScratch(
   channels: number,
   columns: number,
 ): Scratch {
+  const ind = allocate(backend, [Math.max(1, rows * taps)]);
+  const outRows = allocate(backend, [Math.max(1, rows)]);
+  const packed = allocate(backend, [Math.max(1, taps * channels * columns)]);
+  const zero = allocate(backend, [Math.max(4, channels)]);
+  const f32 = heapFloats(backend);
+  const zeroAt = floatOffset(backend, zero);
+  f32.fill(0, zeroAt, zeroAt + Math.max(4, channels));
   return {
-    ind: allocate(backend, [Math.max(1, rows * taps)]),
-    outRows: allocate(backend, [Math.max(1, rows)]),
-    packed: allocate(backend, [Math.max(1, taps * channels * columns)]),
-    zero: allocate(backend, [Math.max(4, channels)]),
+    ind,
+    outRows,
+    packed,
+    zero,
+    f32,
+    i32: new Int32Array(f32.buffer),
+    zeroAddr: zeroAt * 4,
+    indAt: floatOffset(backend, ind),
+    outRowsAt: floatOffset(backend, outRows),
+    packedAt: floatOffset(backend, packed),
   };
 }
 
 function runIgemm(
   igemm: Igemm,
-  backend: tf.KernelBackend,
   s: Scratch,
   rows: number,
   taps: number,
@@ -63,9 +87,9 @@ function runIgemm(
     taps,
     channels,
     columns,
-    floatOffset(backend, s.ind) * 4,
-    floatOffset(backend, s.packed) * 4,
-    floatOffset(backend, s.outRows) * 4,
+    s.indAt * 4,
+    s.packedAt * 4,
+    s.outRowsAt * 4,
     tapsPerBlock,
     Math.max(8, blocking.columnsPerBlock - (blocking.columnsPerBlock % 8)),
   );
@@ -73,12 +97,6 @@ function runIgemm(
 
 function releaseScratch(backend: tf.KernelBackend, s: Scratch): void {
   release(backend, s.ind, s.outRows, s.packed, s.zero);
-}
-
-/** Views of the heap; take them after the last allocation (growth detaches older views). */
-function views(backend: tf.KernelBackend): { f32: Float32Array; i32: Int32Array } {
-  const f32 = heapFloats(backend);
-  return { f32, i32: new Int32Array(f32.buffer) };
 }
 
 /**
@@ -113,13 +131,11 @@ export function conv2dIgemm(
 
   const out = allocate(backend, [batchSize, outHeight, outWidth, outChannels]);
   const s = allocateScratch(backend, rows, taps, inChannels, outChannels);
-  const { f32, i32 } = views(backend);
-  const zeroAddr = floatOffset(backend, s.zero) * 4;
-  f32.fill(0, zeroAddr / 4, zeroAddr / 4 + Math.max(4, inChannels));
+  const { f32, i32, zeroAddr } = s;
   const xAddr = floatOffset(backend, x) * 4;
   const outAddr = floatOffset(backend, out) * 4;
-  let p = floatOffset(backend, s.ind);
-  let r = floatOffset(backend, s.outRows);
+  let p = s.indAt;
+  let r = s.outRowsAt;
   const rowBytes = inChannels * 4;
   for (let n = 0, m = 0; n < batchSize; n++) {
     for (let oy = 0; oy < outHeight; oy++) {
@@ -139,14 +155,8 @@ export function conv2dIgemm(
       }
     }
   }
-  packColumns(
-    f32,
-    floatOffset(backend, filter),
-    taps * inChannels,
-    outChannels,
-    floatOffset(backend, s.packed),
-  );
-  runIgemm(igemm, backend, s, rows, taps, inChannels, outChannels);
+  packColumns(f32, floatOffset(backend, filter), taps * inChannels, outChannels, s.packedAt);
+  runIgemm(igemm, s, rows, taps, inChannels, outChannels);
   releaseScratch(backend, s);
   return out;
 }
@@ -187,13 +197,11 @@ export function conv2dBackpropInputIgemm(
         continue;
       }
       const s = allocateScratch(backend, rows, taps, outChannels, inChannels);
-      const { f32, i32 } = views(backend);
-      const zeroAddr = floatOffset(backend, s.zero) * 4;
-      f32.fill(0, zeroAddr / 4, zeroAddr / 4 + Math.max(4, outChannels));
+      const { f32, i32, zeroAddr } = s;
       const dyAddr = floatOffset(backend, dy) * 4;
       const dxAddr = floatOffset(backend, dx) * 4;
-      let p = floatOffset(backend, s.ind);
-      let r = floatOffset(backend, s.outRows);
+      let p = s.indAt;
+      let r = s.outRowsAt;
       for (let n = 0; n < batchSize; n++) {
         for (let j = 0; j < ny; j++) {
           const y = y0 + j * sh;
@@ -219,7 +227,7 @@ export function conv2dBackpropInputIgemm(
       // B[(t, t2, co)][ci] = filter[py + sh·t, px + sw·t2, ci, co], in 8-column panels over ci.
       const depth = taps * outChannels;
       const w = floatOffset(backend, filter);
-      const packed = floatOffset(backend, s.packed);
+      const packed = s.packedAt;
       // Reads each filter tap in its own [ci][co] order (contiguous); writes stride 8 floats.
       for (let t = 0, k0 = 0; t < ty; t++) {
         for (let t2 = 0; t2 < tx; t2++, k0 += outChannels) {
@@ -230,7 +238,7 @@ export function conv2dBackpropInputIgemm(
           }
         }
       }
-      runIgemm(igemm, backend, s, rows, taps, outChannels, inChannels);
+      runIgemm(igemm, s, rows, taps, outChannels, inChannels);
       releaseScratch(backend, s);
     }
   }
@@ -279,13 +287,11 @@ export function conv2dBackpropFilterIgemm(
   const xT = transpose(backend, x, [1, 2, 3, 0]);
   const dW = allocate(backend, [kh, kw, inChannels, outChannels]);
   const s = allocateScratch(backend, rows, taps, channels, outChannels);
-  const { f32, i32 } = views(backend);
-  const zeroAddr = floatOffset(backend, s.zero) * 4;
-  f32.fill(0, zeroAddr / 4, zeroAddr / 4 + Math.max(4, channels));
+  const { f32, i32, zeroAddr } = s;
   const xAddr = floatOffset(backend, xT) * 4;
   const dwAddr = floatOffset(backend, dW) * 4;
-  let p = floatOffset(backend, s.ind);
-  let r = floatOffset(backend, s.outRows);
+  let p = s.indAt;
+  let r = s.outRowsAt;
   for (let a = 0, m = 0; a < kh; a++) {
     for (let b = 0; b < kw; b++) {
       for (let ci = 0; ci < inChannels; ci++, m++) {
@@ -307,7 +313,7 @@ export function conv2dBackpropFilterIgemm(
   // B[(i, j, n)][co] = dy[n, i, j, co], in 8-column panels over co.
   const depth = taps * channels;
   const d = floatOffset(backend, dy);
-  const packed = floatOffset(backend, s.packed);
+  const packed = s.packedAt;
   for (let n = 0; n < batchSize; n++) {
     for (let t = 0; t < taps; t++) {
       const src = d + (n * taps + t) * outChannels;
@@ -318,7 +324,7 @@ export function conv2dBackpropFilterIgemm(
       }
     }
   }
-  runIgemm(igemm, backend, s, rows, taps, channels, outChannels);
+  runIgemm(igemm, s, rows, taps, channels, outChannels);
   releaseScratch(backend, s);
   release(backend, xT);
   return dW;
