@@ -1,66 +1,16 @@
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCheckpoints } from '../../src/core/gan/checkpoint.ts';
 import type { MetricLine } from '../../src/core/gan/run.ts';
 import { readJsonl } from '../../src/core/util/jsonl.ts';
-import { facesDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
-
-const kao = resolve('bin/kao.js');
+import { startKaoTrain } from '../helpers/kao-train.ts';
 
 let temp: { dir: string; cleanup: () => Promise<void> };
 beforeAll(async () => {
   temp = await makeTempDir('kao-gan-kill-');
 });
 afterAll(() => temp.cleanup());
-
-interface Trainer {
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-function startTrainer(runDir: string, steps: number): Trainer {
-  const child = spawn(
-    process.execPath,
-    [
-      kao,
-      'train',
-      '--data',
-      facesDir,
-      '--run',
-      runDir,
-      '--preset',
-      'tiny',
-      '--batch',
-      '16',
-      '--steps',
-      String(steps),
-      '--checkpoint-every',
-      '5',
-      '--sample-every',
-      '0',
-      '--log-every',
-      '1',
-      '--backend',
-      'wasm',
-      '--seed',
-      '9',
-      '--json',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return {
-    exit: new Promise((resolve) =>
-      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
-    ),
-    kill: (signal) => child.kill(signal),
-  };
-}
 
 async function waitForCheckpoint(runDir: string, atLeast: number): Promise<void> {
   for (;;) {
@@ -75,7 +25,7 @@ describe('kao train survives kill -9 and Ctrl-C', () => {
     const runDir = join(temp.dir, 'run');
 
     // 1. Killed without warning once a checkpoint exists.
-    const first = startTrainer(runDir, 60);
+    const first = startKaoTrain(runDir, 60, ['--log-every', '1', '--json']);
     await waitForCheckpoint(runDir, 5);
     first.kill('SIGKILL');
     expect((await first.exit).signal).toBe('SIGKILL');
@@ -84,7 +34,7 @@ describe('kao train survives kill -9 and Ctrl-C', () => {
     expect(killedAt).toBeGreaterThanOrEqual(5);
 
     // 2. Resumes there; Ctrl-C saves a checkpoint at the current step and exits 130.
-    const second = startTrainer(runDir, 60);
+    const second = startKaoTrain(runDir, 60, ['--log-every', '1', '--json']);
     await waitForCheckpoint(runDir, killedAt + 5);
     second.kill('SIGINT');
     const stopped = await second.exit;
@@ -97,7 +47,7 @@ describe('kao train survives kill -9 and Ctrl-C', () => {
     expect(Math.max(...(await listCheckpoints(runDir)))).toBe(stopResult.step);
 
     // 3. Runs to the end from the stop.
-    const third = startTrainer(runDir, 60);
+    const third = startKaoTrain(runDir, 60, ['--log-every', '1', '--json']);
     const done = await third.exit;
     expect(done.code).toBe(0);
     const result = JSON.parse(done.stdout);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/core/gan/backend.ts';
 import { listCheckpoints } from '../../src/core/gan/checkpoint.ts';
@@ -14,8 +14,7 @@ import { RunControl } from '../../src/core/util/run-control.ts';
 import { KaoError } from '../../src/shared/errors.ts';
 import { facesDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
-
-const kao = resolve('bin/kao.js');
+import { startKaoTrain } from '../helpers/kao-train.ts';
 
 let faces: string[];
 let temp: { dir: string; cleanup: () => Promise<void> };
@@ -213,57 +212,9 @@ describe('one trainer per run folder', () => {
 });
 
 describe('kao train and the run lock', () => {
-  interface Trainer {
-    pid: number;
-    exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-    kill(signal: NodeJS.Signals): void;
-  }
-
-  function startTrainer(runDir: string, steps: number): Trainer {
-    const child = spawn(
-      process.execPath,
-      [
-        kao,
-        'train',
-        '--data',
-        facesDir,
-        '--run',
-        runDir,
-        '--preset',
-        'tiny',
-        '--batch',
-        '16',
-        '--steps',
-        String(steps),
-        '--checkpoint-every',
-        '5',
-        '--sample-every',
-        '0',
-        '--backend',
-        'wasm',
-        '--workers',
-        '1',
-        '--seed',
-        '9',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    return {
-      pid: child.pid!,
-      exit: new Promise((resolve) =>
-        child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
-      ),
-      kill: (signal) => child.kill(signal),
-    };
-  }
-
   it('refuses a second kao train on a busy run; a SIGKILLed trainer leaves a stale lock the next one takes over', async () => {
     const runDir = join(temp.dir, 'cli');
-    const first = startTrainer(runDir, 100_000);
+    const first = startKaoTrain(runDir, 100_000, ['--workers', '1']);
     await until(
       async () => ((await listCheckpoints(runDir)).some((s) => s >= 5) ? true : undefined),
       120_000,
@@ -271,7 +222,7 @@ describe('kao train and the run lock', () => {
     const lock = JSON.parse(await readFile(join(runDir, RUN_LOCK_FILE), 'utf8')) as RunLockInfo;
     expect(lock).toMatchObject({ pid: first.pid, command: 'kao train', hostname: hostname() });
 
-    const second = await startTrainer(runDir, 20).exit;
+    const second = await startKaoTrain(runDir, 20, ['--workers', '1']).exit;
     expect(second.code).toBe(1);
     expect(second.stderr.trim()).toMatch(
       new RegExp(
@@ -285,7 +236,7 @@ describe('kao train and the run lock', () => {
     expect(JSON.parse(await readFile(join(runDir, RUN_LOCK_FILE), 'utf8'))).toMatchObject({ pid: first.pid });
     const killedAt = Math.max(...(await listCheckpoints(runDir)));
 
-    const third = await startTrainer(runDir, killedAt + 3).exit;
+    const third = await startKaoTrain(runDir, killedAt + 3, ['--workers', '1']).exit;
     expect(third.code).toBe(0);
     expect(third.stderr).toContain(
       `warning: took over the lock of run "cli" from pid ${first.pid} (kao train, since `,
