@@ -9,7 +9,7 @@ import { selectBackend } from '../../src/core/gan/backend.ts';
 import { listCheckpoints } from '../../src/core/gan/checkpoint.ts';
 import { listImageFiles } from '../../src/core/gan/data.ts';
 import { runTraining } from '../../src/core/gan/run.ts';
-import { RUN_LOCK_FILE, RunLockedError, type RunLockInfo } from '../../src/core/gan/run-lock.ts';
+import { readRunLock, RUN_LOCK_FILE, RunLockedError, type RunLockInfo } from '../../src/core/gan/run-lock.ts';
 import { RunControl } from '../../src/core/util/run-control.ts';
 import { KaoError } from '../../src/shared/errors.ts';
 import { facesDir } from '../helpers/shared-data.ts';
@@ -208,6 +208,33 @@ describe('one trainer per run folder', () => {
     expect(after.warnings).toEqual([
       expect.stringMatching(/since 2000-01-01 .*\): it was taken before this machine started$/),
     ]);
+  });
+});
+
+describe("reading a run folder's lock", () => {
+  it('reports only a live holder and changes nothing', async () => {
+    expect(await readRunLock(join(temp.dir, 'never-locked'))).toBeUndefined();
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      const held = join(temp.dir, 'read-held');
+      await writeLock(held, { pid: live.pid! });
+      expect(await readRunLock(held)).toMatchObject({ pid: live.pid, command: 'kao train' });
+      const remote = join(temp.dir, 'read-remote');
+      await writeLock(remote, { pid: 4242, hostname: 'elsewhere' });
+      expect(await readRunLock(remote)).toMatchObject({ pid: 4242, hostname: 'elsewhere' });
+    } finally {
+      live.kill('SIGKILL');
+      await new Promise((r) => live.once('exit', r));
+    }
+    const dead = join(temp.dir, 'read-dead');
+    await writeLock(dead, { pid: await deadPid() });
+    const corrupt = join(temp.dir, 'read-corrupt');
+    await writeLock(corrupt, '{"pid": 12');
+    for (const runDir of [dead, corrupt, join(temp.dir, 'read-held')]) {
+      const before = await snapshot(runDir);
+      expect(await readRunLock(runDir)).toBeUndefined();
+      expect(await snapshot(runDir)).toEqual(before);
+    }
   });
 });
 

@@ -19,6 +19,7 @@ import { link, mkdir, open, readFile, rename, rmdir, unlink } from 'node:fs/prom
 import { hostname, uptime } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { KaoError } from '../../shared/errors.ts';
+import { formatSince } from '../../shared/format-since.ts';
 
 export const RUN_LOCK_FILE = 'train.lock';
 
@@ -122,6 +123,15 @@ export async function assertRunNotLocked(runDir: string): Promise<void> {
   const path = join(resolve(runDir), RUN_LOCK_FILE);
   const current = await inspect(path);
   if (current.state === 'held') throw new RunLockedError(resolve(runDir), current.info, path);
+}
+
+/**
+ * Who trains the run folder right now: the live holder of its lock, or `undefined` when it is free (no
+ * lock, or a stale or corrupt one). Read-only: a stale lock is left for the next trainer to take over.
+ */
+export async function readRunLock(runDir: string): Promise<RunLockInfo | undefined> {
+  const current = await inspect(join(resolve(runDir), RUN_LOCK_FILE));
+  return current.state === 'held' ? current.info : undefined;
 }
 
 /** Removes `dir` and the empty folders above it up to `top` (what `mkdir -p` created), if still empty. */
@@ -306,17 +316,4 @@ function installExitHandler(): void {
 function defaultCommand(): string {
   const script = process.argv[1];
   return script ? `node ${basename(script)}` : 'node';
-}
-
-/** "12:03" today, "2025-03-14 12:03" on another day (local time). */
-export function formatSince(iso: string, now = new Date()): string {
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) return iso;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const time = `${pad(at.getHours())}:${pad(at.getMinutes())}`;
-  const sameDay =
-    at.getFullYear() === now.getFullYear() &&
-    at.getMonth() === now.getMonth() &&
-    at.getDate() === now.getDate();
-  return sameDay ? time : `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${time}`;
 }
