@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import type { ServiceContext } from './context.ts';
@@ -10,6 +11,7 @@ import { KaoError } from '../shared/errors.ts';
 import {
   MetricPoint,
   TrainingProgress,
+  type RunHolder,
   type RunSummary,
   type RunDetail,
   type RunState,
@@ -18,13 +20,14 @@ import {
 import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
 import { readJsonl } from '../core/util/jsonl.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
-import { assertRunNotLocked, describeHolder, RunLockedError } from '../core/gan/run-lock.ts';
+import { assertRunNotLocked, describeHolder, readRunLock, RunLockedError } from '../core/gan/run-lock.ts';
 import { exportGenerator } from '../core/gan/generator-node.ts';
 import { FACES_INDEX_FILE, FACES_LOG_FILE, listTrainingFaces } from '../core/faces/index.ts';
 import type { TrainJob } from '../trainer/train-job-schema.ts';
 
 type TrainingChannel =
   | 'training.runs'
+  | 'training.locks'
   | 'training.run'
   | 'training.start'
   | 'training.continue'
@@ -129,10 +132,11 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
 
   async function summarize(id: string, record: RunRecord): Promise<RunSummary> {
     const dir = runDir(id);
-    const [checkpoints, samples, metrics] = await Promise.all([
+    const [checkpoints, samples, metrics, holder] = await Promise.all([
       listCheckpoints(dir).catch(() => [] as number[]),
       listSamples(dir),
       readJsonl(join(dir, 'metrics.jsonl')),
+      trainedElsewhere(id),
     ]);
     const lastMetric = metrics.at(-1) as { step?: number } | undefined;
     const checkpointStep = checkpoints.length ? Math.max(...checkpoints) : 0;
@@ -149,6 +153,27 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       checkpointStep,
       ...(latest ? { latestSample: dataRelative(join(dir, 'samples', latest.file)) } : {}),
       ...(record.faces !== undefined ? { faces: record.faces } : {}),
+      ...(holder ? { trainingElsewhere: holder } : {}),
+    };
+  }
+
+  /**
+   * The trainer in another process (a `kao train` in a terminal, another app) that holds the run's lock
+   * and is alive, or `undefined`. The app's own trainer process is not "elsewhere": it holds the lock of
+   * the active run, also in the moments around a start or an end when `active` does not say so.
+   */
+  async function trainedElsewhere(id: string): Promise<RunHolder | undefined> {
+    if (active?.runId === id) return undefined;
+    const lock = await readRunLock(runDir(id)).catch(() => undefined);
+    if (!lock) return undefined;
+    const thisHost = lock.hostname === hostname();
+    if (thisHost && (lock.pid === ctx.trainer.status.pid || lock.pid === process.pid)) return undefined;
+    return {
+      pid: lock.pid,
+      hostname: lock.hostname,
+      command: lock.command,
+      startedAt: lock.startedAt,
+      thisHost,
     };
   }
 
@@ -157,17 +182,19 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     return record.state === 'running' ? 'interrupted' : record.state;
   }
 
-  async function listRuns(): Promise<RunSummary[]> {
-    let entries: string[];
+  async function runFolders(): Promise<string[]> {
     try {
-      entries = (await readdir(runsDir(), { withFileTypes: true }))
+      return (await readdir(runsDir(), { withFileTypes: true }))
         .filter((e) => e.isDirectory())
         .map((e) => e.name);
     } catch {
       return [];
     }
+  }
+
+  async function listRuns(): Promise<RunSummary[]> {
     const runs: RunSummary[] = [];
-    for (const id of entries) {
+    for (const id of await runFolders()) {
       const record = await readRecord(id);
       if (record) runs.push(await summarize(id, record));
     }
@@ -220,6 +247,13 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
 
   return {
     'training.runs': () => listRuns(),
+
+    'training.locks': async () => {
+      // Only the runs the list shows (those with a run.json); no metrics or samples are read.
+      const ids = (await runFolders()).filter((id) => existsSync(join(runDir(id), 'run.json')));
+      const holders = await Promise.all(ids.map(async (id) => ({ id, holder: await trainedElsewhere(id) })));
+      return holders.flatMap(({ id, holder }) => (holder ? [{ id, holder }] : []));
+    },
 
     'training.run': async ({ id }) => {
       const record = await requireRecord(id);

@@ -19,6 +19,7 @@ import {
 import {
   MetricPoint,
   RunDetail,
+  RunHolder,
   RunId,
   RunSummary,
   TrainingOptions,
@@ -274,6 +275,14 @@ export const invokeContract = {
   'faces.cascade.use': { request: UseCascadeRequest, response: CascadeStatus },
   // ---- training (runs, charts, samples)
   'training.runs': { request: Empty, response: z.array(RunSummary) },
+  /**
+   * Which runs another process trains now (live `train.lock` holders other than the app's trainer): a
+   * cheap poll for the Training screen, which refreshes its list when this changes.
+   */
+  'training.locks': {
+    request: Empty,
+    response: z.array(z.object({ id: RunId, holder: RunHolder })),
+  },
   /** A run with its metrics (downsampled to at most 2,000 points) and sample grids. */
   'training.run': { request: z.object({ id: RunId }).strict(), response: RunDetail },
   /** Starts a new run on the kept faces in the trainer process. */

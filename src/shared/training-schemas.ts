@@ -27,6 +27,22 @@ export const TrainingOptions = z
   .strict();
 export type TrainingOptions = z.infer<typeof TrainingOptions>;
 
+/**
+ * A trainer in another process that holds a run folder's lock (`train.lock`): a `kao train` in a
+ * terminal, or another Kao Studio on the same data folder. Only live holders are reported.
+ */
+export const RunHolder = z.object({
+  pid: z.int(),
+  hostname: z.string(),
+  /** Who trains: "kao train", "Kao Studio", … */
+  command: z.string(),
+  /** ISO time the lock was taken. */
+  startedAt: z.string(),
+  /** False for a lock taken on another machine (a shared data folder), which can't be checked. */
+  thisHost: z.boolean(),
+});
+export type RunHolder = z.infer<typeof RunHolder>;
+
 export const RunSummary = z.object({
   id: RunId,
   name: z.string(),
@@ -40,6 +56,11 @@ export const RunSummary = z.object({
   /** Data-folder-relative path of the newest sample grid. */
   latestSample: z.string().optional(),
   faces: z.int().optional(),
+  /**
+   * Another process trains this run right now; `state` is then only what the app last recorded. The app
+   * refuses to continue or delete the run until that trainer ends.
+   */
+  trainingElsewhere: RunHolder.optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,14 @@ describe('training service over the real trainer process', () => {
     const started = await services.dispatch('training.start', options);
     expect(started).toMatchObject({ ok: true, value: { state: 'running', totalSteps: 12, faces: 64 } });
     const runId = (started as { value: { id: string } }).value.id;
+    // The app's own trainer holds the run's lock: that is not "training elsewhere".
+    expect(existsSync(join(dataDir, 'runs', runId, 'train.lock'))).toBe(true);
+    expect(await services.dispatch('training.locks', {})).toEqual({ ok: true, value: [] });
+    const listed = await services.dispatch('training.runs', {});
+    expect(listed).toMatchObject({ ok: true, value: [{ id: runId, state: 'running' }] });
+    expect((listed as { value: Array<Record<string, unknown>> }).value[0]).not.toHaveProperty(
+      'trainingElsewhere',
+    );
     await until(() =>
       events.find(
         (e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished',
@@ -150,6 +159,29 @@ describe('a run folder another process trains', () => {
         }),
       );
       const record = await readFile(join(runDir, 'run.json'), 'utf8');
+
+      // The list shows who trains it, beside the state the app last recorded.
+      const holder = {
+        pid: other.pid,
+        hostname: hostname(),
+        command: 'kao train',
+        startedAt: expect.any(String),
+        thisHost: true,
+      };
+      const listed = await services.dispatch('training.runs', {});
+      expect(listed).toMatchObject({
+        ok: true,
+        value: [{ id, state: 'finished', trainingElsewhere: holder }],
+      });
+      expect(await services.dispatch('training.locks', {})).toEqual({
+        ok: true,
+        value: [{ id, holder }],
+      });
+      expect(await services.dispatch('training.run', { id })).toMatchObject({
+        ok: true,
+        value: { id, trainingElsewhere: holder },
+      });
+
       events.length = 0;
       const continued = await services.dispatch('training.continue', { id, steps: 8 });
       expect(continued).toMatchObject({
@@ -191,7 +223,15 @@ describe('a run folder another process trains', () => {
       other.kill('SIGKILL');
       await new Promise((r) => other.once('exit', r));
     }
-    // The other trainer is gone: its lock is stale and no longer stands in the way.
+    // The other trainer is gone: its lock is stale, the run is back to its recorded state, and the lock
+    // no longer stands in the way. Listing leaves the stale lock alone (the next trainer takes it over).
+    const after = await services.dispatch('training.runs', {});
+    expect(after).toMatchObject({ ok: true, value: [{ id, state: 'finished' }] });
+    expect((after as { value: Array<Record<string, unknown>> }).value[0]).not.toHaveProperty(
+      'trainingElsewhere',
+    );
+    expect(await services.dispatch('training.locks', {})).toEqual({ ok: true, value: [] });
+    expect(existsSync(join(dataDir, 'runs', id, 'train.lock'))).toBe(true);
     expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
   }, 120_000);
 });
