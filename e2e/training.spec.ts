@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -299,6 +300,61 @@ describe('the Training screen in Chromium over kao serve', () => {
     const exported = (await page.getByTestId('export-path').locator('code').textContent())!;
     expect(existsSync(join(exported, 'model.json'))).toBe(true);
     mark('exported');
+  });
+
+  it('shows a run another process trains as such, with Continue and Delete off until it ends', async () => {
+    // A `kao train` in a terminal on this run: a live process holds the run folder's lock.
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], { stdio: 'ignore' });
+    const lockPath = join(app.dataDir, 'runs', runId, 'train.lock');
+    try {
+      await writeFile(
+        lockPath,
+        JSON.stringify({
+          pid: other.pid,
+          hostname: hostname(),
+          startedAt: new Date().toISOString(),
+          command: 'kao train',
+          id: 'e2e-cli',
+        }),
+      );
+      // The screen polls the locks every few seconds.
+      await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('Training elsewhere');
+      const who = new RegExp(`kao train, pid ${other.pid}, since \\d\\d:\\d\\d`);
+      expect(await attr(page, 'run-item', 'data-elsewhere')).toBe('true');
+      expect(await text(page, 'run-item-elsewhere')).toBe('Training elsewhere');
+      expect(await page.getByTestId('run-item').textContent()).toMatch(who);
+      expect(await text(page, 'elsewhere-notice')).toMatch(
+        new RegExp(`^\\s*Training elsewhere — ${who.source}`),
+      );
+      const continueButton = page.getByTestId('continue');
+      expect(await continueButton.isDisabled()).toBe(true);
+      expect(await continueButton.getAttribute('title')).toMatch(
+        new RegExp(`^Another process is training this run \\(${who.source}\\); stop it first$`),
+      );
+      expect(await page.getByTestId('delete').isDisabled()).toBe(true);
+      expect(await page.getByTestId('delete').getAttribute('title')).toMatch(/^Another process is training/);
+      // The stopped run is not offered for continuing while someone else trains it.
+      expect(await page.getByTestId('resume-offer').count()).toBe(0);
+      await screenshot(page, 'training-elsewhere-light');
+
+      const dark = await openTraining('dark');
+      await expect.poll(() => text(dark, 'run-state'), { timeout: 15_000 }).toBe('Training elsewhere');
+      expect(await dark.getByTestId('continue').isDisabled()).toBe(true);
+      await screenshot(dark, 'training-elsewhere-dark');
+      await dark.context().close();
+    } finally {
+      other.kill('SIGKILL');
+      await new Promise((r) => other.once('exit', r));
+    }
+    // That process ended: its lock is stale, and the run shows its recorded state again.
+    await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('Stopped');
+    expect(await attr(page, 'run-item', 'data-elsewhere')).toBeNull();
+    expect(await page.getByTestId('elsewhere-notice').count()).toBe(0);
+    expect(await page.getByTestId('continue').isDisabled()).toBe(false);
+    expect(await page.getByTestId('delete').isDisabled()).toBe(false);
+    await page.getByTestId('resume-offer').waitFor();
+    expect(existsSync(lockPath)).toBe(true);
+    mark('trained elsewhere');
   });
 
   it('deletes the run after asking, and the empty state comes back', async () => {

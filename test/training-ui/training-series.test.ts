@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   MetricSeries,
   canContinue,
+  describeElsewhere,
   emaSmooth,
   formatBytes,
   formatDuration,
   formatNumber,
   formatStepsShort,
+  holderKey,
   insertSample,
   isLiveState,
   lowerBound,
@@ -132,6 +134,28 @@ describe('samples and run states', () => {
     expect(canContinue({ state: 'running', checkpointStep: 40 })).toBe(false);
     expect(isLiveState('paused')).toBe(true);
     expect(isLiveState('failed')).toBe(false);
+  });
+
+  it('describes a trainer in another process, and tells one from another', () => {
+    const now = new Date(2026, 2, 14, 15, 0);
+    const holder = {
+      pid: 1234,
+      hostname: 'studio',
+      command: 'kao train',
+      startedAt: new Date(2026, 2, 14, 12, 3).toISOString(),
+      thisHost: true,
+    };
+    expect(describeElsewhere(holder, now)).toBe('kao train, pid 1234, since 12:03');
+    expect(describeElsewhere({ ...holder, hostname: 'gpu-box', thisHost: false }, now)).toBe(
+      'kao train, pid 1234 on gpu-box, since 12:03',
+    );
+    expect(describeElsewhere(holder, new Date(2026, 2, 15, 9, 0))).toBe(
+      'kao train, pid 1234, since 2026-03-14 12:03',
+    );
+    expect(holderKey(undefined)).toBe('');
+    expect(holderKey(holder)).toBe(holderKey({ ...holder }));
+    expect(holderKey(holder)).not.toBe(holderKey({ ...holder, pid: 1235 }));
+    expect(holderKey(holder)).not.toBe(holderKey({ ...holder, startedAt: new Date(now).toISOString() }));
   });
 
   it('finds insertion points', () => {

@@ -2,7 +2,8 @@
  * Pure helpers behind the Training screen: columnar metric series for the charts, EMA smoothing,
  * the sample-grid list, and number formatting. No Svelte, no DOM: unit-tested in Node.
  */
-import type { MetricPoint, RunState, RunSummary } from '../../../shared/training-schemas.ts';
+import type { MetricPoint, RunHolder, RunState, RunSummary } from '../../../shared/training-schemas.ts';
+import { formatSince } from '../../../shared/format-since.ts';
 
 export interface SampleRef {
   step: number;
@@ -161,6 +162,20 @@ export function canContinue(run: Pick<RunSummary, 'state' | 'checkpointStep'>): 
     run.state === 'interrupted' ||
     (run.state === 'failed' && run.checkpointStep > 0)
   );
+}
+
+/**
+ * Who trains a run in another process: "kao train, pid 1234, since 12:03" ("… pid 1234 on otherhost, …"
+ * for a lock taken on another machine).
+ */
+export function describeElsewhere(holder: RunHolder, now = new Date()): string {
+  const where = holder.thisHost ? '' : ` on ${holder.hostname}`;
+  return `${holder.command}, pid ${holder.pid}${where}, since ${formatSince(holder.startedAt, now)}`;
+}
+
+/** Tells one trainer-elsewhere from another (or from none: ''), to notice when one comes or goes. */
+export function holderKey(holder: RunHolder | undefined): string {
+  return holder ? `${holder.hostname}:${holder.pid}:${holder.startedAt}` : '';
 }
 
 const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });

@@ -9,6 +9,7 @@ import type { EventOf } from '../../../shared/contract.ts';
 import { errorMessage, kao } from './api.ts';
 import {
   canContinue,
+  holderKey,
   insertSample,
   isLiveState,
   MetricSeries,
@@ -63,7 +64,9 @@ export class TrainingState {
   liveRun = $derived(this.runs.find((r) => r.id === this.liveRunId && isLiveState(r.state)));
   /** The newest run that was stopped or cut off and can go on: offered prominently. */
   resumeOffer = $derived(
-    this.liveRun ? undefined : this.runs.find((r) => canContinue(r) && !this.dismissedOffers.includes(r.id)),
+    this.liveRun
+      ? undefined
+      : this.runs.find((r) => canContinue(r) && !r.trainingElsewhere && !this.dismissedOffers.includes(r.id)),
   );
   currentSample = $derived(this.samples[this.sampleIndex ?? this.samples.length - 1]);
 
@@ -108,6 +111,46 @@ export class TrainingState {
     }
   }
 
+  /**
+   * While the screen is shown: asks every few seconds which runs other processes train (a cheap
+   * `training.locks`, no metrics read; skipped while the window is hidden). When a trainer elsewhere
+   * comes or goes, the list is refreshed, and the opened run is reloaded (that trainer wrote metrics and
+   * grids the app was not told about). Returns the cleanup that stops it.
+   */
+  watchLocks(intervalMs = 4000): () => void {
+    let polling = false;
+    const poll = async (): Promise<void> => {
+      if (polling || document.visibilityState === 'hidden' || !this.loaded) return;
+      polling = true;
+      try {
+        const locks = await kao.invoke('training.locks', {});
+        const now: Record<string, string> = Object.fromEntries(
+          locks.map((lock) => [lock.id, holderKey(lock.holder)]),
+        );
+        const changed = this.runs
+          .filter((r) => holderKey(r.trainingElsewhere) !== (now[r.id] ?? ''))
+          .map((r) => r.id);
+        if (!changed.length) return;
+        await this.refreshRuns();
+        const selected = this.selectedId;
+        if (selected && changed.includes(selected) && selected !== this.liveRunId) await this.open(selected);
+      } catch {
+        // The next poll tries again; the list keeps what it showed.
+      } finally {
+        polling = false;
+      }
+    };
+    const timer = setInterval(() => void poll(), intervalMs);
+    const onVisibility = (): void => {
+      if (document.visibilityState === 'visible') void poll();
+    };
+    document.addEventListener('visibilitychange', onVisibility);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener('visibilitychange', onVisibility);
+    };
+  }
+
   async refreshRuns(): Promise<void> {
     const runs = await kao.invoke('training.runs', {});
     this.runs = runs.toSorted((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -140,6 +183,7 @@ export class TrainingState {
         step: Math.max(detail.step, this.runs.find((r) => r.id === id)?.step ?? 0),
         checkpointStep: detail.checkpointStep,
         totalSteps: detail.totalSteps,
+        trainingElsewhere: detail.trainingElsewhere,
       });
     } catch (error) {
       if (token === this.#openToken) this.detailError = errorMessage(error);
