@@ -14,6 +14,7 @@ import { CascadeError } from '../../core/faces/cascade.ts';
 import { extractFaces, type FaceExtractionSummary } from '../../core/faces/extract.ts';
 import { FacesIndexError } from '../../core/faces/index-store.ts';
 import { faceExtractionOptionsSchema } from '../../core/faces/options.ts';
+import { MissingImagesFolderError } from '../../core/faces/source-files.ts';
 
 const usage =
   'kao faces --in DIR --out DIR [--size 64|96|128] [--margin 0.25] [--min-neighbors 5] [--scale-factor 1.1] ' +
@@ -93,7 +94,11 @@ export const facesCommand: CliCommand = {
         io.stderr.write('faces: interrupted; the index is saved and a re-run continues where this stopped\n');
         return 130;
       }
-      if (error instanceof CascadeError || error instanceof FacesIndexError)
+      if (
+        error instanceof CascadeError ||
+        error instanceof FacesIndexError ||
+        error instanceof MissingImagesFolderError
+      )
         throw new CliError(error.message);
       throw error;
     } finally {
@@ -109,6 +114,12 @@ export const facesCommand: CliCommand = {
         `images: ${summary.images} (${summary.skipped} already done, ${summary.processed} processed, ${summary.failures.length} failed)`,
         `faces: ${summary.faces} new, ${summary.duplicates} near-duplicates dropped, ${summary.tooSmall} too small; ` +
           `${summary.totalFaces} in ${summary.outputDir} (${summary.excludedFaces} excluded)`,
+        ...(summary.prunedImages > 0
+          ? [
+              `pruned: ${summary.pruned} face${summary.pruned === 1 ? '' : 's'} of ${summary.prunedImages} ` +
+                `illustration${summary.prunedImages === 1 ? '' : 's'} deleted from ${summary.inputDir}`,
+            ]
+          : []),
         `time: ${(summary.elapsedMs / 1000).toFixed(1)} s with ${summary.workers} worker${summary.workers === 1 ? '' : 's'}`,
       ];
       for (const failure of summary.failures) lines.push(`failed: ${failure.source}: ${failure.error}`);

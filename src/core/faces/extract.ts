@@ -22,6 +22,8 @@ import {
   type FaceExtractionOptions,
 } from './options.ts';
 import { NearDuplicateIndex } from './phash.ts';
+import { pruneDeletedSources } from './prune.ts';
+import { MissingImagesFolderError } from './source-files.ts';
 import { FaceWorkerPool, type WorkerResponse } from './worker-pool.ts';
 
 /** File types the extractor reads; anything else in the input folder is ignored. */
@@ -63,6 +65,9 @@ export interface FaceExtractionSummary {
   tooSmall: number;
   /** Images this run could not read, with the reason. */
   failures: Array<{ source: string; error: string }>;
+  /** Faces removed because their illustration was deleted from the input folder, and how many illustrations. */
+  pruned: number;
+  prunedImages: number;
   totalFaces: number;
   excludedFaces: number;
   elapsedMs: number;
@@ -95,8 +100,12 @@ export async function extractFaces(
   const { control, onProgress } = hooks;
 
   const inputStat = await stat(inputDir).catch(() => undefined);
-  if (!inputStat?.isDirectory())
-    throw new Error(`input folder ${inputDir} does not exist or is not a folder`);
+  if (!inputStat?.isDirectory()) {
+    throw new MissingImagesFolderError(
+      inputDir,
+      `input folder ${inputDir} does not exist or is not a folder; nothing was removed`,
+    );
+  }
   const cascade = await resolveCascade({
     cascadePath: opts.cascadePath,
     cacheDir: opts.cacheDir,
@@ -114,6 +123,9 @@ export async function extractFaces(
       );
     }
   }
+  // Faces of illustrations deleted since the last run go first (a rebuild drops their exclusions too).
+  const pruned = await pruneDeletedSources(outputDir, { inputDir });
+  if (pruned.sources.length > 0) stored = await readStoredIndex(outputDir);
   if (opts.rebuild) {
     // Ids are "source + detection number": with other detector settings the numbers can point at other faces.
     const sameDetections = stored.settings ? sameDetector(stored.settings, settings) : true;
@@ -268,6 +280,8 @@ export async function extractFaces(
     duplicates: progress.duplicates,
     tooSmall: progress.tooSmall,
     failures,
+    pruned: pruned.faces,
+    prunedImages: pruned.sources.length,
     totalFaces: progress.totalFaces,
     excludedFaces,
     elapsedMs: Date.now() - started,

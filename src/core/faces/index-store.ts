@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../util/atomic-file.ts';
 import { readJsonl } from '../util/jsonl.ts';
 import { faceDetectionSettingsSchema, type FaceDetectionSettings } from './options.ts';
+import { findDeletedSources } from './source-files.ts';
 
 /**
  * The faces folder: `<id>.png` crops, `faces-index.json` (compacted, atomic), `faces-log.jsonl` (one line
@@ -15,6 +16,8 @@ import { faceDetectionSettingsSchema, type FaceDetectionSettings } from './optio
 export const FACES_INDEX_FILE = 'faces-index.json';
 export const FACES_LOG_FILE = 'faces-log.jsonl';
 export const FACES_EXCLUDED_FILE = 'excluded.json';
+/** Present only while faces of deleted illustrations are being removed (see prune.ts). */
+export const FACES_PRUNE_FILE = 'faces-prune.json';
 
 const boxSchema = z.object({ x: z.int(), y: z.int(), width: z.int(), height: z.int() });
 export type FaceBox = z.infer<typeof boxSchema>;
@@ -104,7 +107,12 @@ export class FacesIndexError extends Error {
 
 /** A face id: stable for a source path and detection number, so re-running overwrites instead of piling up. */
 export function faceId(source: string, detection: number): string {
-  return `${createHash('sha1').update(source).digest('hex').slice(0, 12)}-${detection}`;
+  return `${faceIdPrefix(source)}${detection}`;
+}
+
+/** What every face id of `source` starts with (`<12 hex>-`). */
+export function faceIdPrefix(source: string): string {
+  return `${createHash('sha1').update(source).digest('hex').slice(0, 12)}-`;
 }
 
 export interface StoredIndex {
@@ -341,9 +349,19 @@ export class FaceDataset {
       .map((image) => ({ source: image.source, error: image.error ?? 'unknown error' }));
   }
 
-  /** Absolute crop paths of the faces training uses: every face not excluded, in index order. */
-  trainingFaces(): string[] {
-    return this.#filteredFaces('kept').map((e) => join(this.facesDir, e.record.file));
+  /** Source paths of every indexed image (relative to `inputDir`). */
+  sources(): string[] {
+    return this.#images.map((image) => image.source);
+  }
+
+  /**
+   * Absolute crop paths of the faces training uses: every face not excluded, in index order, less those of
+   * `skipSources` (illustrations deleted since, not yet pruned).
+   */
+  trainingFaces(skipSources?: ReadonlySet<string>): string[] {
+    let kept = this.#filteredFaces('kept');
+    if (skipSources?.size) kept = kept.filter((e) => !skipSources.has(e.image.source));
+    return kept.map((e) => join(this.facesDir, e.record.file));
   }
 
   /** Excludes (or restores) faces by id; unknown ids are an error and change nothing. */
@@ -400,7 +418,16 @@ export class FaceDataset {
   }
 }
 
-/** The crop paths training will use: every extracted face the user has not excluded. */
+/**
+ * The crop paths training will use: every extracted face the user has not excluded, less the faces of
+ * illustrations deleted from the images folder since (read-only: the Faces screen and the next extraction
+ * remove them for good). When the images folder is missing or cannot be checked, every face is used.
+ */
 export async function listTrainingFaces(facesDir: string): Promise<string[]> {
-  return (await FaceDataset.open(facesDir)).trainingFaces();
+  const dataset = await FaceDataset.open(facesDir);
+  let deleted: Set<string> | undefined;
+  if (dataset.inputDir) {
+    deleted = await findDeletedSources(dataset.inputDir, dataset.sources()).catch(() => undefined);
+  }
+  return dataset.trainingFaces(deleted);
 }

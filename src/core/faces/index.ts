@@ -24,6 +24,7 @@ export {
   FACES_INDEX_FILE,
   FACES_LOG_FILE,
   FACES_EXCLUDED_FILE,
+  FACES_PRUNE_FILE,
   type FaceBox,
   type FaceCounts,
   type FaceEntry,
@@ -42,6 +43,8 @@ export {
   type ResolveCascadeOptions,
   type ResolvedCascade,
 } from './cascade.ts';
+export { pruneDeletedSources, type PruneResult, type PruneOptions, type PruneStep } from './prune.ts';
+export { findDeletedSources, MissingImagesFolderError, type SourceFs } from './source-files.ts';
 export { setFaceWorkerUrl } from './worker-pool.ts';
 export { FaceDetector, type Box, type DetectParams } from './opencv.ts';
 export { extractImageFaces, squareCrop, type ImageFaces, type CroppedFace } from './process-image.ts';

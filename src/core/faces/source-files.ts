@@ -1,0 +1,109 @@
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+
+/**
+ * Which indexed illustrations are gone from the images folder. Only a definite "no such file" counts: a
+ * file that exists but cannot be read (permissions, I/O error), a folder that cannot be listed, or a
+ * symbolic link whose target is gone (an unmounted drive behind `kao import --link`) all keep their faces.
+ */
+
+/** The filesystem calls the check makes; tests inject failures (EACCES, EIO) through it. */
+export interface SourceFs {
+  stat(path: string): Promise<{ isDirectory(): boolean }>;
+  lstat(path: string): Promise<unknown>;
+  readdir(path: string): Promise<string[]>;
+}
+
+export const nodeSourceFs: SourceFs = {
+  stat: (path) => stat(path),
+  lstat: (path) => lstat(path),
+  readdir: (path) => readdir(path),
+};
+
+/** The images folder is missing or looks unmounted: pruning would wipe the index, so nothing is removed. */
+export class MissingImagesFolderError extends Error {
+  override readonly name = 'MissingImagesFolderError';
+  constructor(
+    readonly folder: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const isErrno = (error: unknown, ...codes: string[]): boolean =>
+  codes.includes((error as NodeJS.ErrnoException | undefined)?.code ?? '');
+
+/**
+ * The sources (paths relative to `inputDir`, forward slashes) whose file no longer exists. One `readdir`
+ * per folder finds the candidates (a name missing from its folder's listing); each candidate is then
+ * confirmed with `lstat`, and only ENOENT confirms it. Throws MissingImagesFolderError when `inputDir`
+ * itself is gone, or when it is empty and holds none of the sources (a mount point whose drive is away),
+ * and rethrows any other error on `inputDir` itself: in neither case can anything be told apart.
+ */
+export async function findDeletedSources(
+  inputDir: string,
+  sources: Iterable<string>,
+  fs: SourceFs = nodeSourceFs,
+): Promise<Set<string>> {
+  const all = [...sources];
+  const deleted = new Set<string>();
+  if (all.length === 0) return deleted;
+  let info;
+  try {
+    info = await fs.stat(inputDir);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw missing(inputDir);
+    throw error;
+  }
+  if (!info.isDirectory()) throw missing(inputDir);
+
+  const byFolder = new Map<string, string[]>();
+  for (const source of all) {
+    const folder = posix.dirname(source);
+    let list = byFolder.get(folder);
+    if (!list) byFolder.set(folder, (list = []));
+    list.push(source);
+  }
+  const candidates: string[] = [];
+  let rootEntries: string[] | undefined;
+  for (const [folder, list] of byFolder) {
+    let names: Set<string>;
+    try {
+      const entries = await fs.readdir(folder === '.' ? inputDir : join(inputDir, folder));
+      if (folder === '.') rootEntries = entries;
+      names = new Set(entries);
+    } catch (error) {
+      // A removed subfolder: every source in it is a candidate. Unlistable (EACCES, EIO): none is.
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) candidates.push(...list);
+      continue;
+    }
+    for (const source of list) if (!names.has(posix.basename(source))) candidates.push(source);
+  }
+  for (const source of candidates) {
+    try {
+      await fs.lstat(join(inputDir, source));
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) deleted.add(source);
+    }
+  }
+
+  if (deleted.size === all.length) {
+    rootEntries ??= await fs.readdir(inputDir).catch(() => undefined);
+    if (!rootEntries || rootEntries.every((name) => name.startsWith('.'))) {
+      throw new MissingImagesFolderError(
+        inputDir,
+        `the images folder ${inputDir} is empty and none of the ${all.length} illustration${all.length === 1 ? '' : 's'} ` +
+          `of the faces index are there (a drive that is not mounted?); nothing was removed`,
+      );
+    }
+  }
+  return deleted;
+}
+
+function missing(inputDir: string): MissingImagesFolderError {
+  return new MissingImagesFolderError(
+    inputDir,
+    `the images folder ${inputDir} is missing; nothing was removed`,
+  );
+}
