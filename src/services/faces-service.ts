@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, sep } from 'node:path';
 import {
@@ -9,10 +10,13 @@ import {
   FACES_EXCLUDED_FILE,
   FACES_INDEX_FILE,
   FACES_LOG_FILE,
+  FACES_PRUNE_FILE,
   FaceDataset,
   IMAGE_EXTENSIONS,
   extractFaces,
   faceDetectionSettingsSchema,
+  findDeletedSources,
+  pruneDeletedSources,
   readStoredIndex,
   resolveCascade,
   type FaceCounts,
@@ -25,6 +29,7 @@ import type {
   FaceExtractionProgress,
   FaceIndexSettings,
   FaceItem,
+  FacesPruned,
   FacesState,
 } from '../shared/faces-schemas.ts';
 import { KaoError } from '../shared/errors.ts';
@@ -62,9 +67,63 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
   );
   /** Why the last download of the cascade failed; cleared when a cascade is found or chosen. */
   let downloadProblem: string | undefined;
-  let opened:
-    { dir: string; dataset: Promise<FaceDataset>; loadedAt: number; stamp: Promise<string> } | undefined;
+  type Opened = { dir: string; dataset: Promise<FaceDataset>; loadedAt: number; stamp: Promise<string> };
+  let opened: Opened | undefined;
   let indexSettings: { dir: string; stamp: string; settings: FaceIndexSettings | undefined } | undefined;
+  /** Faces removed because their illustrations were deleted, not yet told to the screen (told once). */
+  let prunedNotice: FacesPruned | undefined;
+  /** Why deleted illustrations' faces could not be removed (the images folder is missing, say). */
+  let pruneProblem: string | undefined;
+  /** The prune in progress: an extraction waits for it, so the two never write the index at once. */
+  let pruning: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Removes the faces of illustrations deleted from the images folder, each time the list is loaded (and
+   * never while an extraction runs: it prunes by itself first). The check costs one folder listing; the
+   * index is re-read and rewritten only when something was deleted or an interrupted prune is pending.
+   */
+  async function pruneLoaded(holder: Opened, dataset: FaceDataset): Promise<FaceDataset> {
+    if (job.busy) return dataset;
+    const pending = existsSync(join(holder.dir, FACES_PRUNE_FILE));
+    if (!pending) {
+      const sources = dataset.sources();
+      if (!dataset.inputDir || sources.length === 0) {
+        pruneProblem = undefined;
+        return dataset;
+      }
+      try {
+        if ((await findDeletedSources(dataset.inputDir, sources)).size === 0) {
+          pruneProblem = undefined;
+          return dataset;
+        }
+      } catch (error) {
+        pruneProblem = pruneProblemOf(error);
+        return dataset;
+      }
+      if (job.busy) return dataset;
+    }
+    const run = pruneDeletedSources(holder.dir);
+    pruning = run.catch(() => undefined);
+    let result;
+    try {
+      result = await run;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'FacesIndexError') throw error;
+      pruneProblem = pruneProblemOf(error);
+      return dataset;
+    }
+    pruneProblem = undefined;
+    if (result.sources.length === 0 && result.faces === 0 && result.exclusions === 0) return dataset;
+    prunedNotice = {
+      faces: (prunedNotice?.faces ?? 0) + result.faces,
+      images: (prunedNotice?.images ?? 0) + result.sources.length,
+      exclusions: (prunedNotice?.exclusions ?? 0) + result.exclusions,
+    };
+    await dataset.reload();
+    holder.stamp = folderStamp(holder.dir);
+    announce('pruned', dataset.counts());
+    return dataset;
+  }
 
   /**
    * The faces folder's index, opened once per folder and re-read when asked (or now and then while an
@@ -74,8 +133,10 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
     const dir = ctx.paths().faces;
     if (!opened || opened.dir !== dir) {
       const stamp = folderStamp(dir);
-      const dataset = stamp.then(() => FaceDataset.open(dir));
-      opened = { dir, dataset, loadedAt: Date.now(), stamp };
+      const holder = { dir, loadedAt: Date.now(), stamp } as Opened;
+      const dataset = stamp.then(() => FaceDataset.open(dir)).then((d) => pruneLoaded(holder, d));
+      holder.dataset = dataset;
+      opened = holder;
       dataset.catch(() => {
         if (opened?.dataset === dataset) opened = undefined;
       });
@@ -90,7 +151,7 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
       current.stamp = stamp;
       const reloaded = current.dataset.then(async (dataset) => {
         if ((await stamp) !== (await previous.catch(() => ''))) await dataset.reload();
-        return dataset;
+        return pruneLoaded(current, dataset);
       });
       current.dataset = reloaded;
       reloaded.catch(() => {
@@ -139,7 +200,7 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
     return { ...base, state: 'download' };
   }
 
-  function announce(reason: 'extraction' | 'exclusions', counts: FaceCounts): void {
+  function announce(reason: 'extraction' | 'exclusions' | 'pruned', counts: FaceCounts): void {
     ctx.events.emit('faces.changed', { reason, counts });
   }
 
@@ -159,6 +220,9 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
         facesDir: paths.faces,
       };
       if (existing) state.indexSettings = existing;
+      if (prunedNotice) state.pruned = prunedNotice;
+      prunedNotice = undefined;
+      if (pruneProblem) state.pruneProblem = pruneProblem;
       return state;
     },
 
@@ -196,6 +260,12 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
       }
       const settings = ctx.settings.get();
       await ctx.settings.set({ ...settings, faces: { ...detection, cascadePath: form.cascadePath } });
+      // A prune started by a listing finishes before the extraction (which prunes too) touches the index.
+      for (let waited = pruning; ; waited = pruning) {
+        await waited;
+        if (waited === pruning) break;
+      }
+      if (job.busy) throw new KaoError('busy', 'An extraction is already running: pause or cancel it first.');
 
       return job.start(async (control, report) => {
         const started = Date.now();
@@ -366,6 +436,7 @@ function finalProgress(
       ? { imagesPerSec: s.processed / Math.max(0.001, (Date.now() - started) / 1000) }
       : {}),
     failures: s.failures.slice(-MAX_LISTED_FAILURES).map((f) => ({ ...f })),
+    ...(s.prunedImages > 0 ? { pruned: s.pruned, prunedImages: s.prunedImages } : {}),
     ...(cascadeFrom ? { cascadeFrom } : {}),
     elapsedMs: s.elapsedMs,
   };
@@ -446,6 +517,13 @@ async function hasImages(dir: string): Promise<boolean> {
       return true;
   }
   return false;
+}
+
+/** Why faces of deleted illustrations were not removed, for the screen (never an error: the list still shows). */
+function pruneProblemOf(error: unknown): string {
+  if (error instanceof Error && error.name === 'MissingImagesFolderError')
+    return `${capitalize(error.message)}.`;
+  return `Could not check which illustrations were deleted (${errorMessage(error)}); nothing was removed.`;
 }
 
 /** A damaged faces index is the user's data: say which file and why rather than a bare internal error. */

@@ -63,6 +63,9 @@ export const FaceExtractionProgress = z.object({
   failures: z.array(FaceFailure).optional(),
   cascadeFrom: z.enum(['option', 'env', 'cache', 'download']).optional(),
   elapsedMs: z.number().optional(),
+  /** Final snapshot only, when any: faces removed because their illustrations were deleted, and how many. */
+  pruned: z.int().optional(),
+  prunedImages: z.int().optional(),
 });
 export type FaceExtractionProgress = z.infer<typeof FaceExtractionProgress>;
 
@@ -172,6 +175,10 @@ export const UseCascadeRequest = z
   })
   .strict();
 
+/** Faces removed because their illustrations were deleted from the dataset (their exclusions went too). */
+export const FacesPruned = z.object({ faces: z.int(), images: z.int(), exclusions: z.int() });
+export type FacesPruned = z.infer<typeof FacesPruned>;
+
 /** What the Faces screen needs when it opens. */
 export const FacesState = z.object({
   counts: FaceCounts,
@@ -184,11 +191,15 @@ export const FacesState = z.object({
   datasetHasImages: z.boolean(),
   datasetDir: z.string(),
   facesDir: z.string(),
+  /** Told once, by the state request that removed them. */
+  pruned: FacesPruned.optional(),
+  /** Why the faces of deleted illustrations could not be removed (nothing was); not an error. */
+  pruneProblem: z.string().optional(),
 });
 export type FacesState = z.infer<typeof FacesState>;
 
 /** Pushed when the faces change outside the asking window's own request: an extraction, exclusions. */
 export const FacesChanged = z.object({
-  reason: z.enum(['extraction', 'exclusions']),
+  reason: z.enum(['extraction', 'exclusions', 'pruned']),
   counts: FaceCounts,
 });

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -251,6 +251,80 @@ describe('faces service', () => {
     expect(state.cascade).toMatchObject({ state: 'ready', from: 'option', path: cascadePath });
     const afterRestart = await again.ok('faces.list', { filter: 'excluded', offset: 0, limit: 10 });
     expect(afterRestart.faces.map((f) => f.id)).toEqual([ids[1], ids[6]]);
+  });
+
+  it('removes the faces of deleted illustrations when the list loads, tells the screen once, and never for a missing dataset folder', async () => {
+    const h = await harness({ withDataset: true });
+    await h.ok('faces.extract.start', form());
+    expect((await h.event(isEnd)).phase).toBe('done');
+    const all = await h.ok('faces.list', { filter: 'all', offset: 0, limit: 100 });
+    const gone = all.faces.filter((f) => f.sourceName === ILLUSTRATIONS[3]);
+    const stay = all.faces.filter((f) => f.sourceName !== ILLUSTRATIONS[3]);
+    expect(gone).toHaveLength(3);
+    await h.ok('faces.setExcluded', { ids: [gone[0]!.id, stay[0]!.id], excluded: true });
+    const stayBytes = await Promise.all(stay.map((f) => readFile(join(h.dataDir, f.crop))));
+
+    // The dataset folder goes away (an unmounted drive): nothing is removed, and the screen says why.
+    const datasetDir = join(h.dataDir, 'dataset');
+    const indexPath = join(h.dataDir, 'faces', 'faces-index.json');
+    const indexBefore = await readFile(indexPath, 'utf8');
+    await rename(datasetDir, `${datasetDir}-away`);
+    const missing = await h.ok('faces.state', {});
+    expect(missing.pruneProblem).toBe(`The images folder ${datasetDir} is missing; nothing was removed.`);
+    expect(missing.pruned).toBeUndefined();
+    expect(missing.counts).toMatchObject({ faces: TOTAL_FACES, excluded: 2 });
+    expect(await readFile(indexPath, 'utf8')).toBe(indexBefore);
+    await rename(`${datasetDir}-away`, datasetDir);
+
+    // One illustration deleted: the next load of the screen removes its faces and says so once.
+    await rm(join(datasetDir, ILLUSTRATIONS[3]!));
+    h.changes.length = 0;
+    const state = await h.ok('faces.state', {});
+    expect(state.pruned).toEqual({ faces: 3, images: 1, exclusions: 1 });
+    expect(state.pruneProblem).toBeUndefined();
+    expect(state.counts).toMatchObject({
+      images: 3,
+      faces: TOTAL_FACES - 3,
+      excluded: 1,
+      kept: TOTAL_FACES - 4,
+    });
+    expect(h.changes).toEqual([{ reason: 'pruned', counts: state.counts }]);
+    expect((await h.ok('faces.state', {})).pruned).toBeUndefined();
+    const listed = await h.ok('faces.list', { filter: 'all', offset: 0, limit: 100 });
+    expect(listed.faces.map((f) => f.id)).toEqual(stay.map((f) => f.id));
+    for (const face of gone) await expect(readFile(join(h.dataDir, face.crop))).rejects.toThrow(/ENOENT/);
+    for (const [i, face] of stay.entries())
+      expect((await readFile(join(h.dataDir, face.crop))).equals(stayBytes[i]!)).toBe(true);
+    const excludedFile = JSON.parse(await readFile(join(h.dataDir, 'faces', 'excluded.json'), 'utf8'));
+    expect(excludedFile).toEqual({ ids: [stay[0]!.id] });
+
+    // A fresh app (first list load, no state request first) prunes too; the next extraction has nothing left.
+    await rm(join(datasetDir, ILLUSTRATIONS[2]!));
+    await h.services.dispose();
+    const again = await harness({ root: h.root });
+    const page = await again.ok('faces.list', { filter: 'all', offset: 0, limit: 100 });
+    expect(page.total).toBe(TOTAL_FACES - 4);
+    expect((await again.ok('faces.state', {})).pruned).toEqual({ faces: 1, images: 1, exclusions: 0 });
+    await again.ok('faces.extract.start', form());
+    const end = await again.event(isEnd);
+    expect(end.phase, JSON.stringify(end.error)).toBe('done');
+    expect(end.progress).toMatchObject({ skipped: 2, processed: 0, totalFaces: TOTAL_FACES - 4 });
+    expect(end.progress?.pruned).toBeUndefined();
+  });
+
+  it('an extraction removes the faces of illustrations deleted since the last run and reports them', async () => {
+    const h = await harness({ withDataset: true });
+    await h.ok('faces.extract.start', form());
+    expect((await h.event(isEnd)).phase).toBe('done');
+    await rm(join(h.dataDir, 'dataset', ILLUSTRATIONS[0]!));
+    h.events.length = 0;
+    await h.ok('faces.extract.start', form());
+    const end = await h.event(isEnd);
+    expect(end.phase, JSON.stringify(end.error)).toBe('done');
+    expect(end.progress).toMatchObject({ pruned: 5, prunedImages: 1, images: 3, skipped: 3, totalFaces: 4 });
+    const state = await h.ok('faces.state', {});
+    expect(state.pruned).toBeUndefined();
+    expect(state.counts).toMatchObject({ faces: 4, images: 3 });
   });
 
   it('says when the cascade cannot be downloaded, and takes a local copy instead', async () => {
