@@ -1,12 +1,13 @@
 /// <reference lib="dom" />
 import { readdirSync } from 'node:fs';
-import { copyFile, link, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
+import { extractFaces } from '../src/core/faces/extract.ts';
 import { compactIndex, type ImageRecord } from '../src/core/faces/index-store.ts';
 import { faceDetectionSettingsSchema } from '../src/core/faces/options.ts';
 import { cascadePath, facesDir, illustrationsDir } from '../test/helpers/shared-data.ts';
@@ -213,6 +214,48 @@ describe('the Faces screen in Chromium over kao serve', () => {
     await dark.context().close();
   });
 
+  it('removes the faces of a deleted illustration when the screen loads, says so once, and keeps them all when the dataset folder is gone', async () => {
+    const app = await serveWith(ILLUSTRATIONS, { cascadePath });
+    const dataset = join(app.dataDir, 'dataset');
+    await extractFaces({ inputDir: dataset, outputDir: join(app.dataDir, 'faces'), cascadePath, workers: 2 });
+    const page = await openFaces(app);
+    await expect.poll(() => countOf(page, 'faces')).toBe(TOTAL_FACES);
+    expect(await page.getByTestId('pruned-notice').count()).toBe(0);
+
+    await rm(join(dataset, ILLUSTRATIONS[3]!));
+    await page.reload();
+    await page.getByTestId('faces-screen').waitFor();
+    const notice = page.getByTestId('pruned-notice');
+    await notice.waitFor();
+    expect(await notice.textContent()).toContain(
+      '3 faces removed because their source illustrations were deleted from the dataset.',
+    );
+    expect(await notice.getAttribute('role')).toBe('status');
+    await expect.poll(() => countOf(page, 'faces')).toBe(TOTAL_FACES - 3);
+    await expect.poll(() => loadedCrops(page), { timeout: 30_000 }).toBe(TOTAL_FACES - 3);
+    await screenshot(page, 'faces-pruned-light');
+    await page.getByTestId('pruned-dismiss').click();
+    expect(await notice.count()).toBe(0);
+    // Told once: the next load has nothing to say.
+    await page.reload();
+    await page.getByTestId('faces-screen').waitFor();
+    await expect.poll(() => countOf(page, 'faces')).toBe(TOTAL_FACES - 3);
+    expect(await page.getByTestId('pruned-notice').count()).toBe(0);
+
+    // The dataset folder goes away (an unmounted drive): every face stays, and the screen says why.
+    await rename(dataset, `${dataset}-away`);
+    await page.reload();
+    await page.getByTestId('faces-screen').waitFor();
+    await page.getByTestId('prune-problem').waitFor();
+    expect(await page.getByTestId('prune-problem').textContent()).toContain(
+      `The images folder ${dataset} is missing; nothing was removed.`,
+    );
+    await expect.poll(() => countOf(page, 'faces')).toBe(TOTAL_FACES - 3);
+    await screenshot(page, 'faces-prune-problem-light');
+    await rename(`${dataset}-away`, dataset);
+    await page.context().close();
+  });
+
   it('renders only the rows in view of 50,000 faces, and selects and excludes them all from the keyboard', async () => {
     const app = await serveWith([], { cascadePath });
     // With no illustrations at all, the screen sends the user to the Dataset screen first.
@@ -228,6 +271,11 @@ describe('the Faces screen in Chromium over kao serve', () => {
     await expect
       .poll(() => page.getByTestId('count-faces').textContent(), { timeout: 30_000 })
       .toBe('50,000');
+    // None of their (made-up) illustrations is in the empty dataset folder: taken for an unmounted drive,
+    // so nothing is removed, and the screen says why.
+    expect(await page.getByTestId('prune-problem').textContent()).toContain(
+      'none of the 10,000 illustrations of the faces index are there',
+    );
     await expect.poll(() => loadedCrops(page), { timeout: 30_000 }).toBeGreaterThan(8);
     const rendered = await page.getByTestId('face-cell').count();
     expect(rendered).toBeGreaterThan(8);

@@ -54,6 +54,8 @@ export class FacesState {
   total = $state<number | undefined>();
   listError = $state<string | undefined>();
   actionError = $state<string | undefined>();
+  /** "N faces removed because their illustrations were deleted": told once (not an error), until dismissed. */
+  prunedNotice = $state<string | undefined>();
   readonly items = new SvelteMap<number, FaceItem>();
   /** Selected face ids (replaced, never mutated: a select-all of 50,000 is one assignment). */
   selected = $state.raw<Selection>(emptySelection);
@@ -98,6 +100,7 @@ export class FacesState {
     try {
       this.info = await kao.invoke('faces.state', {});
       this.counts = this.info.counts;
+      if (this.info.pruned?.faces) this.prunedNotice = prunedMessage(this.info.pruned.faces);
       this.listError = undefined;
     } catch (error) {
       this.listError = errorMessage(error);
@@ -110,6 +113,7 @@ export class FacesState {
       this.job = job;
       const ended = isJobEnded(job);
       this.#refresher.changed(job.progress?.totalFaces ?? -1, ended);
+      if (ended && job.progress?.pruned) this.prunedNotice = prunedMessage(job.progress.pruned);
       if (ended) void this.reloadInfo();
     });
     // Another window excluded faces, or an extraction ended: show the list as it is now.
@@ -453,4 +457,10 @@ function range(start: number, end: number): number[] {
 /** Share of the images this run has to process that it has processed. */
 export function extractionFraction(job: ExtractionJob): number {
   return jobFraction(job, (p) => (p.toProcess > 0 ? p.processed / p.toProcess : 0));
+}
+
+export function prunedMessage(faces: number): string {
+  return faces === 1
+    ? '1 face removed because its source illustration was deleted from the dataset.'
+    : `${faces.toLocaleString()} faces removed because their source illustrations were deleted from the dataset.`;
 }
