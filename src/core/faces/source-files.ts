@@ -111,7 +111,8 @@ export async function findDeletedSources(
       );
     }
   }
-  return deleted;
+  // In the sources' order, whatever order the lstat calls finished in.
+  return new Set(all.filter((source) => deleted.has(source)));
 }
 
 function missing(inputDir: string): MissingImagesFolderError {
