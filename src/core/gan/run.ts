@@ -445,9 +445,14 @@ async function trainLocked(
           })
         : undefined;
     if (parallel) log(`training on ${parallel.workerCount} worker threads`);
-    // The workers hold the live weights; samples, SWD and checkpoints read `gan`, so bring it up to date.
+    // The workers hold the live weights; samples, SWD and checkpoints read `gan`, so bring it up to date —
+    // once per step at most (a step that samples and checkpoints copies the state once), and not before
+    // the first step (the workers were just created from `gan`).
+    let workersAhead = false;
     const syncFromWorkers = async () => {
-      await parallel?.syncTo(gan);
+      if (!parallel || !workersAhead) return;
+      await parallel.syncTo(gan);
+      workersAhead = false;
     };
     const swd =
       swdEvery > 0
@@ -519,6 +524,7 @@ async function trainLocked(
       let result;
       if (parallel) {
         result = await parallel.step(batch.data, zData);
+        workersAhead = true;
       } else {
         const real = tf.tensor4d(batch.data, [config.batchSize, config.imageSize, config.imageSize, 3]);
         const z = tf.tensor2d(zData, [config.batchSize, config.zDim]);
