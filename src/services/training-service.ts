@@ -20,7 +20,7 @@ import {
 import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
 import { readJsonl } from '../core/util/jsonl.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
-import { assertRunNotLocked, describeHolder, readRunLock, RunLockedError } from '../core/gan/run-lock.ts';
+import { describeHolder, readRunLock } from '../core/gan/run-lock.ts';
 import { exportGenerator } from '../core/gan/generator-node.ts';
 import { FACES_INDEX_FILE, FACES_LOG_FILE, listTrainingFaces } from '../core/faces/index.ts';
 import type { TrainJob } from '../trainer/train-job-schema.ts';
@@ -177,6 +177,16 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     };
   }
 
+  /**
+   * Throws `busy` when a live trainer (any process, the app's own included) holds the run's lock: `what`,
+   * then who holds it, then `advice`.
+   */
+  async function refuseIfLocked(id: string, what: string, advice?: string): Promise<void> {
+    const holder = await readRunLock(runDir(id));
+    if (holder)
+      throw new KaoError('busy', `${what} (${describeHolder(holder)}).${advice ? ` ${advice}` : ''}`);
+  }
+
   /** A run's state from its record alone: `running` with no live job means the run was cut off. */
   function stateOf(record: RunRecord): RunState {
     return record.state === 'running' ? 'interrupted' : record.state;
@@ -210,9 +220,8 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
   async function launch(id: string, record: RunRecord, options: TrainingOptions): Promise<RunSummary> {
     if (active) throw new KaoError('busy', 'A training run is already in progress: stop it first.');
     // Another process (a `kao train` in a terminal) trains this run folder: refuse before touching it.
-    await assertRunNotLocked(runDir(id)).catch((error: unknown) => {
-      throw lockedMessage(error, `“${record.name}” is being trained by another process`);
-    });
+    const lockedWhat = `“${record.name}” is being trained by another process`;
+    await refuseIfLocked(id, lockedWhat);
     const faces = await facesForTraining(ctx.paths().faces);
     if (faces.length < 16) {
       throw new KaoError(
@@ -233,9 +242,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         // Refused (the run folder got locked by another process since the check above): nothing ran,
         // so the run keeps the state it had.
         await writeJsonAtomic(join(runDir(id), 'run.json'), record);
-        await assertRunNotLocked(runDir(id)).catch((locked: unknown) => {
-          throw lockedMessage(locked, `“${record.name}” is being trained by another process`);
-        });
+        await refuseIfLocked(id, lockedWhat);
         throw error;
       }
       await markRun(id, 'failed', (error as Error).message);
@@ -249,10 +256,13 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     'training.runs': () => listRuns(),
 
     'training.locks': async () => {
-      // Only the runs the list shows (those with a run.json); no metrics or samples are read.
-      const ids = (await runFolders()).filter((id) => existsSync(join(runDir(id), 'run.json')));
+      // One lock read per run folder, no metrics or samples; run.json (only the runs the list shows) is
+      // looked for just where a holder was found.
+      const ids = await runFolders();
       const holders = await Promise.all(ids.map(async (id) => ({ id, holder: await trainedElsewhere(id) })));
-      return holders.flatMap(({ id, holder }) => (holder ? [{ id, holder }] : []));
+      return holders.flatMap(({ id, holder }) =>
+        holder && existsSync(join(runDir(id), 'run.json')) ? [{ id, holder }] : [],
+      );
     },
 
     'training.run': async ({ id }) => {
@@ -331,13 +341,11 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       const record = await requireRecord(id);
       if (active?.runId === id) throw new KaoError('busy', 'Stop this run before deleting it.');
       // A trainer in another process (`kao train` on this folder) would write on into a deleted folder.
-      await assertRunNotLocked(runDir(id)).catch((error: unknown) => {
-        throw lockedMessage(
-          error,
-          `Cannot delete “${record.name}”: it is being trained by another process`,
-          'Stop that trainer first.',
-        );
-      });
+      await refuseIfLocked(
+        id,
+        `Cannot delete “${record.name}”: it is being trained by another process`,
+        'Stop that trainer first.',
+      );
       await rm(runDir(id), { recursive: true, force: true });
       return { ok: true };
     },
@@ -350,12 +358,6 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       return { path: out };
     },
   };
-}
-
-/** The app's wording of a run-lock refusal: the run's name rather than its folder, then who holds it. */
-function lockedMessage(error: unknown, what: string, advice?: string): unknown {
-  if (!(error instanceof RunLockedError)) return error;
-  return new KaoError('busy', `${what} (${describeHolder(error.holder)}).${advice ? ` ${advice}` : ''}`);
 }
 
 /**

@@ -27,16 +27,8 @@ import {
   TrainingStateEvent,
 } from './training-schemas.ts';
 
-export {
-  BackendName,
-  BackendPreference,
-  BackendStatus,
-  Empty,
-  PresetName,
-  Rendition,
-  ThemeSetting,
-  jobSnapshot,
-} from './contract-base.ts';
+// Everything contract-base.ts declares is part of the contract.
+export * from './contract-base.ts';
 import {
   CrawlForm,
   CrawlHistory,

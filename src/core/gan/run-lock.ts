@@ -47,7 +47,7 @@ export class RunLockedError extends KaoError {
 }
 
 /** `run "X" is being trained by another process (pid 1234, kao train, since 12:03)`. */
-export function describeLock(runDir: string, holder: RunLockInfo, now = new Date()): string {
+function describeLock(runDir: string, holder: RunLockInfo, now = new Date()): string {
   const who =
     holder.pid === process.pid && holder.hostname === hostname()
       ? 'is already being trained in this process'
@@ -120,9 +120,9 @@ export async function acquireRunLock(runDir: string, options: AcquireOptions = {
 
 /** Throws `RunLockedError` when a live trainer holds the run folder; touches nothing. */
 export async function assertRunNotLocked(runDir: string): Promise<void> {
-  const path = join(resolve(runDir), RUN_LOCK_FILE);
-  const current = await inspect(path);
-  if (current.state === 'held') throw new RunLockedError(resolve(runDir), current.info, path);
+  const dir = resolve(runDir);
+  const holder = await readRunLock(dir);
+  if (holder) throw new RunLockedError(dir, holder, join(dir, RUN_LOCK_FILE));
 }
 
 /**
@@ -152,23 +152,14 @@ type Inspection =
   { state: 'gone' } | { state: 'held'; info: RunLockInfo } | { state: 'stale'; raw: string; reason: string };
 
 async function inspect(path: string): Promise<Inspection> {
-  let raw: string;
-  try {
-    raw = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'gone' };
-    throw error;
-  }
+  let raw = await readIfExists(path);
+  if (raw === undefined) return { state: 'gone' };
   let info = parseLock(raw);
   if (!info) {
     // Only the `wx` fallback can expose a lock before its content is written: look once more.
     await new Promise((r) => setTimeout(r, 150));
-    try {
-      raw = await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'gone' };
-      throw error;
-    }
+    raw = await readIfExists(path);
+    if (raw === undefined) return { state: 'gone' };
     info = parseLock(raw);
     if (!info)
       return {
@@ -184,6 +175,16 @@ async function inspect(path: string): Promise<Inspection> {
     raw,
     reason: `took over the lock of run "${basename(dirname(path))}" from pid ${info.pid} (${info.command}, since ${formatSince(info.startedAt)}): ${dead}`,
   };
+}
+
+/** The file's text, or `undefined` when it does not exist. */
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 function parseLock(raw: string): RunLockInfo | undefined {
