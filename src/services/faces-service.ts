@@ -84,25 +84,28 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
    */
   async function pruneLoaded(holder: Opened, dataset: FaceDataset): Promise<FaceDataset> {
     if (job.busy) return dataset;
-    const pending = existsSync(join(holder.dir, FACES_PRUNE_FILE));
-    if (!pending) {
+    // An interrupted prune is finished (and the folder checked again) by pruneDeletedSources itself.
+    let deleted: Set<string> | undefined;
+    if (!existsSync(join(holder.dir, FACES_PRUNE_FILE))) {
       const sources = dataset.sources();
       if (!dataset.inputDir || sources.length === 0) {
         pruneProblem = undefined;
         return dataset;
       }
       try {
-        if ((await findDeletedSources(dataset.inputDir, sources)).size === 0) {
-          pruneProblem = undefined;
-          return dataset;
-        }
+        deleted = await findDeletedSources(dataset.inputDir, sources);
       } catch (error) {
         pruneProblem = pruneProblemOf(error);
         return dataset;
       }
+      if (deleted.size === 0) {
+        pruneProblem = undefined;
+        return dataset;
+      }
       if (job.busy) return dataset;
     }
-    const run = pruneDeletedSources(holder.dir);
+    // The folder was just checked: the prune removes what that check found rather than listing it again.
+    const run = pruneDeletedSources(holder.dir, { deleted });
     pruning = run.catch(() => undefined);
     let result;
     try {

@@ -125,7 +125,8 @@ export async function extractFaces(
   }
   // Faces of illustrations deleted since the last run go first (a rebuild drops their exclusions too).
   const pruned = await pruneDeletedSources(outputDir, { inputDir });
-  if (pruned.sources.length > 0) stored = await readStoredIndex(outputDir);
+  // The index now holds exactly what it held less those sources: no need to read it again.
+  for (const source of pruned.sources) stored.images.delete(source);
   if (opts.rebuild) {
     // Ids are "source + detection number": with other detector settings the numbers can point at other faces.
     const sameDetections = stored.settings ? sameDetector(stored.settings, settings) : true;

@@ -48,6 +48,11 @@ export interface PruneOptions {
   inputDir?: string;
   /** Filesystem calls used to tell deleted from unreadable (tests inject errors). */
   fs?: SourceFs;
+  /**
+   * The sources findDeletedSources just found gone, when the caller already checked (the images folder is
+   * then not listed again); those the index no longer holds are ignored.
+   */
+  deleted?: ReadonlySet<string>;
   /** Called after each durable step (tests). */
   afterStep?: (step: PruneStep) => void | Promise<void>;
 }
@@ -58,7 +63,7 @@ const journalSchema = z.object({
 });
 type Journal = z.infer<typeof journalSchema>;
 
-export const emptyPruneResult = (): PruneResult => ({ sources: [], faces: 0, exclusions: 0 });
+const emptyPruneResult = (): PruneResult => ({ sources: [], faces: 0, exclusions: 0 });
 
 /**
  * Removes the faces of every indexed illustration whose file no longer exists (see findDeletedSources for
@@ -80,7 +85,9 @@ export async function pruneDeletedSources(
   // Without a compacted index (a bare log) there are no settings to rewrite it with: leave it be.
   if (!inputDir || !stored.settings || stored.images.size === 0) return recovered;
 
-  const deleted = await findDeletedSources(resolve(inputDir), stored.images.keys(), options.fs);
+  const deleted = options.deleted
+    ? new Set([...options.deleted].filter((source) => stored.images.has(source)))
+    : await findDeletedSources(resolve(inputDir), stored.images.keys(), options.fs);
   if (deleted.size === 0) return recovered;
   const journal: Journal = {
     version: 1,
