@@ -22,7 +22,14 @@ export interface ServerPostSpec {
 }
 
 export type Fault =
-  | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
+  | {
+      kind: 'status';
+      status: number;
+      /** A function is called when the response is sent (an HTTP date relative to that moment). */
+      retryAfter?: string | (() => string);
+      body?: string;
+      contentType?: string;
+    }
   /** Send `afterBytes`, go silent for `ms` (Infinity: until the client hangs up), then send the rest. */
   | { kind: 'stall'; afterBytes: number; ms: number }
   | { kind: 'slow'; chunkBytes: number; intervalMs: number }
@@ -216,7 +223,10 @@ function respond(res: ServerResponse, body: Buffer, contentType: string, fault: 
         'content-type': fault.contentType ?? 'text/html',
         'content-length': Buffer.byteLength(payload),
       };
-      if (fault.retryAfter !== undefined) headers['retry-after'] = fault.retryAfter;
+      if (fault.retryAfter !== undefined) {
+        headers['retry-after'] =
+          typeof fault.retryAfter === 'function' ? fault.retryAfter() : fault.retryAfter;
+      }
       res.writeHead(fault.status, headers);
       res.end(payload);
       return;
