@@ -1,5 +1,6 @@
 import { commandTable } from './commands/index.ts';
 import { CliError, type CliIO } from './command.ts';
+import { setLockHolderName } from '../core/folder-lock.ts';
 
 const HELP = `Kao Studio (顔) — anime face GAN studio, headless.
 
@@ -22,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`kao: unknown command "${name}" (try kao --help)\n`);
     return 2;
   }
+  // Named in the folder locks this command takes, for whoever it refuses: `kao crawl`, `kao serve`.
+  setLockHolderName(`kao ${name}`);
   try {
     const command = await entry.load();
     if (rest.includes('--help') || rest.includes('-h')) {

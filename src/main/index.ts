@@ -24,6 +24,7 @@ import { hardenSessions } from './security.ts';
 import { electronTrainerLauncher } from './electron-trainer-launcher.ts';
 import { handleMediaProtocol, registerMediaScheme } from './media-protocol.ts';
 import { setFaceWorkerUrl } from '../core/faces/index.ts';
+import { setLockHolderName } from '../core/folder-lock.ts';
 // Worker-thread entries are bundled on their own; the cores find them through these overrides.
 import facesWorkerPath from '../core/faces/worker.ts?modulePath';
 import { FAVORITE_ID_PATTERN } from '../core/library/favorites.ts';
@@ -45,6 +46,8 @@ if (!app.requestSingleInstanceLock()) {
     mainWindow?.focus();
   });
 
+  // The folder locks this process takes (crawl, import, extraction) name it to a refused `kao` command.
+  setLockHolderName('Kao Studio');
   app.whenReady().then(() => {
     hardenSessions(isAppUrl);
     const store = new Store<Record<string, unknown>>({ name: 'settings', clearInvalidConfig: true });

@@ -1,5 +1,7 @@
-import { closeSync, openSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -76,17 +78,70 @@ describe('dataset listing', () => {
     expect(crawledFileName('Evil/../Host:8080', 1, hex(1), 'jpg')).toBe(`evil_.._host_8080-1-${hex(1)}.jpg`);
   });
 
-  it('lets one job at a time hold a dataset, and takes over a lock left by a dead process', async () => {
+  it('lets one job at a time hold a dataset and says who holds it; takes over dead, half-written and corrupt locks', async () => {
     const dataset = await temp();
     const release = await lockDataset(dataset, 'crawl');
-    await expect(lockDataset(dataset, 'import')).rejects.toThrow(DatasetBusyError);
-    await release();
-    await writeFile(
-      join(dataset, '.dataset.lock'),
-      JSON.stringify({ pid: 2 ** 22 + 12345, purpose: 'crawl' }),
+    const refused = await lockDataset(dataset, 'import').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DatasetBusyError);
+    expect((refused as DatasetBusyError).code).toBe('busy');
+    expect((refused as Error).message).toMatch(
+      /^dataset folder .* is already being crawled in this process \(pid \d+, [^,]+, since \d\d:\d\d\)$/,
     );
-    const again = await lockDataset(dataset, 'import');
-    await again();
+    await release();
+    expect(existsSync(join(dataset, '.dataset.lock'))).toBe(false);
+
+    // A live crawl in another process: refused, the holder named, its lock left alone.
+    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const lockOf = (pid: number) =>
+      JSON.stringify({
+        pid,
+        hostname: hostname(),
+        startedAt: new Date().toISOString(),
+        command: 'kao crawl',
+        id: 'other',
+        activity: 'crawled',
+      });
+    try {
+      const held = lockOf(sleeper.pid!);
+      await writeFile(join(dataset, '.dataset.lock'), held);
+      await expect(lockDataset(dataset, 'import')).rejects.toThrow(
+        new RegExp(
+          `^dataset folder ${dataset} is being crawled by another process \\(pid ${sleeper.pid}, kao crawl, since \\d\\d:\\d\\d\\)$`,
+        ),
+      );
+      expect(await readFile(join(dataset, '.dataset.lock'), 'utf8')).toBe(held);
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((r) => sleeper.once('exit', r));
+    }
+
+    // That process is gone now (kill -9): the next job takes its lock over with a warning.
+    const warnings: string[] = [];
+    const taken = await lockDataset(dataset, 'import', { onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^took over the lock of dataset folder ${dataset} from pid ${sleeper.pid} \\(kao crawl, since .*\\): that process is no longer running$`,
+        ),
+      ),
+    ]);
+    expect(JSON.parse(await readFile(join(dataset, '.dataset.lock'), 'utf8'))).toMatchObject({
+      pid: process.pid,
+      activity: 'imported into',
+    });
+    await taken();
+
+    // Half-written (a crash between create and write), corrupt, or in the old format: replaced.
+    for (const content of ['', '{"pid": 12', JSON.stringify({ pid: 2 ** 22 + 12345, purpose: 'crawl' })]) {
+      await writeFile(join(dataset, '.dataset.lock'), content);
+      const replaced: string[] = [];
+      const again = await lockDataset(dataset, 'crawl', { onWarning: (w) => replaced.push(w) });
+      expect(replaced).toEqual([
+        expect.stringMatching(/^replaced the unreadable lock file .*\.dataset\.lock/),
+      ]);
+      await again();
+      expect(existsSync(join(dataset, '.dataset.lock'))).toBe(false);
+    }
   });
 });
 

@@ -83,6 +83,10 @@ export const crawlCommand: CliCommand = {
     try {
       summary = await crawl(input, {
         control,
+        onWarning: (message) => {
+          bar.done();
+          io.stderr.write(`warning: ${message}\n`);
+        },
         onProgress: (p) => {
           const total = input.maxPosts;
           const detail = `page ${p.page} · ${p.downloaded} new · ${p.skipped} present · ${p.failed} failed`;

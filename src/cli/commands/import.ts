@@ -36,6 +36,10 @@ export const importCommand: CliCommand = {
         { from: resolve(values.from), datasetDir: resolve(values.out), mode: values.link ? 'link' : 'copy' },
         {
           control,
+          onWarning: (message) => {
+            bar.done();
+            io.stderr.write(`warning: ${message}\n`);
+          },
           onProgress: (p) =>
             bar.update(
               p.processed,

@@ -140,6 +140,8 @@ export class CrawlError extends Error {
 export interface JobHooks<P> {
   onProgress?: (progress: P) => void;
   control?: RunControl;
+  /** A stale dataset lock (its process was killed) was taken over. */
+  onWarning?: (message: string) => void;
 }
 
 const RECENT_FAILURES = 20;
@@ -200,7 +202,7 @@ export async function crawl(
     emit();
   };
 
-  const release = await lockDataset(datasetDir, 'crawl');
+  const release = await lockDataset(datasetDir, 'crawl', { onWarning: hooks.onWarning });
   try {
     const partialDir = await resetPartialDir(datasetDir);
     const present = await datasetMd5s(datasetDir);

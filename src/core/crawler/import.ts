@@ -126,7 +126,7 @@ export async function importFolder(
     summary.lastError = `${path}: ${reason}`;
   };
 
-  const release = await lockDataset(datasetDir, 'import');
+  const release = await lockDataset(datasetDir, 'import', { onWarning: hooks.onWarning });
   try {
     const partialDir = await resetPartialDir(datasetDir);
     const present = await datasetMd5s(datasetDir);

@@ -1,6 +1,6 @@
-import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FolderLockedError, acquireFolderLock, type FolderLockKind } from '../folder-lock.ts';
 import { IMAGE_EXTENSIONS } from './validate.ts';
 
 /**
@@ -134,67 +134,34 @@ export async function listDataset(
   return { total: names.length, offset, items: items.filter((item) => item !== undefined) };
 }
 
-export class DatasetBusyError extends Error {
-  override readonly name = 'DatasetBusyError';
-}
+/** Another crawl or import holds the dataset folder. Code `busy`, so the app shows it as such. */
+export class DatasetBusyError extends FolderLockedError {}
+
+/** `dataset folder /data/dataset is being crawled by another process (pid 1234, kao crawl, since 12:03)`. */
+const DATASET_LOCK: FolderLockKind = {
+  file: LOCK_FILE,
+  describeFolder: (dir) => `dataset folder ${dir}`,
+  activity: 'written to',
+  error: DatasetBusyError,
+};
+
+const DATASET_ACTIVITY = { crawl: 'crawled', import: 'imported into' } as const;
 
 /**
- * Exclusive use of a dataset folder for one crawl or import at a time (they share `.partial/`). A lock left
- * by a process that no longer runs (kill -9, power loss) is taken over.
+ * Exclusive use of a dataset folder for one crawl or import at a time (they share `.partial/`), across
+ * processes; throws `DatasetBusyError` naming the holder. A lock left by a process that no longer runs
+ * (kill -9, power loss) is taken over, with a warning through `onWarning`. Resolves to the release.
  */
-export async function lockDataset(datasetDir: string, purpose: string): Promise<() => Promise<void>> {
-  await mkdir(datasetDir, { recursive: true });
-  const path = join(datasetDir, LOCK_FILE);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(
-        JSON.stringify({ pid: process.pid, host: hostname(), purpose, since: new Date().toISOString() }),
-      );
-      await handle.close();
-      return async () => {
-        await unlink(path).catch(() => undefined);
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = await readLock(path);
-    if (holder && holderIsAlive(holder)) {
-      throw new DatasetBusyError(
-        `dataset ${datasetDir} is busy: ${holder.purpose ?? 'another job'} running in process ${holder.pid}`,
-      );
-    }
-    await unlink(path).catch(() => undefined);
-  }
-  throw new DatasetBusyError(`could not lock dataset ${datasetDir}`);
-}
-
-async function readLock(path: string): Promise<{ pid: number; host?: string; purpose?: string } | undefined> {
-  try {
-    const value = JSON.parse(await readFile(path, 'utf8')) as {
-      pid?: unknown;
-      host?: unknown;
-      purpose?: unknown;
-    };
-    if (typeof value.pid !== 'number') return undefined;
-    return {
-      pid: value.pid,
-      host: typeof value.host === 'string' ? value.host : undefined,
-      purpose: typeof value.purpose === 'string' ? value.purpose : undefined,
-    };
-  } catch {
-    return undefined; // unreadable or torn: treat as stale
-  }
-}
-
-function holderIsAlive(holder: { pid: number; host?: string }): boolean {
-  if (holder.host && holder.host !== hostname()) return true; // a network folder used from another machine
-  try {
-    process.kill(holder.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+export async function lockDataset(
+  datasetDir: string,
+  purpose: keyof typeof DATASET_ACTIVITY,
+  options: { onWarning?: (message: string) => void } = {},
+): Promise<() => Promise<void>> {
+  const lock = await acquireFolderLock(datasetDir, DATASET_LOCK, {
+    activity: DATASET_ACTIVITY[purpose],
+    onWarning: options.onWarning,
+  });
+  return lock.release;
 }
 
 /** Empties `.partial/`: whatever is there was left by a killed run and was never accepted. */
