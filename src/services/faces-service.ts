@@ -9,6 +9,7 @@ import {
   CascadeError,
   FACES_EXCLUDED_FILE,
   FACES_INDEX_FILE,
+  FACES_LOCK,
   FACES_LOG_FILE,
   FACES_PRUNE_FILE,
   FaceDataset,
@@ -33,6 +34,7 @@ import type {
   FacesState,
 } from '../shared/faces-schemas.ts';
 import { KaoError } from '../shared/errors.ts';
+import { assertFolderNotLocked, FolderLockedError } from '../core/folder-lock.ts';
 import type { ServiceContext } from './context.ts';
 import type { Handlers } from './dispatcher.ts';
 import { JobSlot } from './job-slot.ts';
@@ -112,6 +114,8 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
       result = await run;
     } catch (error) {
       if (error instanceof Error && error.name === 'FacesIndexError') throw error;
+      // Another process extracts into the folder: it pruned before it started; the next load prunes the rest.
+      if (error instanceof FolderLockedError) return dataset;
       pruneProblem = pruneProblemOf(error);
       return dataset;
     }
@@ -232,6 +236,9 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
     'faces.extract.start': async (form) => {
       if (job.busy) throw new KaoError('busy', 'An extraction is already running: pause or cancel it first.');
       const paths = ctx.paths();
+      // A `kao faces` on the same folder: refused here, before the options are saved (extractFaces takes
+      // the lock itself, atomically; a stale lock of this app's own crashed run does not count).
+      await assertFolderNotLocked(paths.faces, FACES_LOCK, { exceptThisProcess: true });
       if (form.cascadePath && !isAbsolute(form.cascadePath)) {
         throw new KaoError('invalid-input', `Type the cascade file's full path (got ${form.cascadePath}).`, [
           { path: 'cascadePath', message: 'must be a full path' },

@@ -1,11 +1,14 @@
+import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventOf, InvokeChannel, RequestOf, ResponseOf } from '../../src/shared/contract.ts';
 import type { Envelope } from '../../src/shared/errors.ts';
+import { FACES_LOCK_FILE } from '../../src/core/faces/index-store.ts';
 import { createNodeAppServices } from '../../src/services/node-services.ts';
 import type { AppServices } from '../../src/services/app-services.ts';
 import { cascadePath, illustrationsDir } from '../helpers/shared-data.ts';
@@ -325,6 +328,53 @@ describe('faces service', () => {
     const state = await h.ok('faces.state', {});
     expect(state.pruned).toBeUndefined();
     expect(state.counts).toMatchObject({ faces: 4, images: 3 });
+  });
+
+  it('while another process extracts into the faces folder: Extract and exclusions are refused as busy, the list still loads', async () => {
+    const h = await harness({ withDataset: true });
+    await h.ok('faces.extract.start', form());
+    expect((await h.event(isEnd)).phase).toBe('done');
+    const facesDir = join(h.dataDir, 'faces');
+    const [face] = (await h.ok('faces.list', { filter: 'all', offset: 0, limit: 10 })).faces;
+    await rm(join(h.dataDir, 'dataset', ILLUSTRATIONS[0]!));
+
+    // A live process (standing in for a `kao faces`) holds the folder's lock.
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const gone = new Promise((r) => other.once('exit', r));
+    cleanups.push(async () => {
+      other.kill('SIGKILL');
+      await gone;
+    });
+    const lock = JSON.stringify({
+      pid: other.pid,
+      hostname: hostname(),
+      startedAt: new Date().toISOString(),
+      command: 'kao faces',
+      id: 'cli',
+    });
+    await writeFile(join(facesDir, FACES_LOCK_FILE), lock);
+    const holder = new RegExp(
+      `^faces folder ${facesDir} is being extracted into by another process \\(pid ${other.pid}, kao faces, since \\d\\d:\\d\\d\\)$`,
+    );
+    expect((await expectError(h, 'faces.extract.start', form(), 'busy')).message).toMatch(holder);
+    expect(
+      (await expectError(h, 'faces.setExcluded', { ids: [face!.id], excluded: true }, 'busy')).message,
+    ).toMatch(holder);
+    // Reading goes on; the deleted illustration's faces wait for the extraction (or the next load) to go.
+    const state = await h.ok('faces.state', {});
+    expect(state.counts).toMatchObject({ faces: TOTAL_FACES, excluded: 0 });
+    expect(state.pruneProblem).toBeUndefined();
+    expect(await readFile(join(facesDir, FACES_LOCK_FILE), 'utf8')).toBe(lock);
+
+    // That process dies (kill -9): its lock is stale, and the app's next extraction takes it over.
+    other.kill('SIGKILL');
+    await gone;
+    h.events.length = 0;
+    await h.ok('faces.extract.start', form());
+    const end = await h.event(isEnd);
+    expect(end.phase, JSON.stringify(end.error)).toBe('done');
+    expect(end.progress).toMatchObject({ prunedImages: 1, totalFaces: TOTAL_FACES - FACES_PER_IMAGE[0]! });
+    await expect(readFile(join(facesDir, FACES_LOCK_FILE))).rejects.toThrow(/ENOENT/);
   });
 
   it('says when the cascade cannot be downloaded, and takes a local copy instead', async () => {

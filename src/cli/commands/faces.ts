@@ -10,6 +10,7 @@ import {
   type CliCommand,
 } from '../command.ts';
 import { CancelledError, RunControl } from '../../core/util/run-control.ts';
+import { FolderLockedError } from '../../core/folder-lock.ts';
 import { CascadeError } from '../../core/faces/cascade.ts';
 import { extractFaces, type FaceExtractionSummary } from '../../core/faces/extract.ts';
 import { FacesIndexError } from '../../core/faces/index-store.ts';
@@ -83,6 +84,10 @@ export const facesCommand: CliCommand = {
     try {
       summary = await extractFaces(parsed.data, {
         control,
+        onWarning: (message) => {
+          bar.done();
+          io.stderr.write(`warning: ${message}\n`);
+        },
         onProgress: (p) => {
           if (p.phase !== 'extracting') return;
           bar.update(p.processed, p.toProcess, `${p.faces} faces, ${p.failed} failed`);
@@ -97,6 +102,7 @@ export const facesCommand: CliCommand = {
       if (
         error instanceof CascadeError ||
         error instanceof FacesIndexError ||
+        error instanceof FolderLockedError ||
         error instanceof MissingImagesFolderError
       )
         throw new CliError(error.message);

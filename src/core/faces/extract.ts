@@ -1,10 +1,12 @@
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { extname, join, relative, resolve, sep } from 'node:path';
+import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { acquireFolderLock, type FolderLock } from '../folder-lock.ts';
 import { appendJsonl } from '../util/jsonl.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import { resolveCascade, type ResolvedCascade } from './cascade.ts';
 import {
   FACES_INDEX_FILE,
+  FACES_LOCK,
   FACES_LOG_FILE,
   FacesIndexError,
   clearFacesFolder,
@@ -20,9 +22,10 @@ import {
   faceExtractionOptionsSchema,
   type FaceDetectionSettings,
   type FaceExtractionOptions,
+  type ResolvedFaceExtractionOptions,
 } from './options.ts';
 import { NearDuplicateIndex } from './phash.ts';
-import { pruneDeletedSources } from './prune.ts';
+import { pruneWithLock } from './prune.ts';
 import { MissingImagesFolderError } from './source-files.ts';
 import { FaceWorkerPool, type WorkerResponse } from './worker-pool.ts';
 
@@ -78,13 +81,16 @@ export interface FaceExtractionHooks {
   onProgress?: (progress: FaceExtractionProgress) => void;
   /** Download source of the cascade (tests use a loopback server). */
   cascadeUrl?: string;
+  /** A stale faces-folder lock (its extractor was killed) was taken over. */
+  onWarning?: (message: string) => void;
 }
 
 /**
  * Detects, crops and indexes the faces of every image in `inputDir` not yet processed into `outputDir`.
  * Images are committed in path order whatever order the workers finish in, so an interrupted run followed
  * by a re-run ends with exactly the faces (and duplicate decisions) of one uninterrupted run.
- * Cancelling saves the index and rejects with CancelledError.
+ * Cancelling saves the index and rejects with CancelledError. While another process extracts into the same
+ * folder, rejects with a `busy` FolderLockedError before touching it.
  */
 export async function extractFaces(
   options: FaceExtractionOptions,
@@ -94,10 +100,9 @@ export async function extractFaces(
   const parsed = faceExtractionOptionsSchema.safeParse(options);
   if (!parsed.success) throw new Error(`invalid face extraction options: ${parsed.error.issues[0]?.message}`);
   const opts = parsed.data;
-  const settings = detectionSettingsOf(opts);
   const inputDir = resolve(opts.inputDir);
   const outputDir = resolve(opts.outputDir);
-  const { control, onProgress } = hooks;
+  const { control } = hooks;
 
   const inputStat = await stat(inputDir).catch(() => undefined);
   if (!inputStat?.isDirectory()) {
@@ -113,7 +118,28 @@ export async function extractFaces(
     signal: control?.signal,
   });
 
-  await mkdir(outputDir, { recursive: true });
+  // One extraction per faces folder, across processes (a `kao faces` and the app's Faces screen): nothing
+  // in it is read or written before this process holds its lock. A killed extractor's lock is stale and
+  // taken over with a warning.
+  const lock = await acquireFolderLock(outputDir, FACES_LOCK, { onWarning: hooks.onWarning });
+  try {
+    return await extractLocked(lock, opts, cascade, hooks, started);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function extractLocked(
+  lock: FolderLock,
+  opts: ResolvedFaceExtractionOptions,
+  cascade: ResolvedCascade,
+  hooks: FaceExtractionHooks,
+  started: number,
+): Promise<FaceExtractionSummary> {
+  const settings = detectionSettingsOf(opts);
+  const inputDir = resolve(opts.inputDir);
+  const outputDir = dirname(lock.path);
+  const { control, onProgress } = hooks;
   let stored = await readStoredIndex(outputDir);
   if (stored.settings && stored.images.size > 0 && !sameSettings(stored.settings, settings)) {
     if (!opts.rebuild) {
@@ -124,7 +150,7 @@ export async function extractFaces(
     }
   }
   // Faces of illustrations deleted since the last run go first (a rebuild drops their exclusions too).
-  const pruned = await pruneDeletedSources(outputDir, { inputDir });
+  const pruned = await pruneWithLock(lock, { inputDir });
   // The index now holds exactly what it held less those sources: no need to read it again.
   for (const source of pruned.sources) stored.images.delete(source);
   if (opts.rebuild) {

@@ -4,12 +4,14 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../util/atomic-file.ts';
 import { readJsonl } from '../util/jsonl.ts';
+import { assertFolderNotLocked, type FolderLockKind } from '../folder-lock.ts';
 import { faceDetectionSettingsSchema, type FaceDetectionSettings } from './options.ts';
 import { findDeletedSources } from './source-files.ts';
 
 /**
  * The faces folder: `<id>.png` crops, `faces-index.json` (compacted, atomic), `faces-log.jsonl` (one line
  * appended per image processed since the last compaction) and `excluded.json` (the user's exclusions, atomic).
+ * `.faces.lock` is held by the one process extracting into (or pruning) the folder.
  * A record is appended only after its crops are on disk, so a crash at any point loses at most the image in
  * flight, and a re-run redoes exactly the images without a record.
  */
@@ -18,6 +20,19 @@ export const FACES_LOG_FILE = 'faces-log.jsonl';
 export const FACES_EXCLUDED_FILE = 'excluded.json';
 /** Present only while faces of deleted illustrations are being removed (see prune.ts). */
 export const FACES_PRUNE_FILE = 'faces-prune.json';
+/** A dot-file: crops are listed from the index, and prune never deletes a name starting with a dot. */
+export const FACES_LOCK_FILE = '.faces.lock';
+
+/**
+ * One writer per faces folder (see folder-lock.ts): an extraction, or a prune outside one, holds it while it
+ * writes the index, the log, crops or exclusions. A second one is refused:
+ * `faces folder /data/faces is being extracted into by another process (pid 1234, kao faces, since 12:03)`.
+ */
+export const FACES_LOCK: FolderLockKind = {
+  file: FACES_LOCK_FILE,
+  describeFolder: (dir) => `faces folder ${dir}`,
+  activity: 'extracted into',
+};
 
 const boxSchema = z.object({ x: z.int(), y: z.int(), width: z.int(), height: z.int() });
 export type FaceBox = z.infer<typeof boxSchema>;
@@ -364,8 +379,16 @@ export class FaceDataset {
     return kept.map((e) => join(this.facesDir, e.record.file));
   }
 
-  /** Excludes (or restores) faces by id; unknown ids are an error and change nothing. */
-  setExcluded(ids: readonly string[], excluded: boolean): Promise<FaceCounts> {
+  /**
+   * Excludes (or restores) faces by id; unknown ids are an error and change nothing. Refused (`busy`) while
+   * another process extracts into the folder: `excluded.json` is a file of its own, written atomically, but
+   * the extractor writes it too (a prune drops the exclusions of deleted illustrations, a rebuild with a new
+   * detector clears them), and this view of the index goes stale as it adds and replaces faces — writing
+   * the whole set from here could bring back dropped ids or exclude faces they no longer name. An extraction
+   * in this process is ordered by its caller (the Faces service) and does not count.
+   */
+  async setExcluded(ids: readonly string[], excluded: boolean): Promise<FaceCounts> {
+    await assertFolderNotLocked(this.facesDir, FACES_LOCK, { exceptThisProcess: true });
     const unknown = ids.filter((id) => !this.#byId.has(id));
     if (unknown.length) {
       return Promise.reject(

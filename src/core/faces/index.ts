@@ -25,6 +25,8 @@ export {
   FACES_LOG_FILE,
   FACES_EXCLUDED_FILE,
   FACES_PRUNE_FILE,
+  FACES_LOCK,
+  FACES_LOCK_FILE,
   type FaceBox,
   type FaceCounts,
   type FaceEntry,

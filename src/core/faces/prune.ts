@@ -1,8 +1,10 @@
-import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { acquireFolderLock, type FolderLock } from '../folder-lock.ts';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.ts';
 import {
+  FACES_LOCK,
   FACES_PRUNE_FILE,
   FacesIndexError,
   compactIndex,
@@ -55,6 +57,8 @@ export interface PruneOptions {
   deleted?: ReadonlySet<string>;
   /** Called after each durable step (tests). */
   afterStep?: (step: PruneStep) => void | Promise<void>;
+  /** A stale faces-folder lock (its process was killed) was taken over. */
+  onWarning?: (message: string) => void;
 }
 
 const journalSchema = z.object({
@@ -68,14 +72,28 @@ const emptyPruneResult = (): PruneResult => ({ sources: [], faces: 0, exclusions
 /**
  * Removes the faces of every indexed illustration whose file no longer exists (see findDeletedSources for
  * what counts as gone), first finishing a prune that was interrupted. Throws MissingImagesFolderError, with
- * nothing removed, when the images folder is missing or looks unmounted. Not to be run while an extraction
- * writes to the same folder: the extraction prunes by itself before it starts.
+ * nothing removed, when the images folder is missing or looks unmounted. Holds the faces folder's lock
+ * meanwhile: while an extraction writes to the folder (it prunes by itself before it starts) this throws
+ * a `busy` FolderLockedError, with nothing removed.
  */
 export async function pruneDeletedSources(
   facesDir: string,
   options: PruneOptions = {},
 ): Promise<PruneResult> {
   const dir = resolve(facesDir);
+  // Nothing to prune in a folder never extracted into; the lock would create it.
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) return emptyPruneResult();
+  const lock = await acquireFolderLock(dir, FACES_LOCK, { activity: 'pruned', onWarning: options.onWarning });
+  try {
+    return await pruneWithLock(lock, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** pruneDeletedSources for a caller that already holds the faces folder's lock (`lock`): an extraction. */
+export async function pruneWithLock(lock: FolderLock, options: PruneOptions = {}): Promise<PruneResult> {
+  const dir = dirname(lock.path);
   const step = async (name: PruneStep): Promise<void> => {
     await options.afterStep?.(name);
   };
