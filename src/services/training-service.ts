@@ -11,6 +11,8 @@ import { KaoError } from '../shared/errors.ts';
 import {
   MetricPoint,
   TrainingProgress,
+  type FollowCursor,
+  type RunFollowUpdate,
   type RunHolder,
   type RunSummary,
   type RunDetail,
@@ -18,7 +20,7 @@ import {
   type TrainingOptions,
 } from '../shared/training-schemas.ts';
 import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
-import { readJsonl } from '../core/util/jsonl.ts';
+import { readJsonl, readJsonlAfter } from '../core/util/jsonl.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
 import { describeHolder, readRunLock } from '../core/gan/run-lock.ts';
 import { exportGenerator } from '../core/gan/generator-node.ts';
@@ -29,6 +31,7 @@ type TrainingChannel =
   | 'training.runs'
   | 'training.locks'
   | 'training.run'
+  | 'training.follow'
   | 'training.start'
   | 'training.continue'
   | 'training.pause'
@@ -53,6 +56,8 @@ const RunRecord = z.object({
 type RunRecord = z.infer<typeof RunRecord>;
 
 const MAX_CHART_POINTS = 2000;
+/** Metrics bytes one `training.follow` reads at most (some 3,000 lines); the next poll reads on. */
+const FOLLOW_MAX_BYTES = 1 << 20;
 
 /**
  * Training runs: start, watch, pause, stop, continue, rename, delete, export. The work happens in the
@@ -268,24 +273,63 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     'training.run': async ({ id }) => {
       const record = await requireRecord(id);
       const dir = runDir(id);
-      const [summary, config, rawMetrics, samples] = await Promise.all([
+      const [summary, config, tail, samples] = await Promise.all([
         summarize(id, record),
         readJsonIfExists(join(dir, 'config.json')).catch(() => undefined),
-        readJsonl(join(dir, 'metrics.jsonl')),
+        readJsonlAfter(join(dir, 'metrics.jsonl')),
         listSamples(dir),
       ]);
-      const metrics = rawMetrics.flatMap((line) => {
-        const parsed = MetricPoint.safeParse(line);
-        return parsed.success ? [parsed.data] : [];
-      });
+      // Read from the start, a file can't be "replaced"; the type says it could.
+      const { records, position } = tail.replaced
+        ? { records: [], position: { offset: 0, file: '', tail: '' } }
+        : tail;
+      const metrics = metricPoints(records);
       const detail: RunDetail = {
         ...summary,
         config: (config && typeof config === 'object' ? config : {}) as Record<string, unknown>,
         options: record.options,
         metrics: downsample(metrics, MAX_CHART_POINTS),
         samples: samples.map((s) => ({ step: s.step, path: dataRelative(join(dir, 'samples', s.file)) })),
+        cursor: {
+          ...position,
+          step: metrics.at(-1)?.step ?? -1,
+          sampleStep: samples.at(-1)?.step ?? -1,
+        },
       };
       return detail;
+    },
+
+    'training.follow': async ({ id, cursor }) => {
+      const record = await readRecord(id);
+      if (!record)
+        throw new KaoError('not-found', `The run "${id}" is gone: its folder was deleted or moved.`);
+      const dir = runDir(id);
+      const [tail, samples, checkpoints, holder] = await Promise.all([
+        readJsonlAfter(join(dir, 'metrics.jsonl'), cursor, FOLLOW_MAX_BYTES),
+        listSamples(dir),
+        listCheckpoints(dir).catch(() => [] as number[]),
+        trainedElsewhere(id),
+      ]);
+      if (tail.replaced) return { reload: true };
+      const metrics = metricPoints(tail.records);
+      const fresh = samples.filter((s) => s.step > cursor.sampleStep);
+      const next: FollowCursor = {
+        ...tail.position,
+        step: metrics.at(-1)?.step ?? cursor.step,
+        sampleStep: fresh.at(-1)?.step ?? cursor.sampleStep,
+      };
+      const checkpointStep = checkpoints.length ? Math.max(...checkpoints) : 0;
+      const update: RunFollowUpdate = {
+        reload: false,
+        metrics,
+        samples: fresh.map((s) => ({ step: s.step, path: dataRelative(join(dir, 'samples', s.file)) })),
+        step: Math.max(checkpointStep, next.step, 0),
+        checkpointStep,
+        state: active?.runId === id ? (active.paused ? 'paused' : 'running') : stateOf(record),
+        ...(holder ? { trainingElsewhere: holder } : {}),
+        cursor: next,
+      };
+      return update;
     },
 
     'training.start': async (options) => {
@@ -393,6 +437,14 @@ async function listSamples(dir: string): Promise<Array<{ step: number; file: str
       return match ? [{ step: Number(match[1]), file }] : [];
     })
     .sort((a, b) => a.step - b.step);
+}
+
+/** The lines that are metric points (a foreign or future line shape is left out, not an error). */
+function metricPoints(lines: unknown[]): MetricPoint[] {
+  return lines.flatMap((line) => {
+    const parsed = MetricPoint.safeParse(line);
+    return parsed.success ? [parsed.data] : [];
+  });
 }
 
 /** Keeps the first and last points and evenly spaced ones between, so long runs chart quickly. */

@@ -17,8 +17,10 @@ import {
 } from './contract-base.ts';
 
 import {
+  FollowCursor,
   MetricPoint,
   RunDetail,
+  RunFollowUpdate,
   RunHolder,
   RunId,
   RunSummary,
@@ -277,6 +279,15 @@ export const invokeContract = {
   },
   /** A run with its metrics (downsampled to at most 2,000 points) and sample grids. */
   'training.run': { request: z.object({ id: RunId }).strict(), response: RunDetail },
+  /**
+   * What a run another process trains wrote since `cursor` (from `training.run` or the previous answer):
+   * new complete metrics lines and sample grids, the step and the lock, or `reload`. Costs what was
+   * appended, not the history: the Training screen polls it while it shows such a run.
+   */
+  'training.follow': {
+    request: z.object({ id: RunId, cursor: FollowCursor }).strict(),
+    response: RunFollowUpdate,
+  },
   /** Starts a new run on the kept faces in the trainer process. */
   'training.start': { request: TrainingOptions, response: RunSummary },
   /** Continues a stopped or interrupted run from its newest valid checkpoint. */

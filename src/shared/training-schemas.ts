@@ -83,14 +83,61 @@ export const MetricPoint = z.object({
 });
 export type MetricPoint = z.infer<typeof MetricPoint>;
 
+/** A sample grid: its step and its data-folder-relative path. */
+export const SampleRef = z.object({ step: z.int(), path: z.string() });
+
+/**
+ * Where following a run's files stands (`training.follow`): what the UI has been sent so far. It comes
+ * with `training.run` and each follow answer; the UI hands it back unchanged.
+ */
+export const FollowCursor = z
+  .object({
+    /** Byte offset into metrics.jsonl just past the last complete line sent. */
+    offset: z.int().min(0),
+    /** Which metrics.jsonl that offset is in (device:inode; '' while there was none). */
+    file: z.string().max(100),
+    /** A hash of the bytes before the offset: a file rewritten since does not match it. */
+    tail: z.string().max(64),
+    /** The newest metrics step sent, -1 for none. */
+    step: z.int().min(-1),
+    /** The newest sample grid's step sent, -1 for none. */
+    sampleStep: z.int().min(-1),
+  })
+  .strict();
+export type FollowCursor = z.infer<typeof FollowCursor>;
+
 export const RunDetail = RunSummary.extend({
   config: z.record(z.string(), z.unknown()),
   /** The options the run was started with (intervals, batch, seed, backend). */
   options: z.record(z.string(), z.unknown()),
   metrics: z.array(MetricPoint),
-  samples: z.array(z.object({ step: z.int(), path: z.string() })),
+  samples: z.array(SampleRef),
+  /** Where `training.follow` goes on from: the end of what `metrics` and `samples` were read from. */
+  cursor: FollowCursor,
 });
 export type RunDetail = z.infer<typeof RunDetail>;
+
+/**
+ * What a run's files gained since a cursor (`training.follow`): the complete metrics lines and the sample
+ * grids written after it, with the run's step, checkpoint and lock as they are now. `reload` alone means
+ * the metrics file is not the one the cursor points into any more (the other trainer resumed from a
+ * checkpoint and rewrote it, or the run was reset): read the run again with `training.run`.
+ */
+export const RunFollowUpdate = z.union([
+  z.object({ reload: z.literal(true) }),
+  z.object({
+    reload: z.literal(false),
+    metrics: z.array(MetricPoint),
+    samples: z.array(SampleRef),
+    step: z.int(),
+    checkpointStep: z.int(),
+    state: RunState,
+    /** Absent once no other process holds the run's lock (that trainer ended). */
+    trainingElsewhere: RunHolder.optional(),
+    cursor: FollowCursor,
+  }),
+]);
+export type RunFollowUpdate = z.infer<typeof RunFollowUpdate>;
 
 export const TrainingProgress = z.object({
   runId: RunId,
