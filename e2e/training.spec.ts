@@ -1,13 +1,13 @@
 /// <reference lib="dom" />
-import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { execFileSync, spawn } from 'node:child_process';
-import { hostname } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
 import { facesDir } from '../test/helpers/shared-data.ts';
+import { startKaoTrain } from '../test/helpers/kao-train.ts';
 import { makeTempDir } from '../test/helpers/temp-dir.ts';
 import { FACES_LOG_FILE, type ImageRecord } from '../src/core/faces/index-store.ts';
 
@@ -302,29 +302,27 @@ describe('the Training screen in Chromium over kao serve', () => {
     mark('exported');
   });
 
-  it('shows a run another process trains as such, with Continue and Delete off until it ends', async () => {
-    // A `kao train` in a terminal on this run: a live process holds the run folder's lock.
-    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], { stdio: 'ignore' });
-    const lockPath = join(app.dataDir, 'runs', runId, 'train.lock');
+  it('follows a run a `kao train` in a terminal trains: live step, charts and grids; Continue and Delete off until it ends', async () => {
+    // A real `kao train` on this run's folder (the run's own seed, its faces): it resumes from the
+    // checkpoint the app's Stop wrote and holds the run folder's lock while it trains.
+    const runDir = join(app.dataDir, 'runs', runId);
+    const lockPath = join(runDir, 'train.lock');
+    const { seed } = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as { seed: number };
+    const stepBefore = await stepOf(page);
+    const pointsBefore = await points(page, 'chart-loss');
+    const other = startKaoTrain(runDir, 100_000, [
+      ...['--data', join(app.dataDir, 'faces'), '--seed', String(seed), '--workers', '1'],
+      ...['--log-every', '1', '--sample-every', '5', '--checkpoint-every', '10'],
+    ]);
     try {
-      await writeFile(
-        lockPath,
-        JSON.stringify({
-          pid: other.pid,
-          hostname: hostname(),
-          startedAt: new Date().toISOString(),
-          command: 'kao train',
-          id: 'e2e-cli',
-        }),
-      );
       // The screen polls the locks every few seconds.
-      await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('Training elsewhere');
+      await expect.poll(() => text(page, 'run-state'), { timeout: 30_000 }).toBe('Training elsewhere');
       const who = new RegExp(`kao train, pid ${other.pid}, since \\d\\d:\\d\\d`);
       expect(await attr(page, 'run-item', 'data-elsewhere')).toBe('true');
       expect(await text(page, 'run-item-elsewhere')).toBe('Training elsewhere');
       expect(await page.getByTestId('run-item').textContent()).toMatch(who);
       expect(await text(page, 'elsewhere-notice')).toMatch(
-        new RegExp(`^\\s*Training elsewhere — ${who.source}`),
+        new RegExp(`^\\s*Training elsewhere — ${who.source} · following live, step [\\d,]+`),
       );
       const continueButton = page.getByTestId('continue');
       expect(await continueButton.isDisabled()).toBe(true);
@@ -335,25 +333,49 @@ describe('the Training screen in Chromium over kao serve', () => {
       expect(await page.getByTestId('delete').getAttribute('title')).toMatch(/^Another process is training/);
       // The stopped run is not offered for continuing while someone else trains it.
       expect(await page.getByTestId('resume-offer').count()).toBe(0);
+
+      // Followed live while the page stays open: the step, the chart's points and the newest grid move
+      // on (the holder does not change, so no lock-triggered reload is doing it).
+      const grid = async () => Number(await attr(page, 'sample-image', 'data-step'));
+      const epoch = async () => Number(await text(page, 'run-epoch'));
+      const gridBefore = await grid();
+      const epochBefore = await epoch();
+      await expect.poll(() => stepOf(page), { timeout: 30_000 }).toBeGreaterThan(stepBefore + 10);
+      await expect
+        .poll(() => points(page, 'chart-loss'), { timeout: 30_000 })
+        .toBeGreaterThan(pointsBefore + 10);
+      await expect.poll(grid, { timeout: 30_000 }).toBeGreaterThan(gridBefore);
+      // The stats strip reads the newest followed point.
+      await expect.poll(epoch, { timeout: 30_000 }).toBeGreaterThan(epochBefore);
+      const noticeStep = Number((await text(page, 'elsewhere-step'))!.replace(/\D/g, ''));
+      const seen = await stepOf(page);
+      await expect.poll(() => stepOf(page), { timeout: 30_000 }).toBeGreaterThan(seen);
+      expect(noticeStep).toBeGreaterThan(stepBefore);
       await screenshot(page, 'training-elsewhere-light');
 
       const dark = await openTraining('dark');
-      await expect.poll(() => text(dark, 'run-state'), { timeout: 15_000 }).toBe('Training elsewhere');
+      await expect.poll(() => text(dark, 'run-state'), { timeout: 30_000 }).toBe('Training elsewhere');
       expect(await dark.getByTestId('continue').isDisabled()).toBe(true);
+      const darkStart = await points(dark, 'chart-loss');
+      await expect.poll(() => points(dark, 'chart-loss'), { timeout: 30_000 }).toBeGreaterThan(darkStart);
       await screenshot(dark, 'training-elsewhere-dark');
       await dark.context().close();
     } finally {
-      other.kill('SIGKILL');
-      await new Promise((r) => other.once('exit', r));
+      // Ctrl-C in that terminal: it writes a checkpoint, lets go of the lock and exits (130: stopped).
+      other.kill('SIGTERM');
     }
-    // That process ended: its lock is stale, and the run shows its recorded state again.
+    const ended = await other.exit;
+    expect(ended.code, ended.stderr).toBe(130);
+    const finalStep = Number(/stopped at step (\d+)\//.exec(ended.stdout)![1]);
+    // That process ended: the run shows its recorded state again, reloaded with everything it wrote.
     await expect.poll(() => text(page, 'run-state'), { timeout: 15_000 }).toBe('Stopped');
+    expect(existsSync(lockPath)).toBe(false);
     expect(await attr(page, 'run-item', 'data-elsewhere')).toBeNull();
     expect(await page.getByTestId('elsewhere-notice').count()).toBe(0);
+    await expect.poll(() => stepOf(page)).toBe(finalStep);
     expect(await page.getByTestId('continue').isDisabled()).toBe(false);
     expect(await page.getByTestId('delete').isDisabled()).toBe(false);
     await page.getByTestId('resume-offer').waitFor();
-    expect(existsSync(lockPath)).toBe(true);
     mark('trained elsewhere');
   });
 

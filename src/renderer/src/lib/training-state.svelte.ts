@@ -1,4 +1,5 @@
 import type {
+  FollowCursor,
   MetricPoint,
   RunDetail,
   RunSummary,
@@ -55,10 +56,16 @@ export class TrainingState {
   keptFaces = $state<number | undefined>();
   /** Resume offers the user dismissed this session. */
   dismissedOffers = $state<string[]>([]);
+  /** Why following the opened run (trained by another process) failed last; cleared by the next success. */
+  followError = $state<string | undefined>();
 
   #pendingMetrics: MetricPoint[] = [];
   #pendingSamples: SampleRef[] = [];
   #openToken = 0;
+  /** Where following the opened run's files stands: from `training.run`, moved on by `training.follow`. */
+  #followCursor: FollowCursor | undefined;
+  #checkingLocks = false;
+  #following = false;
 
   selected = $derived(this.runs.find((r) => r.id === this.selectedId));
   liveRun = $derived(this.runs.find((r) => r.id === this.liveRunId && isLiveState(r.state)));
@@ -69,6 +76,12 @@ export class TrainingState {
       : this.runs.find((r) => canContinue(r) && !r.trainingElsewhere && !this.dismissedOffers.includes(r.id)),
   );
   currentSample = $derived(this.samples[this.sampleIndex ?? this.samples.length - 1]);
+
+  /** The newest logged point; reads `seriesVersion` so the stats strip follows points as they arrive. */
+  get latest(): MetricPoint | undefined {
+    void this.seriesVersion;
+    return this.series.latest;
+  }
 
   constructor(private readonly notify: Notify) {}
 
@@ -113,42 +126,81 @@ export class TrainingState {
 
   /**
    * While the screen is shown: asks every few seconds which runs other processes train (a cheap
-   * `training.locks`, no metrics read; skipped while the window is hidden). When a trainer elsewhere
-   * comes or goes, the list is refreshed, and the opened run is reloaded (that trainer wrote metrics and
-   * grids the app was not told about). Returns the cleanup that stops it.
+   * `training.locks`, no metrics read; skipped while the window is hidden). Returns the cleanup that
+   * stops it.
    */
   watchLocks(intervalMs = 4000): () => void {
-    let polling = false;
-    const poll = async (): Promise<void> => {
-      if (polling || document.visibilityState === 'hidden' || !this.loaded) return;
-      polling = true;
-      try {
-        const locks = await kao.invoke('training.locks', {});
-        const now: Record<string, string> = Object.fromEntries(
-          locks.map((lock) => [lock.id, holderKey(lock.holder)]),
-        );
-        const changed = this.runs
-          .filter((r) => holderKey(r.trainingElsewhere) !== (now[r.id] ?? ''))
-          .map((r) => r.id);
-        if (!changed.length) return;
-        await this.refreshRuns();
-        const selected = this.selectedId;
-        if (selected && changed.includes(selected) && selected !== this.liveRunId) await this.open(selected);
-      } catch {
-        // The next poll tries again; the list keeps what it showed.
-      } finally {
-        polling = false;
+    return whileVisible(intervalMs, () => this.checkLocks());
+  }
+
+  /**
+   * When a trainer elsewhere came or went, refreshes the list and reloads the opened run (that trainer
+   * wrote metrics and grids since). The one place that changes a run's `trainingElsewhere` after it is
+   * loaded: the follower below only reads it, so the two never undo each other.
+   */
+  async checkLocks(): Promise<void> {
+    if (this.#checkingLocks || !this.loaded) return;
+    this.#checkingLocks = true;
+    try {
+      const locks = await kao.invoke('training.locks', {});
+      const now: Record<string, string> = Object.fromEntries(
+        locks.map((lock) => [lock.id, holderKey(lock.holder)]),
+      );
+      const changed = this.runs
+        .filter((r) => holderKey(r.trainingElsewhere) !== (now[r.id] ?? ''))
+        .map((r) => r.id);
+      if (!changed.length) return;
+      await this.refreshRuns();
+      const selected = this.selectedId;
+      if (selected && changed.includes(selected) && selected !== this.liveRunId) await this.open(selected);
+    } catch {
+      // The next poll tries again; the list keeps what it showed.
+    } finally {
+      this.#checkingLocks = false;
+    }
+  }
+
+  /**
+   * While the screen is shown and the opened run is trained by another process: every ~2 s asks
+   * `training.follow` what that trainer wrote since the last answer and adds it like the app's own live
+   * points (one request at a time, none while the window is hidden or the run is loading). Returns the
+   * cleanup that stops it.
+   */
+  followElsewhere(intervalMs = 2000): () => void {
+    return whileVisible(intervalMs, () => this.followOnce());
+  }
+
+  /** One `training.follow` of the opened run, if another process trains it. */
+  async followOnce(): Promise<void> {
+    const run = this.selected;
+    const cursor = this.#followCursor;
+    if (this.#following || !run?.trainingElsewhere || !cursor || this.detailLoading) return;
+    const token = this.#openToken;
+    this.#following = true;
+    try {
+      const update = await kao.invoke('training.follow', { id: run.id, cursor });
+      // Another run was opened, or this one reloaded, meanwhile: that load has its own cursor.
+      if (token !== this.#openToken) return;
+      this.followError = undefined;
+      if (update.reload) {
+        // The other trainer went back to a checkpoint (or started over): its history changed.
+        await this.open(run.id);
+        return;
       }
-    };
-    const timer = setInterval(() => void poll(), intervalMs);
-    const onVisibility = (): void => {
-      if (document.visibilityState === 'visible') void poll();
-    };
-    document.addEventListener('visibilitychange', onVisibility);
-    return () => {
-      clearInterval(timer);
-      document.removeEventListener('visibilitychange', onVisibility);
-    };
+      this.#followCursor = update.cursor;
+      this.#addMetrics(update.metrics);
+      for (const sample of update.samples) this.#addSample(run.id, sample);
+      this.#patchRun(run.id, { step: update.step, checkpointStep: update.checkpointStep });
+      // That trainer let go of the run: the lock check reloads it now rather than at its next tick.
+      if (!update.trainingElsewhere) await this.checkLocks();
+    } catch (error) {
+      if (token !== this.#openToken) return;
+      this.followError = errorMessage(error);
+      // A run deleted or moved away: the list says so.
+      void this.refreshRuns().catch(() => undefined);
+    } finally {
+      this.#following = false;
+    }
   }
 
   async refreshRuns(): Promise<void> {
@@ -168,11 +220,14 @@ export class TrainingState {
     this.sampleIndex = undefined;
     this.#pendingMetrics = [];
     this.#pendingSamples = [];
+    this.#followCursor = undefined;
+    this.followError = undefined;
     this.seriesVersion++;
     try {
       const detail = await kao.invoke('training.run', { id });
       if (token !== this.#openToken) return;
       this.detail = detail;
+      this.#followCursor = detail.cursor;
       this.series.appendAll(detail.metrics);
       this.series.appendAll(this.#pendingMetrics.filter((m) => m.step > this.series.lastStep));
       let samples = detail.samples.toSorted((a, b) => a.step - b.step);
@@ -199,6 +254,7 @@ export class TrainingState {
 
   close(): void {
     this.#openToken++;
+    this.#followCursor = undefined;
     this.selectedId = undefined;
     this.detail = undefined;
     this.series = new MetricSeries();
@@ -353,14 +409,24 @@ export class TrainingState {
       this.#pendingMetrics.push(point);
       return;
     }
-    this.series.append(point);
+    this.#addMetrics([point]);
+  }
+
+  /** New points of the opened run (from the app's trainer or from following another process). */
+  #addMetrics(points: readonly MetricPoint[]): void {
+    if (!points.length) return;
+    this.series.appendAll(points);
     this.seriesVersion++;
   }
 
   #onSample(event: EventOf<'training.sample'>): void {
-    this.#patchRun(event.runId, { latestSample: event.path });
-    if (event.runId !== this.selectedId) return;
-    const sample = { step: event.step, path: event.path };
+    this.#addSample(event.runId, { step: event.step, path: event.path });
+  }
+
+  /** A new sample grid of a run: the list's thumbnail, and the opened run's scrubber. */
+  #addSample(runId: string, sample: SampleRef): void {
+    this.#patchRun(runId, { latestSample: sample.path });
+    if (runId !== this.selectedId) return;
     if (this.detailLoading) this.#pendingSamples.push(sample);
     else this.samples = insertSample(this.samples, sample);
   }
@@ -397,4 +463,23 @@ export class TrainingState {
     if (at >= 0) this.runs[at] = run;
     else this.runs = [run, ...this.runs];
   }
+}
+
+/**
+ * Runs `poll` every `intervalMs` while the page is visible, and at once when it becomes visible again.
+ * Returns the cleanup.
+ */
+function whileVisible(intervalMs: number, poll: () => Promise<void>): () => void {
+  const tick = (): void => {
+    if (document.visibilityState !== 'hidden') void poll();
+  };
+  const timer = setInterval(tick, intervalMs);
+  const onVisibility = (): void => {
+    if (document.visibilityState === 'visible') void poll();
+  };
+  document.addEventListener('visibilitychange', onVisibility);
+  return () => {
+    clearInterval(timer);
+    document.removeEventListener('visibilitychange', onVisibility);
+  };
 }
