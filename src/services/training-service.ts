@@ -24,7 +24,7 @@ import { readJsonl, readJsonlAfter } from '../core/util/jsonl.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
 import { describeHolder, readRunLock } from '../core/gan/run-lock.ts';
 import { exportGenerator } from '../core/gan/generator-node.ts';
-import { FACES_INDEX_FILE, FACES_LOG_FILE, listTrainingFaces } from '../core/faces/index.ts';
+import { listTrainingImages } from '../core/faces/index.ts';
 import type { TrainJob } from '../trainer/train-job-schema.ts';
 
 type TrainingChannel =
@@ -405,23 +405,13 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
 }
 
 /**
- * The kept faces of the face set (exclusions applied). A faces folder without an index — crops the user
- * made elsewhere and copied in — trains on every image in it.
+ * The kept faces of the face set (exclusions applied), decided as `kao train --data` decides
+ * (listTrainingImages). A faces folder without an index or log — crops the user made elsewhere and copied
+ * in — trains on every image in it; a face set not created yet has none.
  */
 export async function facesForTraining(facesDir: string): Promise<string[]> {
-  if (existsSync(join(facesDir, FACES_INDEX_FILE)) || existsSync(join(facesDir, FACES_LOG_FILE))) {
-    return listTrainingFaces(facesDir);
-  }
-  let names: string[];
-  try {
-    names = await readdir(facesDir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((name) => /\.(png|jpe?g|webp)$/i.test(name) && !name.startsWith('.'))
-    .sort()
-    .map((name) => join(facesDir, name));
+  if (!existsSync(facesDir)) return [];
+  return listTrainingImages(facesDir);
 }
 
 async function listSamples(dir: string): Promise<Array<{ step: number; file: string }>> {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   CliError,
   intOption,
@@ -11,7 +11,7 @@ import {
 } from '../command.ts';
 import { RunControl } from '../../core/util/run-control.ts';
 import { isPresetName, presetNames, type GanConfigOverrides } from '../../core/gan/config.ts';
-import { listImageFiles } from '../../core/gan/data.ts';
+import { listTrainingImages } from '../../core/faces/training-set.ts';
 import { readRunConfig, runTraining, type TrainingResult } from '../../core/gan/run.ts';
 import { assertRunNotLocked } from '../../core/gan/run-lock.ts';
 import { defaultWorkerCount } from '../../core/gan/parallel/trainer.ts';
@@ -25,11 +25,7 @@ const usage =
 export async function trainingImages(dir: string): Promise<string[]> {
   const folder = resolve(dir);
   if (!existsSync(folder)) throw new CliError(`--data: no such folder: ${folder}`);
-  if (existsSync(join(folder, 'faces-index.json'))) {
-    const { listTrainingFaces } = await import('../../core/faces/index-store.ts');
-    return listTrainingFaces(folder);
-  }
-  return listImageFiles(folder);
+  return listTrainingImages(folder);
 }
 
 export const trainCommand: CliCommand = {

@@ -45,6 +45,7 @@ export {
   type ResolveCascadeOptions,
   type ResolvedCascade,
 } from './cascade.ts';
+export { isFacesFolder, listTrainingImages } from './training-set.ts';
 export { pruneDeletedSources, type PruneResult, type PruneOptions, type PruneStep } from './prune.ts';
 export { findDeletedSources, MissingImagesFolderError, type SourceFs } from './source-files.ts';
 export { setFaceWorkerUrl } from './worker-pool.ts';
