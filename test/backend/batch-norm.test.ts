@@ -280,8 +280,8 @@ describe('the GAN uses the fused batch norm', () => {
       );
       const z = tf.tensor2d(new Rng(6).normalArray(8 * config.zDim), [8, config.zDim]);
       const before = tf.memory().numTensors;
-      const d = computeDiscriminatorGrads(gan, real, z);
-      const g = computeGeneratorGrads(gan, z);
+      const d = await computeDiscriminatorGrads(gan, real, z);
+      const g = await computeGeneratorGrads(gan, z);
       const out = new Map<string, Float32Array>();
       for (const [name, t] of [...d.grads, ...g.grads]) out.set(name, t.dataSync() as Float32Array);
       disposeGrads(d.grads);

@@ -267,8 +267,8 @@ describe('wasm training kernels match the cpu backend', () => {
       const gan = createGan(config, 3);
       const real = tf.tensor4d(realData, [4, 16, 16, 3]);
       const z = tf.tensor2d(zData, [4, config.zDim]);
-      const d = computeDiscriminatorGrads(gan, real, z);
-      const g = computeGeneratorGrads(gan, z);
+      const d = await computeDiscriminatorGrads(gan, real, z);
+      const g = await computeGeneratorGrads(gan, z);
       const flat = (m: Map<string, tf.Tensor>) =>
         tf.tidy(() => tf.concat([...m.values()].map((t) => t.flatten())).dataSync() as Float32Array);
       const out = { d: flat(d.grads), g: flat(g.grads), lossD: d.lossD, lossG: g.lossG };

@@ -56,7 +56,7 @@ async function train(seed: number, workerCount: number) {
     } else {
       const real = tf.tensor4d(batch.data, [64, config.imageSize, config.imageSize, 3]);
       const zT = tf.tensor2d(z, [64, config.zDim]);
-      last = trainStep(gan, real, zT);
+      last = await trainStep(gan, real, zT);
       tf.dispose([real, zT]);
     }
     if ((step + 1) % 50 === 0)
@@ -68,7 +68,7 @@ async function train(seed: number, workerCount: number) {
     await trainer.dispose();
   }
   const swdStarted = performance.now();
-  const swd = slicedWassersteinDistance(fakes(gan), reals, { seed: 5 });
+  const swd = await slicedWassersteinDistance(fakes(gan), reals, { seed: 5 });
   process.stderr.write(`SWD took ${((performance.now() - swdStarted) / 1000).toFixed(1)} s\n`);
   disposeGan(gan);
   return {
@@ -94,7 +94,7 @@ for (const [seed, w] of [
   process.stderr.write(`${JSON.stringify(r)}\n`);
 }
 const untrained = createGan(config, 1);
-const baseline = slicedWassersteinDistance(fakes(untrained), reals, { seed: 5 }).average;
+const baseline = (await slicedWassersteinDistance(fakes(untrained), reals, { seed: 5 })).average;
 disposeGan(untrained);
 process.stdout.write(
   JSON.stringify({ preset, steps, evalCount, untrainedSwd: baseline, results }, null, 2) + '\n',

@@ -7,6 +7,8 @@ import {
   applyGrads,
   computeDiscriminatorGrads,
   computeGeneratorGrads,
+  type DiscriminatorGrads,
+  type GeneratorGrads,
   disposeGrads,
   trainStep,
   updateBatchNormStats,
@@ -55,7 +57,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** What two workers must compute, done by hand in this thread: per-half gradients, averaged, applied. */
-function referenceTwoWorkerStep(gan: Gan, real: Float32Array, z: Float32Array): void {
+async function referenceTwoWorkerStep(gan: Gan, real: Float32Array, z: Float32Array): Promise<void> {
   const half = config.batchSize / 2;
   const px = 16 * 16 * 3;
   const halves = [0, 1].map((i) => ({
@@ -71,13 +73,15 @@ function referenceTwoWorkerStep(gan: Gan, real: Float32Array, z: Float32Array): 
     }
     return out;
   };
-  const d = halves.map((h) => computeDiscriminatorGrads(gan, h.real, h.z));
+  const d: DiscriminatorGrads[] = [];
+  for (const h of halves) d.push(await computeDiscriminatorGrads(gan, h.real, h.z));
   const dAvg = average(d.map((r) => r.grads));
   applyGrads(gan.optD, dAvg);
   for (const r of d) disposeGrads(r.grads);
   disposeGrads(dAvg);
   for (let k = 0; k < config.gStepsPerD; k++) {
-    const g = halves.map((h) => computeGeneratorGrads(gan, h.z));
+    const g: GeneratorGrads[] = [];
+    for (const h of halves) g.push(await computeGeneratorGrads(gan, h.z));
     const gAvg = average(g.map((r) => r.grads));
     applyGrads(gan.optG, gAvg);
     const combined = combineMoments(
@@ -150,7 +154,7 @@ describe('data-parallel trainer (worker_threads, one wasm backend each)', () => 
         const { real, z } = batchData(seed);
         const realT = tf.tensor4d(real, [config.batchSize, 16, 16, 3]);
         const zT = tf.tensor2d(z, [config.batchSize, config.zDim]);
-        const expected = trainStep(local, realT, zT);
+        const expected = await trainStep(local, realT, zT);
         const got = await trainer.step(real, z);
         tf.dispose([realT, zT]);
         expect(got.lossD).toBe(expected.lossD);
@@ -159,7 +163,7 @@ describe('data-parallel trainer (worker_threads, one wasm backend each)', () => 
       await trainer.syncTo(remote);
       expect(remote.optD.step).toBe(2);
       expect(remote.optG.step).toBe(2 * config.gStepsPerD);
-      expect(maxAbsDiff(flatState(readGanState(remote)), flatState(readGanState(local)))).toBe(0);
+      expect(maxAbsDiff(flatState(await readGanState(remote)), flatState(await readGanState(local)))).toBe(0);
     });
 
     it('two workers average their slices exactly like the hand-written reference', async () => {
@@ -171,16 +175,16 @@ describe('data-parallel trainer (worker_threads, one wasm backend each)', () => 
       expect(trainer.workerCount).toBe(2);
       for (const seed of [3, 4]) {
         const { real, z } = batchData(seed);
-        referenceTwoWorkerStep(local, real, z);
+        await referenceTwoWorkerStep(local, real, z);
         await trainer.step(real, z);
       }
       await trainer.syncTo(remote);
-      const a = flatState(readGanState(remote));
-      const b = flatState(readGanState(local));
+      const a = flatState(await readGanState(remote));
+      const b = flatState(await readGanState(local));
       expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
       // And it really trained: the weights moved away from the initial ones.
       const initial = createGan(config, 22);
-      expect(maxAbsDiff(a, flatState(readGanState(initial)))).toBeGreaterThan(1e-4);
+      expect(maxAbsDiff(a, flatState(await readGanState(initial)))).toBeGreaterThan(1e-4);
       disposeGan(initial);
     });
 

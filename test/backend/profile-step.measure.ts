@@ -47,17 +47,17 @@ const threadMs = () => {
   const u = process.threadCpuUsage();
   return (u.user + u.system) / 1000;
 };
-trainStep(gan, real, z);
+await trainStep(gan, real, z);
 const cpu: number[] = [];
 for (let i = 0; i < 3; i++) {
   const t0 = threadMs();
-  trainStep(gan, real, z);
+  await trainStep(gan, real, z);
   cpu.push(threadMs() - t0);
 }
 const stepMs = Math.min(...cpu);
 const gflop = trainingStepFlops(config, batch) / 1e9;
-const profile = await tf.profile(() => {
-  trainStep(gan, real, z);
+const profile = await tf.profile(async () => {
+  await trainStep(gan, real, z);
 });
 const byKernel = new Map<string, number>();
 for (const k of profile.kernels)

@@ -15,7 +15,7 @@ import {
 } from '../../src/core/explorer/generator.ts';
 import { dot, norm, randomLatent } from '../../src/core/explorer/latent.ts';
 import { symmetricEigen } from '../../src/core/explorer/small-linalg.ts';
-import { disposeGan, paramsToRecord, type Gan } from '../../src/core/gan/models.ts';
+import { disposeGan, readParamRecord, type Gan } from '../../src/core/gan/models.ts';
 import type { GanConfig } from '../../src/core/gan/config.ts';
 import { Rng } from '../../src/shared/rng.ts';
 import { selectBackend } from '../../src/core/gan/backend.ts';
@@ -242,7 +242,7 @@ describe('generateImages on the real tiny generator', () => {
   });
 
   it('a generator rebuilt from plain weights (what the renderer gets over IPC) draws the same pixels', async () => {
-    const weights = { ...paramsToRecord(gan.g), ...paramsToRecord(gan.gStats) };
+    const weights = { ...(await readParamRecord(gan.g)), ...(await readParamRecord(gan.gStats)) };
     const rebuilt = explorerGeneratorFromWeights(config, weights);
     const zs = [randomLatent(3, config.zDim), randomLatent(4, config.zDim)];
     const [a, b] = [await generateImages(generator, zs), await generateImages(rebuilt, zs)];

@@ -33,7 +33,7 @@ export async function trainedTinyGan(steps = 3, seed = 1): Promise<{ config: Gan
   const rng = new Rng(seed + 100);
   for (let s = 0; s < steps; s++) {
     const z = tf.tensor2d(rng.normalArray(config.batchSize * config.zDim), [config.batchSize, config.zDim]);
-    trainStep(gan, real, z);
+    await trainStep(gan, real, z);
     z.dispose();
   }
   real.dispose();

@@ -44,19 +44,19 @@ describe('checkpoints', () => {
     for (let i = 0; i < 2; i++) {
       const real = tf.tensor4d((await source.next()).data, [16, 16, 16, 3]);
       const z = tf.randomNormal([16, config.zDim], 0, 1, 'float32', i) as tf.Tensor2D;
-      trainStep(gan, real, z);
+      await trainStep(gan, real, z);
       real.dispose();
       z.dispose();
     }
     const runDir = join(temp.dir, 'roundtrip');
-    const saved = ganTensors(gan);
+    const saved = await ganTensors(gan);
     await saveCheckpoint(runDir, 2, { optGStep: gan.optG.step, optDStep: gan.optD.step }, saved);
 
     const other = createGan(config, 99); // different weights, zero moments
     const { checkpoint, warnings } = await loadLatestCheckpoint(runDir);
     expect(warnings).toEqual([]);
     restoreGan(other, checkpoint!);
-    const restored = ganTensors(other);
+    const restored = await ganTensors(other);
     expect(Object.keys(restored).sort()).toEqual(Object.keys(saved).sort());
     // Moments are non-trivial after two steps, so this compares real optimizer state.
     expect(saved['optG.v/g.dense.kernel']!.data.some((v) => v !== 0)).toBe(true);

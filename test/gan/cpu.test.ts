@@ -23,7 +23,7 @@ describe('pure-JS cpu backend', () => {
       for (let i = 0; i < 3; i++) {
         const real = tf.tensor4d((await source.next()).data, [4, 16, 16, 3]);
         const z = tf.randomNormal([4, config.zDim], 0, 1, 'float32', 100 + i) as tf.Tensor2D;
-        out.push(trainStep(gan, real, z));
+        out.push(await trainStep(gan, real, z));
         tf.dispose([real, z]);
       }
       disposeGan(gan);

@@ -35,7 +35,7 @@ async function train(config: GanConfig, seed: number, steps: number, afterStep?:
         'float32',
         seed * 1000 + step,
       ) as tf.Tensor2D;
-      results.push(trainStep(gan, real, z));
+      results.push(await trainStep(gan, real, z));
       real.dispose();
       z.dispose();
       afterStep?.(step);
@@ -68,10 +68,10 @@ describe('DCGAN training step (tiny preset, real faces)', () => {
     expect(tf.memory().numTensors).toBe(before);
     const gan = createGan(config, 4);
     const { generatorFromWeights } = await import('../../src/core/gan/generator-web.ts');
-    const { paramsToRecord } = await import('../../src/core/gan/models.ts');
+    const { readParamRecord } = await import('../../src/core/gan/models.ts');
     const generator = generatorFromWeights(config, {
-      ...paramsToRecord(gan.g),
-      ...paramsToRecord(gan.gStats),
+      ...(await readParamRecord(gan.g)),
+      ...(await readParamRecord(gan.gStats)),
     });
     disposeGan(gan);
     await generator.generate(new Float32Array(3 * config.zDim));
@@ -97,7 +97,7 @@ describe('DCGAN training step (tiny preset, real faces)', () => {
     const { computeDiscriminatorGrads, disposeGrads } = await import('../../src/core/gan/step.ts');
     const losses: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const d = computeDiscriminatorGrads(gan, real, z);
+      const d = await computeDiscriminatorGrads(gan, real, z);
       losses.push(d.lossD);
       gan.optD.apply(d.grads);
       disposeGrads(d.grads);

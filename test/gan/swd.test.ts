@@ -27,7 +27,7 @@ describe('sliced Wasserstein distance (ProGAN, Laplacian pyramid patches)', () =
     expect(() => pyramidResolutions(8)).toThrow(/too small/);
   });
 
-  it('is far smaller between two halves of the real faces than between faces and noise or blur', () => {
+  it('is far smaller between two halves of the real faces than between faces and noise or blur', async () => {
     const rng = new Rng(1);
     const noise: ImageSet = { ...halfB, data: Float32Array.from(halfB.data, () => rng.next() * 2 - 1) };
     // Real faces with detail removed (each image replaced by its mean colour plus faint noise).
@@ -41,9 +41,9 @@ describe('sliced Wasserstein distance (ProGAN, Laplacian pyramid patches)', () =
         for (let p = c; p < per; p += 3) flat.data[n * per + p] = mean + 0.01 * (rng.next() - 0.5);
       }
     }
-    const realReal = slicedWassersteinDistance(halfA, halfB, options);
-    const realNoise = slicedWassersteinDistance(halfA, noise, options);
-    const realFlat = slicedWassersteinDistance(halfA, flat, options);
+    const realReal = await slicedWassersteinDistance(halfA, halfB, options);
+    const realNoise = await slicedWassersteinDistance(halfA, noise, options);
+    const realFlat = await slicedWassersteinDistance(halfA, flat, options);
     expect(realReal.levels.map((l) => l.resolution)).toEqual([32, 16]);
     expect(realReal.average).toBeGreaterThan(0);
     expect(realNoise.average).toBeGreaterThan(3 * realReal.average);
@@ -51,19 +51,19 @@ describe('sliced Wasserstein distance (ProGAN, Laplacian pyramid patches)', () =
     for (let i = 0; i < 2; i++) expect(realNoise.levels[i]!.swd).toBeGreaterThan(2 * realReal.levels[i]!.swd);
   });
 
-  it('is deterministic for a seed and symmetric-ish, zero-sized sets are refused', () => {
-    const a = slicedWassersteinDistance(halfA, halfB, options);
-    const b = slicedWassersteinDistance(halfA, halfB, options);
+  it('is deterministic for a seed and symmetric-ish, zero-sized sets are refused', async () => {
+    const a = await slicedWassersteinDistance(halfA, halfB, options);
+    const b = await slicedWassersteinDistance(halfA, halfB, options);
     expect(b).toEqual(a);
-    const self = slicedWassersteinDistance(halfA, halfA, options);
+    const self = await slicedWassersteinDistance(halfA, halfA, options);
     // Same images, different random patches: small, but not zero.
     expect(self.average).toBeLessThan(a.average);
-    expect(() =>
+    await expect(
       slicedWassersteinDistance(halfA, {
         ...halfB,
         count: 47,
         data: halfB.data.subarray(0, 47 * 32 * 32 * 3),
       }),
-    ).toThrow(/same image size and count/);
+    ).rejects.toThrow(/same image size and count/);
   });
 });

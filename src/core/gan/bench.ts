@@ -140,7 +140,7 @@ export async function benchTraining(options: BenchOptions): Promise<BenchRow> {
     } else {
       const realT = tf.tensor4d(real, [batch, config.imageSize, config.imageSize, 3]);
       const zT = tf.tensor2d(z, [batch, config.zDim]);
-      runStep = async () => trainStep(gan, realT, zT);
+      runStep = () => trainStep(gan, realT, zT);
     }
     const total = warmup + steps;
     for (let i = 0; i < total; i++) {

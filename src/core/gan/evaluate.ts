@@ -39,7 +39,7 @@ export async function evaluateRun(
       count: real.count,
       size: config.imageSize,
     };
-    const swd = slicedWassersteinDistance(real, fake, { seed });
+    const swd = await slicedWassersteinDistance(real, fake, { seed });
     return { step, images: real.count, imageSize: config.imageSize, swd, warnings };
   } finally {
     generator.dispose();

@@ -102,10 +102,13 @@ export function paramSetFromRecord(specs: ParamSpec[], record: WeightRecord, tra
   return params;
 }
 
-export function paramsToRecord(params: ParamSet): WeightRecord {
-  const out: WeightRecord = {};
-  for (const [name, p] of params) out[name] = { shape: [...p.shape], data: p.dataSync() as Float32Array };
-  return out;
+/** Copies every parameter out as typed arrays. Async: WebGPU cannot read tensors synchronously. */
+export async function readParamRecord(params: ParamSet): Promise<WeightRecord> {
+  const entries = [...params];
+  const values = await Promise.all(entries.map(([, p]) => p.data()));
+  return Object.fromEntries(
+    entries.map(([name, p], i) => [name, { shape: [...p.shape], data: values[i] as Float32Array }]),
+  );
 }
 
 /** Overwrites parameter values in place (checkpoint restore, worker sync). Every name must be present. */

@@ -41,8 +41,9 @@ import {
   createGan,
   disposeGan,
   generatorForward,
-  paramsToRecord,
+  readParamRecord,
   type Gan,
+  type ParamSet,
   type WeightRecord,
 } from './models.ts';
 import { deriveSeed } from './seeds.ts';
@@ -217,20 +218,20 @@ export async function readRunConfig(runDir: string): Promise<RunConfigFile | und
 }
 
 /** Everything a checkpoint stores as tensors, under stable names. */
-export function ganTensors(gan: Gan): WeightRecord {
+export async function ganTensors(gan: Gan): Promise<WeightRecord> {
   const out: WeightRecord = {
-    ...paramsToRecord(gan.g),
-    ...paramsToRecord(gan.gStats),
-    ...paramsToRecord(gan.d),
+    ...(await readParamRecord(gan.g)),
+    ...(await readParamRecord(gan.gStats)),
+    ...(await readParamRecord(gan.d)),
   };
   for (const [prefix, opt] of [
     ['optG', gan.optG],
     ['optD', gan.optD],
   ] as const) {
-    for (const [name, t] of opt.m)
-      out[`${prefix}.m/${name}`] = { shape: [...t.shape], data: t.dataSync() as Float32Array };
-    for (const [name, t] of opt.v)
-      out[`${prefix}.v/${name}`] = { shape: [...t.shape], data: t.dataSync() as Float32Array };
+    for (const [name, value] of Object.entries(await readParamRecord(opt.m as ParamSet)))
+      out[`${prefix}.m/${name}`] = value;
+    for (const [name, value] of Object.entries(await readParamRecord(opt.v as ParamSet)))
+      out[`${prefix}.v/${name}`] = value;
   }
   return out;
 }
@@ -472,7 +473,7 @@ async function trainLocked(
           optDStep: gan.optD.step,
           seed,
         },
-        ganTensors(gan),
+        await ganTensors(gan),
         keep,
       );
       lastCheckpoint = { step: state.step, path };
@@ -529,7 +530,7 @@ async function trainLocked(
         const real = tf.tensor4d(batch.data, [config.batchSize, config.imageSize, config.imageSize, 3]);
         const z = tf.tensor2d(zData, [config.batchSize, config.zDim]);
         try {
-          result = trainStep(gan, real, z);
+          result = await trainStep(gan, real, z);
         } finally {
           real.dispose();
           z.dispose();
@@ -688,7 +689,7 @@ export async function createSwdEvaluator(
     evaluate: async (gan) => {
       const fake = await generateFloats(gan, noise);
       const fakeDesc = swdDescriptors(fake, { seed, stream: 'swd-patches-fake' });
-      return swdFromDescriptors(realDesc, fakeDesc, { seed });
+      return await swdFromDescriptors(realDesc, fakeDesc, { seed });
     },
   };
 }

@@ -67,8 +67,13 @@ function namedGrads(params: ParamSet, f: () => tf.Scalar): { value: tf.Scalar; g
 /**
  * Discriminator gradients for one (part of a) batch. `real` [B,S,S,3] in [-1, 1], `z` [B, zDim].
  * The fakes are generated in training mode (batch BN moments), outside the gradient tape.
+ * Async because the losses are read back with `data()`: WebGPU in Node cannot read a tensor synchronously.
  */
-export function computeDiscriminatorGrads(gan: Gan, real: tf.Tensor4D, z: tf.Tensor2D): DiscriminatorGrads {
+export async function computeDiscriminatorGrads(
+  gan: Gan,
+  real: tf.Tensor4D,
+  z: tf.Tensor2D,
+): Promise<DiscriminatorGrads> {
   const { config } = gan;
   const fake = tf.tidy(() => generatorForward(config, gan.g, gan.gStats, z, true).images);
   let probs: tf.Tensor | undefined;
@@ -81,10 +86,9 @@ export function computeDiscriminatorGrads(gan: Gan, real: tf.Tensor4D, z: tf.Ten
         sigmoidCrossEntropy(logitsFake, 0),
       );
     });
-    const [dReal, dFake] = probs!.dataSync();
-    const lossD = value.dataSync()[0]!;
+    const [[dReal, dFake], [lossD]] = await Promise.all([probs!.data(), value.data()]);
     value.dispose();
-    return { grads, lossD, dReal: dReal!, dFake: dFake! };
+    return { grads, lossD: lossD!, dReal: dReal!, dFake: dFake! };
   } finally {
     fake.dispose();
     probs?.dispose();
@@ -92,7 +96,7 @@ export function computeDiscriminatorGrads(gan: Gan, real: tf.Tensor4D, z: tf.Ten
 }
 
 /** Generator gradients (non-saturating loss: G wants D to call its fakes real). */
-export function computeGeneratorGrads(gan: Gan, z: tf.Tensor2D): GeneratorGrads {
+export async function computeGeneratorGrads(gan: Gan, z: tf.Tensor2D): Promise<GeneratorGrads> {
   const { config } = gan;
   let moments = new Map<number, BatchMoments>();
   const { value, grads } = namedGrads(gan.g, () => {
@@ -104,9 +108,9 @@ export function computeGeneratorGrads(gan: Gan, z: tf.Tensor2D): GeneratorGrads 
     moments = out.moments;
     return sigmoidCrossEntropy(discriminatorForward(config, gan.d, out.images), 1);
   });
-  const lossG = value.dataSync()[0]!;
+  const [lossG] = await value.data();
   value.dispose();
-  return { grads, lossG, moments };
+  return { grads, lossG: lossG!, moments };
 }
 
 export function applyGrads(optimizer: Adam, grads: GradMap): void {
@@ -138,13 +142,13 @@ export function updateBatchNormStats(gan: Gan, moments: Map<number, BatchMoments
  * One full step: a D update on (real, G(z)), then `gStepsPerD` G updates on the same z (the classic
  * recipe). Leaves no tensors behind; `real` and `z` stay owned by the caller.
  */
-export function trainStep(gan: Gan, real: tf.Tensor4D, z: tf.Tensor2D): StepResult {
-  const d = computeDiscriminatorGrads(gan, real, z);
+export async function trainStep(gan: Gan, real: tf.Tensor4D, z: tf.Tensor2D): Promise<StepResult> {
+  const d = await computeDiscriminatorGrads(gan, real, z);
   applyGrads(gan.optD, d.grads);
   disposeGrads(d.grads);
   let lossG = NaN;
   for (let k = 0; k < gan.config.gStepsPerD; k++) {
-    const g = computeGeneratorGrads(gan, z);
+    const g = await computeGeneratorGrads(gan, z);
     applyGrads(gan.optG, g.grads);
     disposeGrads(g.grads);
     updateBatchNormStats(gan, g.moments);

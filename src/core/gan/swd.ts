@@ -172,18 +172,22 @@ export function swdDescriptors(
   return { resolutions, levels, rows, dim };
 }
 
-/** SWD between two descriptor sets with the same row count (same number of images). */
-export function swdFromDescriptors(
+/**
+ * SWD between two descriptor sets with the same row count (same number of images). Async: projections
+ * are read back with `data()` (WebGPU cannot read synchronously).
+ */
+export async function swdFromDescriptors(
   a: SwdDescriptors,
   b: SwdDescriptors,
   options: SwdOptions = {},
-): SwdResult {
+): Promise<SwdResult> {
   const { seed = 0, dirRepeats = 4, dirsPerRepeat = 128 } = options;
   if (a.rows !== b.rows || a.dim !== b.dim || a.resolutions.join() !== b.resolutions.join()) {
     throw new Error(`SWD needs sets of equal size and resolution (${a.rows} vs ${b.rows} descriptors)`);
   }
   const rng = new Rng(deriveSeed(seed, 'directions'));
-  const levels = a.resolutions.map((resolution, level) => {
+  const levels: SwdResult['levels'] = [];
+  for (const [level, resolution] of a.resolutions.entries()) {
     let total = 0;
     for (let r = 0; r < dirRepeats; r++) {
       const dirs = rng.normalArray(a.dim * dirsPerRepeat); // [dim, dirs]
@@ -193,19 +197,21 @@ export function swdFromDescriptors(
         norm = Math.sqrt(norm);
         for (let i = 0; i < a.dim; i++) dirs[i * dirsPerRepeat + j]! /= norm;
       }
-      const [projA, projB] = [a, b].map((set) => {
-        // [rows, dirs] (an untransposed matMul: the transposed variants are far slower on wasm). The
-        // array is read outside tf.tidy, which would otherwise walk every element of a returned array.
-        const projected = tf.tidy(() =>
-          tf.matMul(
-            tf.tensor2d(set.levels[level]!, [set.rows, set.dim]),
-            tf.tensor2d(dirs, [a.dim, dirsPerRepeat]),
-          ),
-        );
-        const values = projected.dataSync() as Float32Array;
-        projected.dispose();
-        return values;
-      });
+      const [projA, projB] = await Promise.all(
+        [a, b].map(async (set) => {
+          // [rows, dirs] (an untransposed matMul: the transposed variants are far slower on wasm). The
+          // array is read outside tf.tidy, which would otherwise walk every element of a returned array.
+          const projected = tf.tidy(() =>
+            tf.matMul(
+              tf.tensor2d(set.levels[level]!, [set.rows, set.dim]),
+              tf.tensor2d(dirs, [a.dim, dirsPerRepeat]),
+            ),
+          );
+          const values = (await projected.data()) as Float32Array;
+          projected.dispose();
+          return values;
+        }),
+      );
       let sum = 0;
       const colA = new Float32Array(a.rows);
       const colB = new Float32Array(a.rows);
@@ -220,13 +226,17 @@ export function swdFromDescriptors(
       }
       total += sum / (a.rows * dirsPerRepeat);
     }
-    return { resolution, swd: (total / dirRepeats) * 1e3 };
-  });
+    levels.push({ resolution, swd: (total / dirRepeats) * 1e3 });
+  }
   return { levels, average: levels.reduce((s, l) => s + l.swd, 0) / levels.length };
 }
 
 /** SWD between two image sets of the same size and count. */
-export function slicedWassersteinDistance(a: ImageSet, b: ImageSet, options: SwdOptions = {}): SwdResult {
+export async function slicedWassersteinDistance(
+  a: ImageSet,
+  b: ImageSet,
+  options: SwdOptions = {},
+): Promise<SwdResult> {
   if (a.size !== b.size || a.count !== b.count) {
     throw new Error(
       `SWD needs two sets of the same image size and count (${a.count}×${a.size}px vs ${b.count}×${b.size}px)`,

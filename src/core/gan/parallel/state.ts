@@ -2,7 +2,7 @@
  * A GAN's whole training state as plain typed arrays — weights, the generator's BN running statistics
  * and both Adam optimizers — so it can cross a worker_threads boundary and come back bit-exact.
  */
-import { assignParams, paramsToRecord, type Gan, type ParamSet, type WeightRecord } from '../models.ts';
+import { assignParams, readParamRecord, type Gan, type ParamSet, type WeightRecord } from '../models.ts';
 import type { Adam } from '../adam.ts';
 
 export interface AdamState {
@@ -19,13 +19,13 @@ export interface GanState {
   optD: AdamState;
 }
 
-export function readGanState(gan: Gan): GanState {
+export async function readGanState(gan: Gan): Promise<GanState> {
   return {
-    g: paramsToRecord(gan.g),
-    d: paramsToRecord(gan.d),
-    gStats: paramsToRecord(gan.gStats),
-    optG: readAdam(gan.optG),
-    optD: readAdam(gan.optD),
+    g: await readParamRecord(gan.g),
+    d: await readParamRecord(gan.d),
+    gStats: await readParamRecord(gan.gStats),
+    optG: await readAdam(gan.optG),
+    optD: await readAdam(gan.optD),
   };
 }
 
@@ -37,8 +37,12 @@ export function writeGanState(gan: Gan, state: GanState): void {
   writeAdam(gan.optD, state.optD);
 }
 
-function readAdam(adam: Adam): AdamState {
-  return { m: paramsToRecord(adam.m as ParamSet), v: paramsToRecord(adam.v as ParamSet), step: adam.step };
+async function readAdam(adam: Adam): Promise<AdamState> {
+  return {
+    m: await readParamRecord(adam.m as ParamSet),
+    v: await readParamRecord(adam.v as ParamSet),
+    step: adam.step,
+  };
 }
 
 function writeAdam(adam: Adam, state: AdamState): void {

@@ -132,7 +132,7 @@ export class ParallelTrainer {
     const execArgv = options.execArgv ?? (url.pathname.endsWith('.ts') ? ['--import', 'tsx'] : []);
     const workers = Array.from({ length: count }, () => new GanWorker(url, execArgv));
     try {
-      const state = readGanState(gan);
+      const state = await readGanState(gan);
       const wasmDir = wasmDirectory();
       // Two slots × one row per worker × every parameter, float32.
       const sharedBuffer = (params: Gan['g']) =>
@@ -248,7 +248,7 @@ export class ParallelTrainer {
   async load(gan: Gan): Promise<void> {
     this.#assertAlive();
     this.#pending = undefined;
-    const state = readGanState(gan);
+    const state = await readGanState(gan);
     await Promise.all(this.#workers.map((w) => w.request({ type: 'setState', state }, 'done')));
   }
 

@@ -113,7 +113,7 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
     case 'getState':
       applyPending(request.apply);
       return {
-        reply: { id: request.id, type: 'state', state: readGanState(need(gan, 'getState')) },
+        reply: { id: request.id, type: 'state', state: await readGanState(need(gan, 'getState')) },
         transfer: [],
       };
     case 'apply':
@@ -127,7 +127,7 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
       z = tf.tensor2d(request.z, [request.count, zDim]);
       const real = tf.tensor4d(request.real, [request.count, imageSize, imageSize, 3]);
       try {
-        const d = computeDiscriminatorGrads(g, real, z);
+        const d = await computeDiscriminatorGrads(g, real, z);
         writeGrads(d.grads, 'd', request.slot);
         disposeGrads(d.grads);
         return {
@@ -141,7 +141,7 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
     case 'gGrads': {
       applyPending(request.apply);
       const g = need(gan, 'gGrads');
-      const r = computeGeneratorGrads(g, need(z, 'z'));
+      const r = await computeGeneratorGrads(g, need(z, 'z'));
       writeGrads(r.grads, 'g', request.slot);
       disposeGrads(r.grads);
       const moments = [...r.moments].map(([layer, m]) => ({
