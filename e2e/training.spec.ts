@@ -320,6 +320,11 @@ describe('the Training screen in Chromium over kao serve', () => {
       const who = new RegExp(`kao train, pid ${other.pid}, since \\d\\d:\\d\\d`);
       expect(await attr(page, 'run-item', 'data-elsewhere')).toBe('true');
       expect(await text(page, 'run-item-elsewhere')).toBe('Training elsewhere');
+      // The badge and the step both fit the narrow sidebar: the step wraps below rather than being cut.
+      const item = (await page.getByTestId('run-item').boundingBox())!;
+      const step = (await page.getByTestId('run-item-step').boundingBox())!;
+      expect(step.x + step.width).toBeLessThanOrEqual(item.x + item.width);
+      expect(await text(page, 'run-item-step')).toMatch(/^[\d,]+ \/ 100K$/);
       expect(await page.getByTestId('run-item').textContent()).toMatch(who);
       expect(await text(page, 'elsewhere-notice')).toMatch(
         new RegExp(`^\\s*Training elsewhere — ${who.source} · following live, step [\\d,]+`),
