@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { extname, isAbsolute, relative, resolve } from 'node:path';
 
 export const MEDIA_TYPES: Record<string, string> = {
@@ -40,4 +40,20 @@ export async function resolveMediaPath(dataDir: string, requested: string): Prom
 function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/**
+ * A token that changes whenever the file is rewritten: a run resumed from an earlier checkpoint redraws
+ * the sample grids of steps it had already drawn, under the same names. The renderer appends it to the
+ * media URL as `?v=` (both media handlers resolve the path alone and ignore the query), so a rewritten
+ * file gets a new URL instead of the cached old image. Inode, mtime in ns and size: an atomic rewrite
+ * changes the inode even within one clock tick. Empty when the file is gone.
+ */
+export async function mediaVersion(file: string): Promise<string> {
+  try {
+    const info = await stat(file, { bigint: true });
+    return [info.ino, info.mtimeNs, info.size].map((n) => n.toString(36)).join('.');
+  } catch {
+    return '';
+  }
 }

@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { z } from 'zod';
 import type { ServiceContext } from './context.ts';
 import { ensureInferenceBackend } from './inference-backend.ts';
+import { mediaVersion } from './media.ts';
 import type { Handlers } from './dispatcher.ts';
 import type { TrainerEvent } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
@@ -17,6 +18,7 @@ import {
   type RunSummary,
   type RunDetail,
   type RunState,
+  type SampleRef,
   type TrainingOptions,
 } from '../shared/training-schemas.ts';
 import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
@@ -69,8 +71,20 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
   const runsDir = (): string => ctx.paths().runs;
   const runDir = (id: string): string => join(runsDir(), id);
   const dataRelative = (path: string): string => relative(ctx.paths().root, path).split('\\').join('/');
+  const sampleRef = async (file: string, step: number): Promise<SampleRef> => ({
+    step,
+    path: dataRelative(file),
+    version: await mediaVersion(file),
+  });
+  const sampleRefs = (dir: string, samples: ReadonlyArray<{ step: number; file: string }>) =>
+    Promise.all(samples.map((s) => sampleRef(join(dir, 'samples', s.file), s.step)));
 
-  ctx.trainer.onEvent((event) => void relay(event));
+  // One event at a time, in the trainer's order: a sample's version needs a stat first, and it must not
+  // arrive after the run's 'done'.
+  let relayed: Promise<void> = Promise.resolve();
+  ctx.trainer.onEvent((event) => {
+    relayed = relayed.then(() => relay(event)).catch(() => undefined);
+  });
   ctx.trainer.onStatus((status) => {
     if (status.state === 'crashed' && active) {
       const runId = active.runId;
@@ -94,7 +108,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         break;
       }
       case 'samples':
-        ctx.events.emit('training.sample', { runId, step: event.step, path: dataRelative(event.path) });
+        ctx.events.emit('training.sample', { runId, ...(await sampleRef(event.path, event.step)) });
         break;
       case 'checkpoint':
         ctx.events.emit('training.checkpoint', { runId, step: event.step });
@@ -146,7 +160,8 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     const lastMetric = metrics.at(-1) as { step?: number } | undefined;
     const checkpointStep = checkpoints.length ? Math.max(...checkpoints) : 0;
     const state: RunState = active?.runId === id ? (active.paused ? 'paused' : 'running') : stateOf(record);
-    const latest = samples.at(-1);
+    const newest = samples.at(-1);
+    const latest = newest && (await sampleRef(join(dir, 'samples', newest.file), newest.step));
     return {
       id,
       name: record.name,
@@ -156,7 +171,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       step: Math.max(checkpointStep, typeof lastMetric?.step === 'number' ? lastMetric.step : 0),
       totalSteps: record.totalSteps,
       checkpointStep,
-      ...(latest ? { latestSample: dataRelative(join(dir, 'samples', latest.file)) } : {}),
+      ...(latest ? { latestSample: latest.path, latestSampleVersion: latest.version } : {}),
       ...(record.faces !== undefined ? { faces: record.faces } : {}),
       ...(holder ? { trainingElsewhere: holder } : {}),
     };
@@ -289,7 +304,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         config: (config && typeof config === 'object' ? config : {}) as Record<string, unknown>,
         options: record.options,
         metrics: downsample(metrics, MAX_CHART_POINTS),
-        samples: samples.map((s) => ({ step: s.step, path: dataRelative(join(dir, 'samples', s.file)) })),
+        samples: await sampleRefs(dir, samples),
         cursor: {
           ...position,
           step: metrics.at(-1)?.step ?? -1,
@@ -322,7 +337,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       const update: RunFollowUpdate = {
         reload: false,
         metrics,
-        samples: fresh.map((s) => ({ step: s.step, path: dataRelative(join(dir, 'samples', s.file)) })),
+        samples: await sampleRefs(dir, fresh),
         step: Math.max(checkpointStep, next.step, 0),
         checkpointStep,
         state: active?.runId === id ? (active.paused ? 'paused' : 'running') : stateOf(record),

@@ -24,6 +24,7 @@ import {
   RunHolder,
   RunId,
   RunSummary,
+  SampleRef,
   TrainingOptions,
   TrainingProgress,
   TrainingStateEvent,
@@ -362,7 +363,7 @@ export const eventContract = {
   // ---- training events
   'training.progress': TrainingProgress,
   'training.metric': MetricPoint.extend({ runId: RunId }),
-  'training.sample': z.object({ runId: RunId, step: z.int(), path: z.string() }),
+  'training.sample': SampleRef.extend({ runId: RunId }),
   'training.checkpoint': z.object({ runId: RunId, step: z.int() }),
   'training.state': TrainingStateEvent,
   // ---- explorer and favorites events

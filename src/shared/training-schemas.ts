@@ -55,6 +55,8 @@ export const RunSummary = z.object({
   checkpointStep: z.int(),
   /** Data-folder-relative path of the newest sample grid. */
   latestSample: z.string().optional(),
+  /** Changes when that file is rewritten: the renderer asks for `mediaUrl(latestSample)?v=<this>`. */
+  latestSampleVersion: z.string().optional(),
   faces: z.int().optional(),
   /**
    * Another process trains this run right now; `state` is then only what the app last recorded. The app
@@ -83,8 +85,12 @@ export const MetricPoint = z.object({
 });
 export type MetricPoint = z.infer<typeof MetricPoint>;
 
-/** A sample grid: its step and its data-folder-relative path. */
-export const SampleRef = z.object({ step: z.int(), path: z.string() });
+/**
+ * A sample grid: its step, its data-folder-relative path, and a version that changes when the file is
+ * rewritten (a resumed run redraws a step's grid under the same name): show it as `mediaUrl(path)?v=version`.
+ */
+export const SampleRef = z.object({ step: z.int(), path: z.string(), version: z.string() });
+export type SampleRef = z.infer<typeof SampleRef>;
 
 /**
  * Where following a run's files stands (`training.follow`): what the UI has been sent so far. It comes

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import WebSocket from 'ws';
 import { startWebBridge, type WebBridge } from '../../src/cli/web-bridge.ts';
 import { createNodeAppServices } from '../../src/services/node-services.ts';
@@ -94,6 +94,12 @@ describe('kao serve web bridge', () => {
   it('serves media from the data folder only', async () => {
     const headers = { cookie: `kao_token=${bridge.token}` };
     expect((await fetch(`${bridge.origin}/media/faces/a.png`, { headers })).status).toBe(200);
+    // The version query the renderer adds to sample grids (`?v=`) is ignored when resolving the file.
+    const versioned = await fetch(`${bridge.origin}/media/faces/a.png?v=1a.2b.3c`, { headers });
+    expect(versioned.status).toBe(200);
+    expect(Buffer.from(await versioned.arrayBuffer())).toEqual(
+      await readFile(join(dataDir, 'faces', 'a.png')),
+    );
     expect((await fetch(`${bridge.origin}/media/faces/a.png`)).status).toBe(401);
     expect((await fetch(`${bridge.origin}/media/..%2Fsecret.png`, { headers })).status).toBe(404);
     expect((await fetch(`${bridge.origin}/media/%2E%2E/secret.png`, { headers })).status).toBe(404);

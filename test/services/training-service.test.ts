@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createNodeAppServices } from '../../src/services/node-services.ts';
@@ -128,6 +128,53 @@ describe('training service over the real trainer process', () => {
     expect(files).toContain('model.json');
     expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
     expect(await services.dispatch('training.runs', {})).toEqual({ ok: true, value: [] });
+  });
+
+  it('gives a sample grid redrawn by a resume from an earlier checkpoint a new URL', async () => {
+    type Sample = { step: number; path: string; version: string };
+    const started = await services.dispatch('training.start', { ...options, steps: 8 });
+    if (!started.ok) throw new Error(started.error.message);
+    const id = (started.value as { id: string }).id;
+    const finished = (): unknown =>
+      events.find(
+        (e) =>
+          e.name === 'training.state' &&
+          (e.payload as { runId: string; state: string }).runId === id &&
+          (e.payload as { state: string }).state === 'finished',
+      );
+    await until(finished);
+    const before = await services.dispatch('training.run', { id });
+    if (!before.ok) throw new Error(before.error.message);
+    const grid = (before.value as { samples: Sample[] }).samples.find((s) => s.step === 6)!;
+    expect(grid.version).not.toBe('');
+    // As after a crash between the grid at step 6 and the checkpoint at step 8: the run goes on from step 4
+    // and draws step 6's grid again, under the same file name.
+    const checkpoints = join(dataDir, 'runs', id, 'checkpoints');
+    const eighth = (await readdir(checkpoints)).find((name) => /^step-0*8$/.test(name));
+    expect(eighth).toBeDefined();
+    await rm(join(checkpoints, eighth!), { recursive: true });
+    events.length = 0;
+    expect(await services.dispatch('training.continue', { id })).toMatchObject({ ok: true });
+    await until(finished);
+    const relayed = events.find((e) => e.name === 'training.sample' && (e.payload as Sample).step === 6)
+      ?.payload as Sample;
+    const after = await services.dispatch('training.run', { id });
+    if (!after.ok) throw new Error(after.error.message);
+    const redrawn = (after.value as { samples: Sample[] }).samples.find((s) => s.step === 6)!;
+    const runs = await services.dispatch('training.runs', {});
+    if (!runs.ok) throw new Error(runs.error.message);
+    const summary = (
+      runs.value as Array<{ id: string; latestSample: string; latestSampleVersion: string }>
+    ).find((r) => r.id === id)!;
+    const newest = (after.value as { samples: Sample[] }).samples.at(-1)!;
+
+    // The same file, rewritten; the renderer shows it as mediaUrl(path)?v=version, so a new version is a
+    // new URL, in the run's detail, in the live event and in the list's thumbnail alike.
+    expect(redrawn.path).toBe(grid.path);
+    expect(redrawn.version).not.toBe(grid.version);
+    expect(relayed).toEqual({ runId: id, ...redrawn });
+    expect(summary).toMatchObject({ latestSample: newest.path, latestSampleVersion: newest.version });
+    expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
   });
 });
 

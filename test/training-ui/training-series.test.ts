@@ -114,14 +114,15 @@ describe('emaSmooth', () => {
 
 describe('samples and run states', () => {
   it('inserts sample grids in step order and replaces a grid for the same step', () => {
-    let samples = insertSample([], { step: 20, path: 'b' });
-    samples = insertSample(samples, { step: 10, path: 'a' });
-    samples = insertSample(samples, { step: 30, path: 'c' });
-    samples = insertSample(samples, { step: 20, path: 'b2' });
+    let samples = insertSample([], { step: 20, path: 'b', version: '1' });
+    samples = insertSample(samples, { step: 10, path: 'a', version: '1' });
+    samples = insertSample(samples, { step: 30, path: 'c', version: '1' });
+    // A resumed run redrew step 20's grid under the same name: the new version replaces the old.
+    samples = insertSample(samples, { step: 20, path: 'b', version: '2' });
     expect(samples).toEqual([
-      { step: 10, path: 'a' },
-      { step: 20, path: 'b2' },
-      { step: 30, path: 'c' },
+      { step: 10, path: 'a', version: '1' },
+      { step: 20, path: 'b', version: '2' },
+      { step: 30, path: 'c', version: '1' },
     ]);
   });
 

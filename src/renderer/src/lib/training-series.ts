@@ -9,6 +9,8 @@ export interface SampleRef {
   step: number;
   /** Data-folder-relative path of the grid image. */
   path: string;
+  /** Changes when the file is rewritten under the same name: part of the image URL, so no stale cache. */
+  version: string;
 }
 
 /**

@@ -420,12 +420,12 @@ export class TrainingState {
   }
 
   #onSample(event: EventOf<'training.sample'>): void {
-    this.#addSample(event.runId, { step: event.step, path: event.path });
+    this.#addSample(event.runId, { step: event.step, path: event.path, version: event.version });
   }
 
   /** A new sample grid of a run: the list's thumbnail, and the opened run's scrubber. */
   #addSample(runId: string, sample: SampleRef): void {
-    this.#patchRun(runId, { latestSample: sample.path });
+    this.#patchRun(runId, { latestSample: sample.path, latestSampleVersion: sample.version });
     if (runId !== this.selectedId) return;
     if (this.detailLoading) this.#pendingSamples.push(sample);
     else this.samples = insertSample(this.samples, sample);
