@@ -59,7 +59,7 @@ describe('the app shell in Chromium over kao serve', () => {
     const result = page.getByTestId('self-test-result');
     await result.waitFor({ timeout: 120_000 });
     const text = (await result.textContent())!.replace(/\s+/g, ' ');
-    const chosen = /Using (tensorflow-gpu|tensorflow|wasm|cpu)/.exec(text)?.[1];
+    const chosen = /Using (tensorflow-gpu|webgpu|tensorflow|wasm|cpu)/.exec(text)?.[1];
     expect(chosen).toBeDefined();
     // Every faster backend that was passed over is listed with its reason.
     if (chosen !== 'tensorflow-gpu') expect(text).toMatch(/✗ tensorflow-gpu — \S/);

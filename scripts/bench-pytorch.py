@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Reference measurement (not a project dependency): the same DCGAN training step in PyTorch on the CPU.
+"""Reference measurement (not a project dependency): the same DCGAN training step in PyTorch, on the CPU
+or (--device cuda, the WebGPU comparison on the lent GPU machine) on an NVIDIA GPU.
 
 Mirrors src/core/gan/models.ts + step.ts for a preset: G = dense → BN → ReLU → 5×5 stride-2 transposed
 convs with BN + ReLU → tanh; D = 5×5 stride-2 convs (bias on the first, BN on the others) with
@@ -92,18 +93,20 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU reference")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     p = PRESETS[args.preset]
     g_steps = args.g_steps or p["g_steps"]
-    G, D = Generator(p), Discriminator(p)
+    dev = torch.device(args.device)
+    G, D = Generator(p).to(dev), Discriminator(p).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    real = torch.rand(args.batch, 3, p["image"], p["image"]) * 2 - 1
-    z = torch.randn(args.batch, p["z"])
-    ones, zeros = torch.ones(args.batch, 1), torch.zeros(args.batch, 1)
+    real = (torch.rand(args.batch, 3, p["image"], p["image"]) * 2 - 1).to(dev)
+    z = torch.randn(args.batch, p["z"]).to(dev)
+    ones, zeros = torch.ones(args.batch, 1, device=dev), torch.zeros(args.batch, 1, device=dev)
 
     def step():
         with torch.no_grad():
@@ -122,11 +125,13 @@ def main():
     for i in range(args.warmup + args.steps):
         t0 = time.perf_counter()
         step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()  # the step is queued, not done, until the GPU finishes it
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
     ms = statistics.median(times) * 1000
     row = dict(
-        backend=f"pytorch-cpu ({torch.__version__})",
+        backend=f"pytorch-{dev.type} ({torch.__version__})",
         preset=args.preset,
         batch=args.batch,
         threads=args.threads,

@@ -39,5 +39,11 @@ export async function main(argv: string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`kao ${name}: ${message.split('\n').join('\n  ')}\n`);
     return error instanceof CliError ? error.exitCode : 1;
+  } finally {
+    // A command that ran on WebGPU holds the GPU, which keeps Node running: let it go (loaded only then).
+    if (globalThis.navigator && 'gpu' in globalThis.navigator) {
+      const { releaseWebGpu } = await import('../core/gan/backend.ts');
+      await releaseWebGpu();
+    }
   }
 }

@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { WireError } from './errors.ts';
 
 export const ThemeSetting = z.enum(['system', 'light', 'dark']);
-export const BackendPreference = z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
-export const BackendName = z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+export const BackendPreference = z.enum(['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
+export const BackendName = z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
 export const Rendition = z.enum(['sample', 'preview', 'jpeg', 'original']);
 export const PresetName = z.enum(['anime-48', 'dcgan-64', 'tiny']);
 

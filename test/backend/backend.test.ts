@@ -20,12 +20,15 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(info.tried.map((t) => [t.name, t.ok])).toEqual([
       ['tensorflow-gpu', false],
+      ['webgpu', false],
       ['tensorflow', false],
       ['wasm', true],
     ]);
     // No GPU driver on this machine, and @tensorflow/tfjs-node is an optional dependency not installed here.
     expect(info.tried[0]!.error).toMatch(/NVIDIA driver|tfjs-node-gpu is not installed|CUDA/);
-    expect(info.tried[1]!.error).toBe('@tensorflow/tfjs-node is not installed');
+    // No Vulkan driver (CI) or only a software one (llvmpipe): WebGPU is skipped with the reason.
+    expect(info.tried[1]!.error).toMatch(/no Vulkan driver installed|no WebGPU adapter|software renderer/);
+    expect(info.tried[2]!.error).toBe('@tensorflow/tfjs-node is not installed');
     expect(info.reason).toMatch(/^WebAssembly with SIMD/);
     expect(info.reason).toContain('@tensorflow/tfjs-node is not installed');
     // And it computes.
@@ -47,6 +50,24 @@ describe('selectBackend', () => {
     expect((error as Error).message).toBe('tensorflow: @tensorflow/tfjs-node is not installed');
     expect((error as BackendUnavailableError).tried).toHaveLength(1);
     expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('webgpu without a GPU: Dawn really loads, finds no hardware adapter, and the reason says so', async () => {
+    await selectBackend('wasm');
+    // Past the "no Vulkan driver" shortcut: a driver manifest that names no driver makes Dawn search.
+    const saved = process.env.VK_DRIVER_FILES;
+    process.env.VK_DRIVER_FILES = join(import.meta.dirname, 'no-such-vulkan-driver.json');
+    try {
+      const error = await selectBackend('webgpu').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+      expect((error as Error).message).toMatch(/^webgpu: (no WebGPU adapter|only a software renderer)/);
+      expect(tf.getBackend()).toBe('wasm');
+      expect(tf.findBackendFactory('webgpu')).toBeNull();
+      expect('gpu' in globalThis.navigator).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env.VK_DRIVER_FILES;
+      else process.env.VK_DRIVER_FILES = saved;
+    }
   });
 
   it('switches to the pure-JS backend when asked', async () => {

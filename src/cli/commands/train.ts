@@ -18,7 +18,7 @@ import { defaultWorkerCount } from '../../core/gan/parallel/trainer.ts';
 
 const usage =
   'kao train --data DIR --run DIR [--preset anime-48|dcgan-64|tiny] [--steps N | --epochs N] [--batch 64] ' +
-  '[--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--seed N] [--checkpoint-every N] [--sample-every N] ' +
+  '[--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu] [--seed N] [--checkpoint-every N] [--sample-every N] ' +
   '[--swd-every N] [--swd-images N] [--log-every N] [--g-width X] [--d-width X] [--lr X] [--workers N] [--json]';
 
 /** Training images in a folder: a `kao faces` output (kept faces only) or any folder of images. */

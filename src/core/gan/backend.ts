@@ -1,20 +1,21 @@
 /**
- * Picks the fastest TensorFlow.js backend this machine can run: native TensorFlow with CUDA, native
- * TensorFlow on the CPU, WebAssembly (XNNPACK, SIMD) or the pure-JS cpu backend. The native packages
- * are optional dependencies, so most installs land on wasm; it gets our training kernels registered.
+ * Picks the fastest TensorFlow.js backend this machine can run: native TensorFlow with CUDA, WebGPU
+ * (any Vulkan, Metal or Direct3D 12 GPU through Dawn, the `webgpu` package), native TensorFlow on the
+ * CPU, WebAssembly (SIMD, our FMA convolutions) or the pure-JS cpu backend. The native packages are
+ * optional dependencies, so most installs without a GPU land on wasm; it gets our training kernels.
  *
  * Every module in the app imports the same `@tensorflow/tfjs` union package, so one engine (and one
  * set of registered kernels) is shared by the models, the training loop and this file.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { igemmFor } from './kernels/igemm/module.ts';
 import { registerWasmTrainingKernels } from './kernels/index.ts';
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = 'auto' | BackendName;
 
 export interface BackendAttempt {
@@ -31,7 +32,7 @@ export interface BackendInfo {
   tried: BackendAttempt[];
 }
 
-export const backendNames: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const backendNames: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 const WASM_FILES = [
   'tfjs-backend-wasm.wasm',
@@ -66,7 +67,7 @@ function candidatesFor(preference: BackendPreference): BackendName[] {
 }
 
 /**
- * Select and initialise a backend. `auto` tries tensorflow-gpu → tensorflow → wasm → cpu and keeps
+ * Select and initialise a backend. `auto` tries tensorflow-gpu → webgpu → tensorflow → wasm → cpu and keeps
  * the first that works; an explicit name tries only that one and throws with the reason if it fails.
  */
 export async function selectBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
@@ -105,6 +106,9 @@ async function activate(name: BackendName): Promise<void> {
       await importOptional('@tensorflow/tfjs-node-gpu');
       await use('tensorflow');
       return;
+    case 'webgpu':
+      await activateWebGpu();
+      return;
     case 'tensorflow':
       await importOptional('@tensorflow/tfjs-node');
       await use('tensorflow');
@@ -124,6 +128,79 @@ async function activate(name: BackendName): Promise<void> {
       await use('cpu');
       return;
   }
+}
+
+/** The parts of Dawn's `navigator.gpu` used here (typed locally: @webgpu/types versions differ). */
+interface DawnGpu {
+  requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<{
+    readonly info?: { vendor?: string; device?: string; description?: string };
+    readonly isFallbackAdapter?: boolean;
+  } | null>;
+}
+
+/** The GPU WebGPU found, for the label ("NVIDIA: 580.159.04"). */
+let webGpuAdapter: string | undefined;
+
+/**
+ * WebGPU in Node: Dawn's `dawn.node` (the optional `webgpu` package) provides `navigator.gpu`, which
+ * tfjs-backend-webgpu needs before it is imported. Only a hardware adapter counts: a software
+ * rasteriser (llvmpipe, SwiftShader) would be slower than our wasm kernels.
+ */
+async function activateWebGpu(): Promise<void> {
+  if (!tf.findBackendFactory('webgpu')) {
+    // Dawn talks to the GPU through Vulkan on Linux: without an installed driver it only prints warnings.
+    if (process.platform === 'linux' && !vulkanDriverInstalled())
+      throw new Error(
+        'no Vulkan driver installed (no ICD file in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d)',
+      );
+    const dawn = (await importOptional('webgpu')) as {
+      create: (flags: string[]) => DawnGpu;
+      globals: Record<string, unknown>;
+    };
+    const gpu = dawn.create([]);
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new Error('no WebGPU adapter: no GPU with a Vulkan, Metal or Direct3D 12 driver');
+    const info = adapter.info ?? {};
+    if (adapter.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(info.description ?? ''))
+      throw new Error(`only a software renderer was found (${info.description || info.device})`);
+    webGpuAdapter = [info.description || info.device || info.vendor].filter(Boolean).join(' ');
+    // GPUBufferUsage & co. are globals in browsers; tfjs-backend-webgpu reads them there.
+    for (const [name, value] of Object.entries(dawn.globals)) {
+      if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, configurable: true });
+    }
+    // Node ≥ 21 has a `navigator`; define one where a runtime does not.
+    if (!globalThis.navigator)
+      Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
+    Object.defineProperty(globalThis.navigator, 'gpu', { value: gpu, configurable: true });
+    await import('@tensorflow/tfjs-backend-webgpu');
+  }
+  await use('webgpu');
+}
+
+/**
+ * Lets go of the GPU: Dawn keeps Node's event loop alive while `navigator.gpu` is referenced, so a CLI
+ * command that trained on WebGPU would never exit. Switches to the cpu backend first if webgpu is active.
+ */
+export async function releaseWebGpu(): Promise<void> {
+  if (!tf.findBackendFactory('webgpu')) return;
+  if (tf.getBackend() === 'webgpu') await tf.setBackend('cpu');
+  tf.removeBackend('webgpu');
+  if (globalThis.navigator && 'gpu' in globalThis.navigator)
+    Reflect.deleteProperty(globalThis.navigator, 'gpu');
+}
+
+/** Vulkan's loader finds drivers through ICD manifests in these folders (or the override variables). */
+function vulkanDriverInstalled(): boolean {
+  if (process.env.VK_DRIVER_FILES || process.env.VK_ICD_FILENAMES) return true;
+  const dataDirs = (process.env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':');
+  const folders = ['/etc/vulkan/icd.d', ...dataDirs.map((d) => path.join(d, 'vulkan/icd.d'))];
+  return folders.some((dir) => {
+    try {
+      return readdirSync(dir).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function use(backendName: string): Promise<void> {
@@ -148,6 +225,8 @@ function humanReason(name: BackendName, error: unknown): string {
     code === 'MODULE_NOT_FOUND' ||
     /Cannot find (package|module)/.test(message)
   ) {
+    if (name === 'webgpu' && /'webgpu'|"webgpu"|webgpu\b/.test(message))
+      return 'the webgpu package is not installed';
     if (message.includes(pkg)) return `${pkg} is not installed`;
   }
   const lib = /(lib(?:cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvinfer)[\w.-]*)/.exec(
@@ -173,6 +252,8 @@ function label(name: BackendName): string {
   switch (name) {
     case 'tensorflow-gpu':
       return 'native TensorFlow with CUDA (GPU)';
+    case 'webgpu':
+      return `WebGPU on ${webGpuAdapter ?? 'the GPU'} (Dawn)`;
     case 'tensorflow':
       return 'native TensorFlow on the CPU';
     case 'wasm': {

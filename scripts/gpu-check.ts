@@ -1,0 +1,122 @@
+/**
+ * The WebGPU backend's check on a machine with a GPU (CI has none, so `npm test` can only see it refuse):
+ *   1. selects `webgpu` (exits 2 with the reason when it cannot run),
+ *   2. one whole DCGAN gradient step (D and G) on webgpu against the pure-JS cpu backend, for the tiny
+ *      preset and a quarter-width anime-48: the relative error of every gradient and both losses,
+ *   3. no tensor left behind by training steps on the GPU,
+ *   4. `kao bench` rows for webgpu: anime-48 and dcgan-64 at batch 64 (as the README reports them).
+ * Prints one JSON object per line. `node --import tsx scripts/gpu-check.ts [--quick]`; the device runs a
+ * bundle of it (see docs/performance.md, "WebGPU on a real GPU").
+ */
+import * as tf from '@tensorflow/tfjs';
+import { releaseWebGpu, selectBackend } from '../src/core/gan/backend.ts';
+import { benchTraining } from '../src/core/gan/bench.ts';
+import { resolveGanConfig, type GanConfig, type PresetName } from '../src/core/gan/config.ts';
+import { createGan, disposeGan } from '../src/core/gan/models.ts';
+import {
+  computeDiscriminatorGrads,
+  computeGeneratorGrads,
+  disposeGrads,
+  trainStep,
+} from '../src/core/gan/step.ts';
+import { Rng } from '../src/shared/rng.ts';
+
+const quick = process.argv.includes('--quick');
+const print = (value: object): void => void process.stdout.write(JSON.stringify(value) + '\n');
+
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+/** Gradients of one D update and one G update from the same initial weights and inputs. */
+async function gradientsOn(backend: 'webgpu' | 'cpu', config: GanConfig, batch: number) {
+  await tf.setBackend(backend);
+  const rng = new Rng(11);
+  const size = config.imageSize;
+  const real = tf.tensor4d(
+    new Float32Array(batch * size * size * 3).map(() => rng.next() * 2 - 1),
+    [batch, size, size, 3],
+  );
+  const z = tf.tensor2d(rng.normalArray(batch * config.zDim), [batch, config.zDim]);
+  const gan = createGan(config, 3);
+  const d = await computeDiscriminatorGrads(gan, real, z);
+  const g = await computeGeneratorGrads(gan, z);
+  const flat = async (grads: Map<string, tf.Tensor>) => {
+    const all = tf.concat([...grads.values()].map((t) => t.flatten()));
+    const data = (await all.data()) as Float32Array;
+    all.dispose();
+    return data;
+  };
+  const out = { d: await flat(d.grads), g: await flat(g.grads), lossD: d.lossD, lossG: g.lossG };
+  disposeGrads(d.grads);
+  disposeGrads(g.grads);
+  for (const m of g.moments.values()) tf.dispose([m.mean, m.variance]);
+  tf.dispose([real, z]);
+  disposeGan(gan);
+  return out;
+}
+
+const backend = await selectBackend('webgpu').catch((error: unknown) => {
+  print({ check: 'backend', ok: false, reason: (error as Error).message });
+  process.exit(2);
+});
+print({ check: 'backend', ok: true, name: backend.name, reason: backend.reason });
+
+for (const [preset, overrides, batch] of [
+  ['tiny', {}, 8],
+  ['anime-48', { gWidth: 0.25, dWidth: 0.25 }, 2],
+] as const) {
+  const config = resolveGanConfig(preset, { ...overrides, batchSize: batch });
+  const gpu = await gradientsOn('webgpu', config, batch);
+  const cpu = await gradientsOn('cpu', config, batch);
+  print({
+    check: 'gradients vs cpu',
+    preset,
+    overrides,
+    batch,
+    dRelativeError: relativeError(gpu.d, cpu.d),
+    gRelativeError: relativeError(gpu.g, cpu.g),
+    lossD: [gpu.lossD, cpu.lossD],
+    lossG: [gpu.lossG, cpu.lossG],
+  });
+}
+
+{
+  await tf.setBackend('webgpu');
+  const config = resolveGanConfig('anime-48', { batchSize: 64 });
+  const gan = createGan(config, 1);
+  const size = config.imageSize;
+  const real = tf.randomUniform([64, size, size, 3], -1, 1) as tf.Tensor4D;
+  const z = tf.randomNormal([64, config.zDim]) as tf.Tensor2D;
+  await trainStep(gan, real, z);
+  const before = tf.memory().numTensors;
+  const losses = [];
+  for (let i = 0; i < 3; i++) losses.push(await trainStep(gan, real, z));
+  print({ check: 'no leaks', tensorsBefore: before, tensorsAfter: tf.memory().numTensors, losses });
+  tf.dispose([real, z]);
+  disposeGan(gan);
+}
+
+const presets: PresetName[] = quick ? ['anime-48'] : ['anime-48', 'dcgan-64'];
+for (const preset of presets) {
+  for (const gStepsPerD of preset === 'anime-48' ? [1, 2] : [undefined]) {
+    const row = await benchTraining({
+      backend: 'webgpu',
+      preset,
+      batch: 64,
+      steps: quick ? 3 : 10,
+      warmup: 3,
+      ...(gStepsPerD ? { gStepsPerD } : {}),
+    });
+    print({ check: 'bench', ...row, stepMs: row.stepMs.map((ms) => Math.round(ms)) });
+  }
+}
+
+await releaseWebGpu();
+print({ check: 'released', backend: tf.getBackend() });
