@@ -11,15 +11,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { releaseWebGpu, selectBackend } from '../src/core/gan/backend.ts';
 import { benchTraining } from '../src/core/gan/bench.ts';
-import { resolveGanConfig, type GanConfig, type PresetName } from '../src/core/gan/config.ts';
+import { resolveGanConfig, type PresetName } from '../src/core/gan/config.ts';
 import { createGan, disposeGan } from '../src/core/gan/models.ts';
-import {
-  computeDiscriminatorGrads,
-  computeGeneratorGrads,
-  disposeGrads,
-  trainStep,
-} from '../src/core/gan/step.ts';
-import { Rng } from '../src/shared/rng.ts';
+import { trainStep } from '../src/core/gan/step.ts';
+import { ganGradientsOn } from '../test/helpers/gan-gradients.ts';
 
 const quick = process.argv.includes('--quick');
 const print = (value: object): void => void process.stdout.write(JSON.stringify(value) + '\n');
@@ -34,34 +29,6 @@ function relativeError(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / den);
 }
 
-/** Gradients of one D update and one G update from the same initial weights and inputs. */
-async function gradientsOn(backend: 'webgpu' | 'cpu', config: GanConfig, batch: number) {
-  await tf.setBackend(backend);
-  const rng = new Rng(11);
-  const size = config.imageSize;
-  const real = tf.tensor4d(
-    new Float32Array(batch * size * size * 3).map(() => rng.next() * 2 - 1),
-    [batch, size, size, 3],
-  );
-  const z = tf.tensor2d(rng.normalArray(batch * config.zDim), [batch, config.zDim]);
-  const gan = createGan(config, 3);
-  const d = await computeDiscriminatorGrads(gan, real, z);
-  const g = await computeGeneratorGrads(gan, z);
-  const flat = async (grads: Map<string, tf.Tensor>) => {
-    const all = tf.concat([...grads.values()].map((t) => t.flatten()));
-    const data = (await all.data()) as Float32Array;
-    all.dispose();
-    return data;
-  };
-  const out = { d: await flat(d.grads), g: await flat(g.grads), lossD: d.lossD, lossG: g.lossG };
-  disposeGrads(d.grads);
-  disposeGrads(g.grads);
-  for (const m of g.moments.values()) tf.dispose([m.mean, m.variance]);
-  tf.dispose([real, z]);
-  disposeGan(gan);
-  return out;
-}
-
 const backend = await selectBackend('webgpu').catch((error: unknown) => {
   print({ check: 'backend', ok: false, reason: (error as Error).message });
   process.exit(2);
@@ -73,8 +40,8 @@ for (const [preset, overrides, batch] of [
   ['anime-48', { gWidth: 0.25, dWidth: 0.25 }, 2],
 ] as const) {
   const config = resolveGanConfig(preset, { ...overrides, batchSize: batch });
-  const gpu = await gradientsOn('webgpu', config, batch);
-  const cpu = await gradientsOn('cpu', config, batch);
+  const gpu = await ganGradientsOn('webgpu', config, batch);
+  const cpu = await ganGradientsOn('cpu', config, batch);
   print({
     check: 'gradients vs cpu',
     preset,

@@ -10,10 +10,9 @@ import {
   wasmTrainingKernelNames,
 } from '../../src/core/gan/kernels/index.ts';
 import { resolveGanConfig } from '../../src/core/gan/config.ts';
-import { createGan, disposeGan } from '../../src/core/gan/models.ts';
 import { igemmCallCount, setIgemmEnabled } from '../../src/core/gan/kernels/igemm/module.ts';
-import { computeDiscriminatorGrads, computeGeneratorGrads, disposeGrads } from '../../src/core/gan/step.ts';
 import { Rng } from '../../src/shared/rng.ts';
+import { ganGradientsOn } from '../helpers/gan-gradients.ts';
 import { relativeError } from '../helpers/tensor-compare.ts';
 
 function randomTensor(shape: number[], seed: number): tf.Tensor {
@@ -259,28 +258,8 @@ describe('wasm training kernels match the cpu backend', () => {
 
   it('a whole DCGAN gradient step runs on wasm and matches the cpu backend', async () => {
     const config = resolveGanConfig('tiny', { batchSize: 4, gWidth: 0.5, dWidth: 0.5 });
-    const rng = new Rng(11);
-    const realData = new Float32Array(4 * 16 * 16 * 3).map(() => rng.next() * 2 - 1);
-    const zData = rng.normalArray(4 * config.zDim);
-    const gradsOn = async (backend: 'wasm' | 'cpu') => {
-      await tf.setBackend(backend);
-      const gan = createGan(config, 3);
-      const real = tf.tensor4d(realData, [4, 16, 16, 3]);
-      const z = tf.tensor2d(zData, [4, config.zDim]);
-      const d = await computeDiscriminatorGrads(gan, real, z);
-      const g = await computeGeneratorGrads(gan, z);
-      const flat = (m: Map<string, tf.Tensor>) =>
-        tf.tidy(() => tf.concat([...m.values()].map((t) => t.flatten())).dataSync() as Float32Array);
-      const out = { d: flat(d.grads), g: flat(g.grads), lossD: d.lossD, lossG: g.lossG };
-      disposeGrads(d.grads);
-      disposeGrads(g.grads);
-      for (const m of g.moments.values()) tf.dispose([m.mean, m.variance]);
-      tf.dispose([real, z]);
-      disposeGan(gan);
-      return out;
-    };
-    const wasm = await gradsOn('wasm');
-    const cpu = await gradsOn('cpu');
+    const wasm = await ganGradientsOn('wasm', config, 4);
+    const cpu = await ganGradientsOn('cpu', config, 4);
     await tf.setBackend('wasm');
     expect(wasm.lossD).toBeCloseTo(cpu.lossD, 5);
     expect(wasm.lossG).toBeCloseTo(cpu.lossG, 5);

@@ -1,6 +1,7 @@
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { FACES_LOG_FILE } from '../../src/core/faces/index-store.ts';
 import { generatedIllustrationsDir, illustrationsDir, sharedDataDir } from '../helpers/shared-data.ts';
 
 export interface ReferenceImage {
@@ -39,3 +40,9 @@ export async function copyImages(
 }
 
 export { sharedDataDir };
+
+/** How many records an extraction has appended to its faces log so far (0 before it starts one). */
+export async function faceLogLines(facesDir: string): Promise<number> {
+  const text = await readFile(join(facesDir, FACES_LOG_FILE), 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => l.trim()).length;
+}

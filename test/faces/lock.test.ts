@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractFaces } from '../../src/core/faces/extract.ts';
 import {
@@ -14,37 +13,11 @@ import { pruneDeletedSources } from '../../src/core/faces/prune.ts';
 import { FolderLockedError } from '../../src/core/folder-lock.ts';
 import { RunControl } from '../../src/core/util/run-control.ts';
 import { cascadePath } from '../helpers/shared-data.ts';
+import { startKao } from '../helpers/kao-train.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
-import { copyImages } from './fixtures.ts';
+import { copyImages, faceLogLines } from './fixtures.ts';
 
-const repoRoot = resolve(import.meta.dirname, '../..');
-const nodeBin = join(repoRoot, 'node_modules/.bin/node');
-
-function kaoFaces(args: string[]): {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-} {
-  const child = spawn(nodeBin, [join(repoRoot, 'bin/kao.js'), 'faces', ...args], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-  }>((r) => child.on('close', (code, signal) => r({ code, signal, stdout, stderr })));
-  return { child, done };
-}
-
-async function logLines(facesDir: string): Promise<number> {
-  const text = await readFile(join(facesDir, FACES_LOG_FILE), 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => l.trim()).length;
-}
+const kaoFaces = (args: string[]) => startKao(['faces', ...args]);
 
 /** Every indexed face has its crop, and every crop on disk is indexed. */
 async function expectConsistent(facesDir: string, images: number): Promise<void> {
@@ -109,7 +82,7 @@ describe('one extraction per faces folder', () => {
     const outputDir = join(tmp.dir, 'faces-cli');
     const args = ['--in', inputDir, '--out', outputDir, '--cascade', cascadePath, '--workers', '1'];
     const first = kaoFaces(args);
-    while ((await logLines(outputDir)) < 2 && first.child.exitCode === null) {
+    while ((await faceLogLines(outputDir)) < 2 && first.child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 20));
     }
     // Frozen mid-run: alive, holding the lock, writing nothing.

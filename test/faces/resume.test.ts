@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,34 +6,14 @@ import { extractFaces } from '../../src/core/faces/extract.ts';
 import { FaceDataset, FACES_LOG_FILE, readStoredIndex } from '../../src/core/faces/index-store.ts';
 import { CancelledError, RunControl } from '../../src/core/util/run-control.ts';
 import { cascadePath } from '../helpers/shared-data.ts';
+import { startKao } from '../helpers/kao-train.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
-import { copyImages } from './fixtures.ts';
+import { copyImages, faceLogLines } from './fixtures.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const nodeBin = join(repoRoot, 'node_modules/.bin/node');
 
-function runCli(args: string[]): {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-} {
-  const child = spawn(nodeBin, [join(repoRoot, 'bin/kao.js'), 'faces', ...args], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolveDone) =>
-    child.on('close', (code) => resolveDone({ code, stdout, stderr })),
-  );
-  return { child, done };
-}
-
-async function logLines(facesDir: string): Promise<number> {
-  const text = await readFile(join(facesDir, FACES_LOG_FILE), 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => l.trim()).length;
-}
+const runCli = (args: string[]) => startKao(['faces', ...args]);
 
 /** Everything that defines the resulting face set: ids, boxes, hashes, duplicate decisions, crop bytes. */
 async function faceSetOf(facesDir: string) {
@@ -70,7 +50,7 @@ describe('interrupted extraction', () => {
     const killed = join(tmp.dir, 'faces-killed');
     const args = ['--in', inputDir, '--out', killed, '--cascade', cascadePath, '--workers', '1'];
     const first = runCli(args);
-    while ((await logLines(killed)) < 4 && first.child.exitCode === null) {
+    while ((await faceLogLines(killed)) < 4 && first.child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 20));
     }
     first.child.kill('SIGKILL');
