@@ -115,7 +115,8 @@ describe('folder lock', () => {
         ),
       ),
     ]);
-    expect(winners[0]!.warnings).toHaveLength(1);
+    // Not necessarily the winner: another racer may create its lock between the removal and the remover's
+    // own next attempt (seen here: the remover then lost with `busy`).
     for (const loser of results.filter((r) => !r.won)) expect(loser.code).toBe('busy');
     expect(await readdir(dir)).toEqual([]);
   }, 30_000);
