@@ -13,6 +13,8 @@ export const PresetName = z.enum(['anime-48', 'dcgan-64', 'tiny']);
 
 export const BackendStatus = z.object({
   name: BackendName,
+  /** What runs, in a few words ("WebAssembly with SIMD (…)"); `reason` adds why the faster ones did not. */
+  label: z.string(),
   reason: z.string(),
   tried: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
 });

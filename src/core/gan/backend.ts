@@ -27,7 +27,9 @@ export interface BackendAttempt {
 
 export interface BackendInfo {
   name: BackendName;
-  /** One sentence for the UI: why this backend is the one in use. */
+  /** What runs, in a few words: "WebAssembly with SIMD (Kao's … kernels, one thread per worker)". */
+  label: string;
+  /** One sentence for the UI: the label and why the faster backends were not used. */
   reason: string;
   tried: BackendAttempt[];
 }
@@ -76,7 +78,7 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
     try {
       await activate(name);
       tried.push({ name, ok: true });
-      return { name, reason: reasonFor(name, preference, tried), tried };
+      return { name, label: label(name), reason: reasonFor(name, preference, tried), tried };
     } catch (error) {
       tried.push({ name, ok: false, error: humanReason(name, error) });
     }
