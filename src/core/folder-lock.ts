@@ -80,6 +80,11 @@ const GUARD_ABANDONED_MS = 10_000;
 
 /** Locks held by this process, by lock path → id, for reused-pid detection and the exit safety net. */
 const held = new Map<string, string>();
+/**
+ * Ids this process is writing as a lock right now (between the link and `held.set`): another acquire in
+ * this process that reads the new lock in that gap must see it as live, not as a reused pid's.
+ */
+const creating = new Set<string>();
 let exitHandlerInstalled = false;
 
 /**
@@ -106,7 +111,14 @@ export async function acquireFolderLock(
   // Each pass either creates the lock, throws, removes one stale lock or waits out another process's
   // takeover; a few dozen passes cover races.
   for (let attempt = 0; attempt < 50; attempt++) {
-    if (await createExclusive(path, text)) {
+    creating.add(info.id);
+    let created: boolean;
+    try {
+      created = await createExclusive(path, text);
+    } finally {
+      creating.delete(info.id);
+    }
+    if (created) {
       held.set(path, info.id);
       installExitHandler();
       return {
@@ -248,7 +260,9 @@ function deadReason(info: FolderLockInfo, path: string): string | undefined {
   // A minute of slack: uptime and the wall clock are not read at the same instant, clocks get adjusted.
   if (Date.parse(info.startedAt) < bootedAt - 60_000) return 'it was taken before this machine started';
   if (info.pid === process.pid) {
-    return held.get(path) === info.id ? undefined : 'this process does not hold it (a reused pid)';
+    return held.get(path) === info.id || creating.has(info.id)
+      ? undefined
+      : 'this process does not hold it (a reused pid)';
   }
   try {
     process.kill(info.pid, 0);

@@ -62,6 +62,18 @@ const MAX_CHART_POINTS = 2000;
 const FOLLOW_MAX_BYTES = 1 << 20;
 
 /**
+ * Sample grids a follower gets: those its metrics have moved past. A trainer draws step s's grid after
+ * step s's metrics line, and one resumed from an earlier checkpoint redraws grids that already exist
+ * (same file, new version): once the metrics are past s, grid s is the new drawing.
+ */
+function gridsPassed<T extends { step: number }>(
+  samples: readonly T[],
+  after: number,
+  lastMetricStep: number,
+): T[] {
+  return samples.filter((s) => s.step > after && s.step < lastMetricStep);
+}
+/**
  * Training runs: start, watch, pause, stop, continue, rename, delete, export. The work happens in the
  * trainer process; this service keeps `run.json`, relays the trainer's events as contract events, and
  * derives each run's state from its files and the live job.
@@ -83,7 +95,10 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
   // arrive after the run's 'done'.
   let relayed: Promise<void> = Promise.resolve();
   ctx.trainer.onEvent((event) => {
-    relayed = relayed.then(() => relay(event)).catch(() => undefined);
+    // The run it belongs to is the one active when it arrived (a crash may clear `active` meanwhile).
+    const runId = active?.runId;
+    if (runId === undefined) return;
+    relayed = relayed.then(() => relay(event, runId)).catch(() => undefined);
   });
   ctx.trainer.onStatus((status) => {
     if (status.state === 'crashed' && active) {
@@ -93,9 +108,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     }
   });
 
-  async function relay(event: TrainerEvent): Promise<void> {
-    if (!active) return;
-    const runId = active.runId;
+  async function relay(event: TrainerEvent, runId: string): Promise<void> {
     switch (event.type) {
       case 'progress': {
         const parsed = TrainingProgress.safeParse({ ...event.progress, runId });
@@ -114,11 +127,11 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         ctx.events.emit('training.checkpoint', { runId, step: event.step });
         break;
       case 'state':
-        active.paused = event.state === 'paused';
+        if (active?.runId === runId) active.paused = event.state === 'paused';
         ctx.events.emit('training.state', { runId, state: event.state === 'paused' ? 'paused' : 'running' });
         break;
       case 'done': {
-        active = undefined;
+        if (active?.runId === runId) active = undefined;
         const state =
           event.reason === 'finished' ? 'finished' : event.reason === 'stopped' ? 'stopped' : 'failed';
         await markRun(runId, state, event.error?.message);
@@ -308,7 +321,8 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         cursor: {
           ...position,
           step: metrics.at(-1)?.step ?? -1,
-          sampleStep: samples.at(-1)?.step ?? -1,
+          // Grids the metrics have not passed yet may be redrawn (a resumed trainer): follow sends them again.
+          sampleStep: gridsPassed(samples, -1, metrics.at(-1)?.step ?? -1).at(-1)?.step ?? -1,
         },
       };
       return detail;
@@ -327,10 +341,11 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       ]);
       if (tail.replaced) return { reload: true };
       const metrics = metricPoints(tail.records);
-      const fresh = samples.filter((s) => s.step > cursor.sampleStep);
+      const step = metrics.at(-1)?.step ?? cursor.step;
+      const fresh = gridsPassed(samples, cursor.sampleStep, step);
       const next: FollowCursor = {
         ...tail.position,
-        step: metrics.at(-1)?.step ?? cursor.step,
+        step,
         sampleStep: fresh.at(-1)?.step ?? cursor.sampleStep,
       };
       const checkpointStep = checkpoints.length ? Math.max(...checkpoints) : 0;

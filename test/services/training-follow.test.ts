@@ -147,8 +147,11 @@ describe('following a run that `kao train` trains in another process', () => {
     expect(all.flatMap((u) => u.metrics)).toEqual(written);
     expect(stepsOf(all)).toEqual(written.map((_, i) => i + 1));
     expect(drained.cursor.step).toBe(written.at(-1)!.step);
-    // Every grid once, in step order, each where the file is.
-    const grids = (await readdir(join(dir, 'samples'))).map((f) => Number(/^step-(\d+)\.png$/.exec(f)![1]));
+    // Every grid the metrics have passed once, in step order, each where the file is (a grid at the very
+    // last step is the reload's to show, once the lock is gone).
+    const grids = (await readdir(join(dir, 'samples')))
+      .map((f) => Number(/^step-(\d+)\.png$/.exec(f)![1]))
+      .filter((step) => step < drained.cursor.step);
     const sent = all.flatMap((u) => u.samples);
     expect(sent.map((s) => s.step)).toEqual(grids.sort((a, b) => a - b));
     expect(sent.map((s) => s.path)).toEqual(grids.map((s) => `runs/${id}/samples/step-${s}.png`));
@@ -218,6 +221,33 @@ describe('following a run that `kao train` trains in another process', () => {
     expect(whole.metrics).toEqual([line]);
     expect(whole.step).toBe(line.step);
     expect(whole.cursor).toMatchObject({ offset: size + Buffer.byteLength(text), step: line.step });
+  });
+
+  it('sends a grid a resumed trainer redraws again, with its new version', async () => {
+    // The killed run as a trainer resumed from step 10 leaves it: metrics rewritten up to 10, every old
+    // grid (5, 10, …, past 10) still on disk until it is drawn again.
+    await cp(join(runsDir, 'copy'), join(runsDir, 'resumed'), { recursive: true });
+    const dir = join(runsDir, 'resumed');
+    const lines = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(20);
+    await writeFile(join(dir, 'metrics.jsonl'), lines.slice(0, 10).join('\n') + '\n');
+    const reopened = await runDetail('resumed');
+    expect(reopened.cursor.step).toBe(10);
+    // Grids the metrics have not passed may be redrawn: they are not counted as seen.
+    expect(reopened.cursor.sampleStep).toBe(5);
+    const oldVersion = reopened.samples.find((s) => s.step === 15)!.version;
+
+    // The resumed trainer reaches step 16: it has redrawn grids 10 and 15.
+    const grid15 = join(dir, 'samples', 'step-15.png');
+    await writeFile(grid15, Buffer.concat([await readFile(grid15), Buffer.from('redrawn')]));
+    await appendFile(join(dir, 'metrics.jsonl'), lines.slice(10, 16).join('\n') + '\n');
+    const update = progressed(await follow('resumed', reopened.cursor));
+    expect(update.metrics.map((m) => m.step)).toEqual([11, 12, 13, 14, 15, 16]);
+    expect(update.samples.map((s) => s.step)).toEqual([10, 15]);
+    expect(update.samples[1]!.version).not.toBe(oldVersion);
+    expect(update.cursor.sampleStep).toBe(15);
+    // Sent once: the next poll has nothing new.
+    expect(progressed(await follow('resumed', update.cursor)).samples).toEqual([]);
   });
 
   it('asks for a reload when metrics.jsonl got shorter, was replaced or was rewritten in place', async () => {

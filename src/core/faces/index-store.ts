@@ -4,7 +4,12 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../util/atomic-file.ts';
 import { readJsonl } from '../util/jsonl.ts';
-import { assertFolderNotLocked, type FolderLockKind } from '../folder-lock.ts';
+import {
+  acquireFolderLock,
+  assertFolderNotLocked,
+  readFolderLock,
+  type FolderLockKind,
+} from '../folder-lock.ts';
 import { faceDetectionSettingsSchema, type FaceDetectionSettings } from './options.ts';
 import { findDeletedSources } from './source-files.ts';
 
@@ -399,15 +404,25 @@ export class FaceDataset {
     }
     // Serialized so two quick clicks cannot write their files out of order.
     const next = this.#writeQueue.then(async () => {
-      const updated = new Set(this.#excluded);
-      for (const id of ids) {
-        if (excluded) updated.add(id);
-        else updated.delete(id);
+      // Held while writing, so a `kao faces` that starts now is refused instead of racing this write (an
+      // extraction by this very process already holds it and is ordered by its caller).
+      const ownExtraction = (await readFolderLock(this.facesDir, FACES_LOCK))?.pid === process.pid;
+      const lock = ownExtraction
+        ? undefined
+        : await acquireFolderLock(this.facesDir, FACES_LOCK, { activity: 'reviewed' });
+      try {
+        const updated = new Set(this.#excluded);
+        for (const id of ids) {
+          if (excluded) updated.add(id);
+          else updated.delete(id);
+        }
+        await writeExcludedIds(this.facesDir, updated);
+        this.#excluded = updated;
+        this.#filtered.clear();
+        return this.counts();
+      } finally {
+        await lock?.release();
       }
-      await writeExcludedIds(this.facesDir, updated);
-      this.#excluded = updated;
-      this.#filtered.clear();
-      return this.counts();
     });
     this.#writeQueue = next.catch(() => undefined);
     return next;

@@ -86,9 +86,16 @@ export async function computeDiscriminatorGrads(
         sigmoidCrossEntropy(logitsFake, 0),
       );
     });
-    const [[dReal, dFake], [lossD]] = await Promise.all([probs!.data(), value.data()]);
-    value.dispose();
-    return { grads, lossD: lossD!, dReal: dReal!, dFake: dFake! };
+    try {
+      const [[dReal, dFake], [lossD]] = await Promise.all([probs!.data(), value.data()]);
+      return { grads, lossD: lossD!, dReal: dReal!, dFake: dFake! };
+    } catch (error) {
+      // A failed read (a lost GPU device) must not strand the gradients in a long-lived trainer.
+      disposeGrads(grads);
+      throw error;
+    } finally {
+      value.dispose();
+    }
   } finally {
     fake.dispose();
     probs?.dispose();
@@ -108,9 +115,16 @@ export async function computeGeneratorGrads(gan: Gan, z: tf.Tensor2D): Promise<G
     moments = out.moments;
     return sigmoidCrossEntropy(discriminatorForward(config, gan.d, out.images), 1);
   });
-  const [lossG] = await value.data();
-  value.dispose();
-  return { grads, lossG: lossG!, moments };
+  try {
+    const [lossG] = await value.data();
+    return { grads, lossG: lossG!, moments };
+  } catch (error) {
+    disposeGrads(grads);
+    for (const m of moments.values()) tf.dispose([m.mean, m.variance]);
+    throw error;
+  } finally {
+    value.dispose();
+  }
 }
 
 export function applyGrads(optimizer: Adam, grads: GradMap): void {

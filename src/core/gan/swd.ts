@@ -207,9 +207,11 @@ export async function swdFromDescriptors(
               tf.tensor2d(dirs, [a.dim, dirsPerRepeat]),
             ),
           );
-          const values = (await projected.data()) as Float32Array;
-          projected.dispose();
-          return values;
+          try {
+            return (await projected.data()) as Float32Array;
+          } finally {
+            projected.dispose();
+          }
         }),
       );
       let sum = 0;
