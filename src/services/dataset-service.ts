@@ -97,7 +97,11 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetChan
       await writeJsonAtomic(join(datasetDir, CRAWL_MARKER_FILE), marker);
       return crawlJob.start(async (control, report) => {
         try {
-          const summary = await crawl(input, { control, onProgress: (p) => report(wireCrawlProgress(p)) });
+          const summary = await crawl(input, {
+            control,
+            onProgress: (p) => report(wireCrawlProgress(p)),
+            onWarning: (message) => ctx.events.emit('app.notice', { level: 'warning', message }),
+          });
           return wireCrawlProgress(summary);
         } finally {
           await writeJsonAtomic(join(datasetDir, CRAWL_MARKER_FILE), { ...marker, finished: true }).catch(
@@ -143,7 +147,11 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetChan
       return importJob.start(async (control, report) => {
         const summary = await importFolder(
           { from, datasetDir, mode },
-          { control, onProgress: (p) => report(wireImportProgress(p)) },
+          {
+            control,
+            onProgress: (p) => report(wireImportProgress(p)),
+            onWarning: (message) => ctx.events.emit('app.notice', { level: 'warning', message }),
+          },
         );
         return wireImportSummary(summary);
       });

@@ -310,6 +310,8 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
             {
               control,
               onProgress: (progress) => report(wireProgress(progress, started)),
+              // A stale lock taken over (a `kao faces` that crashed): say so, as the CLI does.
+              onWarning: (message) => ctx.events.emit('app.notice', { level: 'warning', message }),
             },
           );
           return finalProgress(summary, cascade.from, started);

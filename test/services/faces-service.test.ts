@@ -366,13 +366,25 @@ describe('faces service', () => {
     expect(state.pruneProblem).toBeUndefined();
     expect(await readFile(join(facesDir, FACES_LOCK_FILE), 'utf8')).toBe(lock);
 
-    // That process dies (kill -9): its lock is stale, and the app's next extraction takes it over.
+    // That process dies (kill -9): its lock is stale, and the app's next extraction takes it over and says so.
     other.kill('SIGKILL');
     await gone;
     h.events.length = 0;
+    const notices: Array<{ level: string; message: string }> = [];
+    h.services.events.on('app.notice', (notice) => notices.push(notice));
     await h.ok('faces.extract.start', form());
     const end = await h.event(isEnd);
     expect(end.phase, JSON.stringify(end.error)).toBe('done');
+    expect(notices).toEqual([
+      {
+        level: 'warning',
+        message: expect.stringMatching(
+          new RegExp(
+            `^took over the lock of faces folder .* from pid ${other.pid} \\(kao faces, since .*\\): that process is no longer running$`,
+          ),
+        ),
+      },
+    ]);
     expect(end.progress).toMatchObject({ prunedImages: 1, totalFaces: TOTAL_FACES - FACES_PER_IMAGE[0]! });
     await expect(readFile(join(facesDir, FACES_LOCK_FILE))).rejects.toThrow(/ENOENT/);
   });
