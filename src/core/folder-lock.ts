@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname, uptime } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { KaoError } from '../shared/errors.ts';
@@ -328,7 +328,7 @@ async function removeStale(path: string, staleRaw: string): Promise<boolean> {
     // Another process is taking over right now: let it finish, then look again. A guard left by a
     // process killed inside those few milliseconds is removed once it is clearly abandoned.
     const info = await stat(guard).catch(() => undefined);
-    if (info && Date.now() - info.mtimeMs > GUARD_ABANDONED_MS) await unlink(guard).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > GUARD_ABANDONED_MS) await removeAbandonedGuard(guard, info);
     else await new Promise((r) => setTimeout(r, 20));
     return false;
   }
@@ -339,6 +339,24 @@ async function removeStale(path: string, staleRaw: string): Promise<boolean> {
   } finally {
     await unlink(guard).catch(() => undefined);
   }
+}
+
+/**
+ * Removes the abandoned guard that `seen` describes — not a fresh one another process made after removing
+ * that same abandoned guard a moment ago: it is moved aside first, and put back if it is not the one seen.
+ */
+async function removeAbandonedGuard(guard: string, seen: { ino: number; mtimeMs: number }): Promise<void> {
+  const aside = `${guard}.${process.pid}.${randomBytes(4).toString('hex')}.abandoned`;
+  try {
+    await rename(guard, aside);
+  } catch {
+    return; // gone already
+  }
+  const moved = await stat(aside).catch(() => undefined);
+  if (moved && (moved.ino !== seen.ino || moved.mtimeMs !== seen.mtimeMs)) {
+    await link(aside, guard).catch(() => undefined); // someone's live guard: back it goes
+  }
+  await unlink(aside).catch(() => undefined);
 }
 
 async function removeIfOurs(path: string, id: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +161,35 @@ describe('folder lock', () => {
       sleeper.kill('SIGKILL');
       await new Promise((r) => sleeper.once('exit', r));
     }
+  });
+
+  it('takes over a stale lock past a takeover guard its crashed remover left, but waits on a fresh one', async () => {
+    const dir = join(temp.dir, 'abandoned-guard');
+    await mkdir(dir);
+    const dead = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await new Promise((r) => dead.on('exit', r));
+    const lockPath = join(dir, KIND.file);
+    const stale = {
+      pid: dead.pid,
+      hostname: hostname(),
+      startedAt: new Date().toISOString(),
+      command: 'x',
+      id: 'old',
+    };
+    await writeFile(lockPath, JSON.stringify(stale));
+    // A guard written a moment ago: another process is taking over right now, so nobody else may.
+    await writeFile(`${lockPath}.takeover`, '1\n');
+    const waited = await acquireFolderLock(dir, KIND).catch((e: unknown) => e);
+    expect((waited as Error).message).toMatch(/could not take the lock .*other processes keep creating it/);
+    expect(JSON.parse(await readFile(lockPath, 'utf8'))).toMatchObject({ id: 'old' });
+    // The same guard 20 s old: its process died inside the takeover; it is cleared and the lock taken.
+    const old = new Date(Date.now() - 20_000);
+    await utimes(`${lockPath}.takeover`, old, old);
+    const warnings: string[] = [];
+    const lock = await acquireFolderLock(dir, KIND, { onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([expect.stringMatching(/that process is no longer running$/)]);
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('a release never removes a lock that is no longer its own', async () => {
