@@ -88,7 +88,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     path: dataRelative(file),
     version: await mediaVersion(file),
   });
-  const sampleRefs = (dir: string, samples: ReadonlyArray<{ step: number; file: string }>) =>
+  const sampleRefs = (dir: string, samples: readonly RunSample[]) =>
     Promise.all(samples.map((s) => sampleRef(join(dir, 'samples', s.file), s.step)));
 
   // One event at a time, in the trainer's order: a sample's version needs a stat first, and it must not
@@ -162,17 +162,24 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     }
   }
 
-  async function summarize(id: string, record: RunRecord): Promise<RunSummary> {
+  /**
+   * A run's summary. `read` passes what the caller already read from the folder (its sample grids, its
+   * metrics lines), so `training.run` does not list or read them twice.
+   */
+  async function summarize(
+    id: string,
+    record: RunRecord,
+    read?: { samples: RunSample[]; metrics: unknown[] },
+  ): Promise<RunSummary> {
     const dir = runDir(id);
-    const [checkpoints, samples, metrics, holder] = await Promise.all([
-      listCheckpoints(dir).catch(() => [] as number[]),
-      listSamples(dir),
-      readJsonl(join(dir, 'metrics.jsonl')),
+    const [checkpointStep, samples, metrics, holder] = await Promise.all([
+      newestCheckpoint(dir),
+      read?.samples ?? listSamples(dir),
+      read?.metrics ?? readJsonl(join(dir, 'metrics.jsonl')),
       trainedElsewhere(id),
     ]);
     const lastMetric = metrics.at(-1) as { step?: number } | undefined;
-    const checkpointStep = checkpoints.length ? Math.max(...checkpoints) : 0;
-    const state: RunState = active?.runId === id ? (active.paused ? 'paused' : 'running') : stateOf(record);
+    const state = currentState(id, record);
     const newest = samples.at(-1);
     const latest = newest && (await sampleRef(join(dir, 'samples', newest.file), newest.step));
     return {
@@ -220,8 +227,9 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       throw new KaoError('busy', `${what} (${describeHolder(holder)}).${advice ? ` ${advice}` : ''}`);
   }
 
-  /** A run's state from its record alone: `running` with no live job means the run was cut off. */
-  function stateOf(record: RunRecord): RunState {
+  /** The live job's state for the app's own run; else the record's (`running` without a job: cut off). */
+  function currentState(id: string, record: RunRecord): RunState {
+    if (active?.runId === id) return active.paused ? 'paused' : 'running';
     return record.state === 'running' ? 'interrupted' : record.state;
   }
 
@@ -301,8 +309,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     'training.run': async ({ id }) => {
       const record = await requireRecord(id);
       const dir = runDir(id);
-      const [summary, config, tail, samples] = await Promise.all([
-        summarize(id, record),
+      const [config, tail, samples] = await Promise.all([
         readJsonIfExists(join(dir, 'config.json')).catch(() => undefined),
         readJsonlAfter(join(dir, 'metrics.jsonl')),
         listSamples(dir),
@@ -311,6 +318,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       const { records, position } = tail.replaced
         ? { records: [], position: { offset: 0, file: '', tail: '' } }
         : tail;
+      const summary = await summarize(id, record, { samples, metrics: records });
       const metrics = metricPoints(records);
       const detail: RunDetail = {
         ...summary,
@@ -333,10 +341,10 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       if (!record)
         throw new KaoError('not-found', `The run "${id}" is gone: its folder was deleted or moved.`);
       const dir = runDir(id);
-      const [tail, samples, checkpoints, holder] = await Promise.all([
+      const [tail, samples, checkpointStep, holder] = await Promise.all([
         readJsonlAfter(join(dir, 'metrics.jsonl'), cursor, FOLLOW_MAX_BYTES),
         listSamples(dir),
-        listCheckpoints(dir).catch(() => [] as number[]),
+        newestCheckpoint(dir),
         trainedElsewhere(id),
       ]);
       if (tail.replaced) return { reload: true };
@@ -348,14 +356,13 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         step,
         sampleStep: fresh.at(-1)?.step ?? cursor.sampleStep,
       };
-      const checkpointStep = checkpoints.length ? Math.max(...checkpoints) : 0;
       const update: RunFollowUpdate = {
         reload: false,
         metrics,
         samples: await sampleRefs(dir, fresh),
         step: Math.max(checkpointStep, next.step, 0),
         checkpointStep,
-        state: active?.runId === id ? (active.paused ? 'paused' : 'running') : stateOf(record),
+        state: currentState(id, record),
         ...(holder ? { trainingElsewhere: holder } : {}),
         cursor: next,
       };
@@ -444,7 +451,15 @@ export async function facesForTraining(facesDir: string): Promise<string[]> {
   return listTrainingImages(facesDir);
 }
 
-async function listSamples(dir: string): Promise<Array<{ step: number; file: string }>> {
+/** The step of a run's newest checkpoint, 0 when it has none (or its folder cannot be read). */
+async function newestCheckpoint(dir: string): Promise<number> {
+  const steps = await listCheckpoints(dir).catch(() => [] as number[]);
+  return steps.length ? Math.max(...steps) : 0;
+}
+
+type RunSample = { step: number; file: string };
+
+async function listSamples(dir: string): Promise<RunSample[]> {
   let files: string[];
   try {
     files = await readdir(join(dir, 'samples'));
