@@ -450,116 +450,95 @@ interface GradInputs {
   dVariance?: tf.TensorInfo;
 }
 
-/** Wasm: outputs allocated first (allocation may grow the heap), then plain loops over the heap. */
-export function batchNormActivationWasm(args: KernelArgs): tf.TensorInfo[] {
-  const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
-  const { backend } = args;
-  const { rows, channels } = shapeOf(x);
-  const y = allocate(backend, [...x.shape]);
-  const mean = allocate(backend, [channels]);
-  const variance = allocate(backend, [channels]);
+/**
+ * Where a kernel's tensors live, as views: its inputs (`undefined` stays `undefined`), fresh outputs of
+ * these shapes, and `results()` to hand the outputs back to the backend.
+ */
+type KernelMemory = (
+  backend: tf.KernelBackend,
+  inputs: ReadonlyArray<tf.TensorInfo | undefined>,
+  outputShapes: ReadonlyArray<readonly number[]>,
+) => { ins: Array<View | undefined>; outs: View[]; results: () => tf.TensorInfo[] };
+
+/** Wasm: outputs allocated first (allocation may grow the heap), then every view is into the heap. */
+const wasmMemory: KernelMemory = (backend, inputs, outputShapes) => {
+  const outputs = outputShapes.map((shape) => allocate(backend, [...shape]));
   const heap = viewOf(heapFloats(backend), 0);
   const at = (t: tf.TensorInfo): View => ({ ...heap, o: floatOffset(backend, t) });
-  forwardValues(at(x), at(gamma), at(beta), at(y), at(mean), at(variance), rows, channels, attrsOf(args));
-  return [y, mean, variance];
+  return { ins: inputs.map((t) => t && at(t)), outs: outputs.map(at), results: () => outputs };
+};
+
+/** Cpu (the pure-JS reference backend): its arrays, and new ones written back as outputs. */
+const cpuMemory: KernelMemory = (backend, inputs, outputShapes) => {
+  const view = (t: tf.TensorInfo): View => {
+    const values = backend.readSync(t.dataId);
+    return viewOf(
+      values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>),
+      0,
+    );
+  };
+  const arrays = outputShapes.map((shape) => new Float32Array(tf.util.sizeFromShape([...shape])));
+  return {
+    ins: inputs.map((t) => t && view(t)),
+    outs: arrays.map((a) => viewOf(a, 0)),
+    results: () =>
+      arrays.map((a, i) => {
+        const shape = [...outputShapes[i]!];
+        return { dataId: backend.write(a, shape, 'float32'), shape, dtype: 'float32' };
+      }),
+  };
+};
+
+/** The forward kernel (outputs y, mean, variance) on a backend's memory. */
+function forwardKernel(memory: KernelMemory): (args: KernelArgs) => tf.TensorInfo[] {
+  return (args) => {
+    const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    const { rows, channels } = shapeOf(x);
+    const { ins, outs, results } = memory(args.backend, [x, gamma, beta], [x.shape, [channels], [channels]]);
+    const [vx, vGamma, vBeta] = ins as [View, View, View];
+    const [y, mean, variance] = outs as [View, View, View];
+    forwardValues(vx, vGamma, vBeta, y, mean, variance, rows, channels, attrsOf(args));
+    return results();
+  };
 }
 
-export function batchNormActivationGradWasm(args: KernelArgs): tf.TensorInfo[] {
-  const inputs = args.inputs as unknown as GradInputs;
-  const { backend } = args;
-  const { rows, channels } = shapeOf(inputs.x);
-  const dx = allocate(backend, [...inputs.x.shape]);
-  const dGamma = allocate(backend, [channels]);
-  const dBeta = allocate(backend, [channels]);
-  const heap = viewOf(heapFloats(backend), 0);
-  const at = (t: tf.TensorInfo): View => ({ ...heap, o: floatOffset(backend, t) });
-  gradValues(
-    at(inputs.dy),
-    at(inputs.x),
-    at(inputs.y),
-    at(inputs.gamma),
-    at(inputs.beta),
-    at(inputs.mean),
-    at(inputs.variance),
-    inputs.dMean && at(inputs.dMean),
-    inputs.dVariance && at(inputs.dVariance),
-    at(dx),
-    at(dGamma),
-    at(dBeta),
-    rows,
-    channels,
-    attrsOf(args),
-  );
-  return [dx, dGamma, dBeta];
+/** The gradient kernel (outputs dx, dGamma, dBeta) on a backend's memory. */
+function gradKernel(memory: KernelMemory): (args: KernelArgs) => tf.TensorInfo[] {
+  return (args) => {
+    const i = args.inputs as unknown as GradInputs;
+    const { rows, channels } = shapeOf(i.x);
+    const { ins, outs, results } = memory(
+      args.backend,
+      [i.dy, i.x, i.y, i.gamma, i.beta, i.mean, i.variance, i.dMean, i.dVariance],
+      [i.x.shape, [channels], [channels]],
+    );
+    const [dy, x, y, gamma, beta, mean, variance, dMean, dVariance] = ins;
+    const [dx, dGamma, dBeta] = outs as [View, View, View];
+    gradValues(
+      dy!,
+      x!,
+      y!,
+      gamma!,
+      beta!,
+      mean!,
+      variance!,
+      dMean,
+      dVariance,
+      dx,
+      dGamma,
+      dBeta,
+      rows,
+      channels,
+      attrsOf(args),
+    );
+    return results();
+  };
 }
 
-/** Cpu (the pure-JS reference backend): the same loops over its arrays. */
-function cpuView(backend: tf.KernelBackend, t: tf.TensorInfo): View {
-  const values = backend.readSync(t.dataId);
-  return viewOf(values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>), 0);
-}
-
-function cpuOutput(backend: tf.KernelBackend, values: Float32Array, shape: readonly number[]): tf.TensorInfo {
-  return { dataId: backend.write(values, [...shape], 'float32'), shape: [...shape], dtype: 'float32' };
-}
-
-export function batchNormActivationCpu(args: KernelArgs): tf.TensorInfo[] {
-  const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
-  const { backend } = args;
-  const { rows, channels } = shapeOf(x);
-  const y = new Float32Array(rows * channels);
-  const mean = new Float32Array(channels);
-  const variance = new Float32Array(channels);
-  const view = (t: tf.TensorInfo) => cpuView(backend, t);
-  forwardValues(
-    view(x),
-    view(gamma),
-    view(beta),
-    viewOf(y, 0),
-    viewOf(mean, 0),
-    viewOf(variance, 0),
-    rows,
-    channels,
-    attrsOf(args),
-  );
-  return [
-    cpuOutput(backend, y, x.shape),
-    cpuOutput(backend, mean, [channels]),
-    cpuOutput(backend, variance, [channels]),
-  ];
-}
-
-export function batchNormActivationGradCpu(args: KernelArgs): tf.TensorInfo[] {
-  const inputs = args.inputs as unknown as GradInputs;
-  const { backend } = args;
-  const { rows, channels } = shapeOf(inputs.x);
-  const dx = new Float32Array(rows * channels);
-  const dGamma = new Float32Array(channels);
-  const dBeta = new Float32Array(channels);
-  const view = (t: tf.TensorInfo) => cpuView(backend, t);
-  gradValues(
-    view(inputs.dy),
-    view(inputs.x),
-    view(inputs.y),
-    view(inputs.gamma),
-    view(inputs.beta),
-    view(inputs.mean),
-    view(inputs.variance),
-    inputs.dMean && view(inputs.dMean),
-    inputs.dVariance && view(inputs.dVariance),
-    viewOf(dx, 0),
-    viewOf(dGamma, 0),
-    viewOf(dBeta, 0),
-    rows,
-    channels,
-    attrsOf(args),
-  );
-  return [
-    cpuOutput(backend, dx, inputs.x.shape),
-    cpuOutput(backend, dGamma, [channels]),
-    cpuOutput(backend, dBeta, [channels]),
-  ];
-}
+export const batchNormActivationWasm = forwardKernel(wasmMemory);
+export const batchNormActivationGradWasm = gradKernel(wasmMemory);
+export const batchNormActivationCpu = forwardKernel(cpuMemory);
+export const batchNormActivationGradCpu = gradKernel(cpuMemory);
 
 /** The backends that have the fused kernels. */
 export const batchNormBackends = ['wasm', 'cpu'] as const;
