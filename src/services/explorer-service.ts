@@ -9,7 +9,7 @@ import { DirectionsJson, type ExplorerRun, type GeneratorManifest } from '../sha
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../core/util/atomic-file.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
 import { readGeneratorWeights } from '../core/gan/generator-node.ts';
-import { readRunConfig } from '../core/gan/run.ts';
+import { readRunConfig } from '../core/gan/run-folder.ts';
 import { exportInterpolation } from '../core/library/interpolation-export.ts';
 
 type ExplorerChannel =

@@ -13,7 +13,7 @@ import { selectBackend } from '../../src/core/gan/backend.ts';
 import { isPresetName, resolveGanConfig, type PresetName } from '../../src/core/gan/config.ts';
 import { FaceBatchSource, listImageFiles } from '../../src/core/gan/data.ts';
 import { createGan, disposeGan, generatorForward, type Gan } from '../../src/core/gan/models.ts';
-import { decodeImageSet } from '../../src/core/gan/run.ts';
+import { decodeImageSet } from '../../src/core/gan/data.ts';
 import { trainStep } from '../../src/core/gan/step.ts';
 import { slicedWassersteinDistance } from '../../src/core/gan/swd.ts';
 import { ParallelTrainer } from '../../src/core/gan/parallel/trainer.ts';

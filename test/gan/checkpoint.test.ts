@@ -12,7 +12,9 @@ import {
 import { resolveGanConfig } from '../../src/core/gan/config.ts';
 import { FaceBatchSource, listImageFiles } from '../../src/core/gan/data.ts';
 import { createGan, disposeGan } from '../../src/core/gan/models.ts';
-import { ganTensors, restoreGan, runTraining, type MetricLine } from '../../src/core/gan/run.ts';
+import { ganTensors, restoreGan } from '../../src/core/gan/checkpoint.ts';
+import type { MetricLine } from '../../src/core/gan/run-folder.ts';
+import { runTraining } from '../../src/core/gan/run.ts';
 import { trainStep } from '../../src/core/gan/step.ts';
 import { readJsonl } from '../../src/core/util/jsonl.ts';
 import { RunControl } from '../../src/core/util/run-control.ts';

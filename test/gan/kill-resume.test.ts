@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCheckpoints } from '../../src/core/gan/checkpoint.ts';
-import type { MetricLine } from '../../src/core/gan/run.ts';
+import type { MetricLine } from '../../src/core/gan/run-folder.ts';
 import { readJsonl } from '../../src/core/util/jsonl.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 import { startKaoTrain } from '../helpers/kao-train.ts';

@@ -5,7 +5,8 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readRunConfig, runTraining } from '../../src/core/gan/run.ts';
+import { readRunConfig } from '../../src/core/gan/run-folder.ts';
+import { runTraining } from '../../src/core/gan/run.ts';
 import { listCheckpoints } from '../../src/core/gan/checkpoint.ts';
 import { writeJsonAtomic } from '../../src/core/util/atomic-file.ts';
 import { facesDir } from '../helpers/shared-data.ts';

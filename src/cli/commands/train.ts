@@ -12,7 +12,8 @@ import {
 import { RunControl } from '../../core/util/run-control.ts';
 import { isPresetName, presetNames, type GanConfigOverrides } from '../../core/gan/config.ts';
 import { listTrainingImages } from '../../core/faces/training-set.ts';
-import { readRunConfig, runTraining, type TrainingResult } from '../../core/gan/run.ts';
+import { readRunConfig } from '../../core/gan/run-folder.ts';
+import { runTraining, type TrainingResult } from '../../core/gan/run.ts';
 import { assertRunNotLocked } from '../../core/gan/run-lock.ts';
 import { defaultWorkerCount } from '../../core/gan/parallel/trainer.ts';
 

@@ -7,7 +7,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TensorRecord, WeightRecord } from './models.ts';
+import {
+  assignParams,
+  readParamRecord,
+  type Gan,
+  type ParamSet,
+  type TensorRecord,
+  type WeightRecord,
+} from './models.ts';
 
 export const CHECKPOINT_FORMAT = 'kao-checkpoint';
 const FOLDER = /^step-(\d+)$/;
@@ -210,5 +217,44 @@ export async function removeStaleCheckpointTemps(runDir: string): Promise<void> 
   for (const name of names) {
     if (name.startsWith('.tmp-'))
       await rm(join(checkpointsDir(runDir), name), { recursive: true, force: true });
+  }
+}
+
+/** Everything a checkpoint stores as tensors, under stable names. */
+export async function ganTensors(gan: Gan): Promise<WeightRecord> {
+  const out: WeightRecord = {
+    ...(await readParamRecord(gan.g)),
+    ...(await readParamRecord(gan.gStats)),
+    ...(await readParamRecord(gan.d)),
+  };
+  for (const [prefix, opt] of [
+    ['optG', gan.optG],
+    ['optD', gan.optD],
+  ] as const) {
+    for (const [name, value] of Object.entries(await readParamRecord(opt.m as ParamSet)))
+      out[`${prefix}.m/${name}`] = value;
+    for (const [name, value] of Object.entries(await readParamRecord(opt.v as ParamSet)))
+      out[`${prefix}.v/${name}`] = value;
+  }
+  return out;
+}
+
+/** Restores weights, BN statistics and both optimizers from checkpoint tensors and state. */
+export function restoreGan(gan: Gan, checkpoint: Pick<Checkpoint, 'tensors' | 'state'>): void {
+  const t = checkpoint.tensors;
+  assignParams(gan.g, t);
+  assignParams(gan.gStats, t);
+  assignParams(gan.d, t);
+  for (const [prefix, opt] of [
+    ['optG', gan.optG],
+    ['optD', gan.optD],
+  ] as const) {
+    const pick = (kind: 'm' | 'v') =>
+      Object.fromEntries([...opt[kind].keys()].map((name) => [name, t[`${prefix}.${kind}/${name}`]!]));
+    assignParams(opt.m, pick('m'));
+    assignParams(opt.v, pick('v'));
+    const step = (checkpoint.state as { [k: string]: unknown })[`${prefix}Step`];
+    if (!Number.isInteger(step)) throw new Error(`checkpoint lacks ${prefix}Step`);
+    opt.step = step as number;
   }
 }

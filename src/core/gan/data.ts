@@ -199,3 +199,25 @@ function advance(position: DataPosition, batchSize: number, batchesPerEpoch: num
   if (index + batchSize > batchesPerEpoch * batchSize) return { epoch: position.epoch + 1, index: 0 };
   return { epoch: position.epoch, index };
 }
+
+/** Decodes `paths` to an NHWC float set in [-1, 1] at `size`, skipping unreadable files (reported). */
+export async function decodeImageSet(
+  paths: string[],
+  size: number,
+  warn?: (message: string) => void,
+): Promise<{ data: Float32Array; count: number; size: number }> {
+  const decoded = await Promise.all(
+    paths.map((p) =>
+      decodeFace(p, size).catch((error: unknown) => {
+        warn?.(`skipping unreadable image ${p}: ${(error as Error).message}`);
+        return undefined;
+      }),
+    ),
+  );
+  const good = decoded.filter((d): d is Uint8Array => d !== undefined);
+  const data = new Float32Array(good.length * size * size * 3);
+  good.forEach((pixels, i) => {
+    for (let k = 0; k < pixels.length; k++) data[i * pixels.length + k] = pixels[k]! / 127.5 - 1;
+  });
+  return { data, count: good.length, size };
+}

@@ -1,7 +1,7 @@
 /** `kao eval`: SWD between a run's generator and a folder of real faces (Node). */
 import { Rng, latentForSeed } from '../../shared/rng.ts';
 import { loadGenerator } from './generator-node.ts';
-import { decodeImageSet } from './run.ts';
+import { decodeImageSet } from './data.ts';
 import { deriveSeed } from './seeds.ts';
 import { slicedWassersteinDistance, type SwdResult } from './swd.ts';
 

@@ -10,7 +10,7 @@ import { loadLatestCheckpoint } from './checkpoint.ts';
 import type { GanConfig } from './config.ts';
 import { generatorFromWeights, type Generator, type GeneratorWeights } from './generator-web.ts';
 import { generatorParamSpecs, generatorStatSpecs, type WeightRecord } from './models.ts';
-import { readRunConfig } from './run.ts';
+import { readRunConfig } from './run-folder.ts';
 
 export { listCheckpoints } from './checkpoint.ts';
 

@@ -1,73 +1,51 @@
 /**
- * The training loop (Node): a run folder with config.json, metrics.jsonl, fixed-noise sample grids and
- * checkpoints; resumes by itself when the folder already holds a run. The caller selects the tf backend
- * first (backend.ts) and wraps this in whatever process it likes (CLI, trainer utility process).
- *
- * Run folder:
- *   config.json            run id, seed, resolved GAN config, data summary
- *   metrics.jsonl          one line per logged step (see MetricLine)
- *   samples/step-N.png     8×8 grid from the same fixed noise all run long
- *   checkpoints/step-…/    manifest.json + tensors.bin (see checkpoint.ts), last K kept
- *   train.lock             while a trainer works on the folder (see run-lock.ts)
+ * The training loop (Node): trains a GAN in a run folder (see run-folder.ts for its layout) and resumes
+ * by itself when the folder already holds a run. The caller selects the tf backend first (backend.ts)
+ * and wraps this in whatever process it likes (CLI, trainer utility process).
  */
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { Rng, type RngState } from '../../shared/rng.ts';
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../util/atomic-file.ts';
-import { appendJsonl, readJsonl } from '../util/jsonl.ts';
+import { writeJsonAtomic } from '../util/atomic-file.ts';
+import { appendJsonl } from '../util/jsonl.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import {
   configDifferences,
   isPresetName,
   resolveGanConfig,
-  validateGanConfig,
-  type GanConfig,
   type GanConfigOverrides,
   type PresetName,
 } from './config.ts';
 import {
+  ganTensors,
   loadLatestCheckpoint,
   removeStaleCheckpointTemps,
+  restoreGan,
   saveCheckpoint,
-  type Checkpoint,
 } from './checkpoint.ts';
-import { decodeFace, FaceBatchSource, listImageFiles, type DataPosition } from './data.ts';
-import { imagesToPixels, type ImageBatch } from './generator-web.ts';
+import { FaceBatchSource, listImageFiles, type DataPosition } from './data.ts';
 import { writeSampleGrid } from './images.ts';
+import { createGan, disposeGan } from './models.ts';
 import {
-  assignParams,
-  createGan,
-  disposeGan,
-  generatorForward,
-  readParamRecord,
-  type Gan,
-  type ParamSet,
-  type WeightRecord,
-} from './models.ts';
+  dataFingerprint,
+  readRunConfig,
+  runPaths,
+  RUN_FORMAT,
+  samplePath,
+  truncateMetrics,
+  type InitialSwdLine,
+  type MetricLine,
+  type RunConfigFile,
+  type StepMetricLine,
+} from './run-folder.ts';
+import { generateWithGan } from './sampling.ts';
 import { deriveSeed } from './seeds.ts';
 import { trainStep } from './step.ts';
 import { ParallelTrainer } from './parallel/trainer.ts';
 import { acquireRunLock, removeEmptyDirs, type RunLock, type RunLockInfo } from './run-lock.ts';
-import { swdDescriptors, swdFromDescriptors, type SwdDescriptors, type SwdResult } from './swd.ts';
-
-export const RUN_FORMAT = 'kao-run';
-
-export interface RunConfigFile {
-  format: typeof RUN_FORMAT;
-  version: 1;
-  /** The run id is the folder's name. */
-  runId: string;
-  createdAt: string;
-  seed: number;
-  preset: PresetName;
-  overrides: GanConfigOverrides;
-  config: GanConfig;
-  data: { dir?: string; count: number; fingerprint: string };
-  /** Backend of the process that created the run (resumes may use another). */
-  backend?: string;
-}
+import { createSwdEvaluator } from './swd-evaluator.ts';
+import type { SwdResult } from './swd.ts';
 
 export interface TrainingOptions {
   runDir: string;
@@ -124,43 +102,6 @@ export interface TrainingProgress {
   rssBytes: number;
 }
 
-/** A line of metrics.jsonl: a training line, or the step-0 SWD line of a new run. */
-export type MetricLine = StepMetricLine | InitialSwdLine;
-
-/** Logged after a training step. */
-export interface StepMetricLine {
-  step: number;
-  epoch: number;
-  /** Means over the steps since the previous line. */
-  lossD: number;
-  lossG: number;
-  dReal: number;
-  dFake: number;
-  imagesPerSec: number;
-  /** Average SWD ×10³ over pyramid levels, when computed at this step. */
-  swd?: number;
-  swdLevels?: Array<{ resolution: number; swd: number }>;
-  /** ISO time. */
-  time: string;
-}
-
-/**
- * The first line of a new run with SWD on: the untrained generator's SWD, before any training step, so
- * the quality curve has its starting point. No step has run, so it has no losses or throughput.
- */
-export interface InitialSwdLine {
-  step: 0;
-  epoch: 0;
-  swd: number;
-  swdLevels: Array<{ resolution: number; swd: number }>;
-  time: string;
-  lossD?: undefined;
-  lossG?: undefined;
-  dReal?: undefined;
-  dFake?: undefined;
-  imagesPerSec?: undefined;
-}
-
 export interface TrainingHooks {
   control?: RunControl;
   onProgress?: (progress: TrainingProgress) => void;
@@ -187,86 +128,10 @@ export interface TrainingResult {
   warnings: string[];
 }
 
-export function runPaths(runDir: string) {
-  return {
-    config: join(runDir, 'config.json'),
-    metrics: join(runDir, 'metrics.jsonl'),
-    samples: join(runDir, 'samples'),
-    checkpoints: join(runDir, 'checkpoints'),
-  };
-}
-
-export function samplePath(runDir: string, step: number): string {
-  return join(runPaths(runDir).samples, `step-${step}.png`);
-}
-
-/** Reads and checks a run's config.json; `undefined` when the folder holds no run. */
-export async function readRunConfig(runDir: string): Promise<RunConfigFile | undefined> {
-  let raw: unknown;
-  try {
-    raw = await readJsonIfExists(runPaths(runDir).config);
-  } catch (error) {
-    throw new Error(`${runPaths(runDir).config} is not valid JSON (${(error as Error).message})`);
-  }
-  if (raw === undefined) return undefined;
-  const file = raw as RunConfigFile;
-  if (file.format !== RUN_FORMAT || file.version !== 1 || typeof file.config !== 'object') {
-    throw new Error(`${runPaths(runDir).config} is not a Kao run config`);
-  }
-  validateGanConfig(file.config);
-  return file;
-}
-
-/** Everything a checkpoint stores as tensors, under stable names. */
-export async function ganTensors(gan: Gan): Promise<WeightRecord> {
-  const out: WeightRecord = {
-    ...(await readParamRecord(gan.g)),
-    ...(await readParamRecord(gan.gStats)),
-    ...(await readParamRecord(gan.d)),
-  };
-  for (const [prefix, opt] of [
-    ['optG', gan.optG],
-    ['optD', gan.optD],
-  ] as const) {
-    for (const [name, value] of Object.entries(await readParamRecord(opt.m as ParamSet)))
-      out[`${prefix}.m/${name}`] = value;
-    for (const [name, value] of Object.entries(await readParamRecord(opt.v as ParamSet)))
-      out[`${prefix}.v/${name}`] = value;
-  }
-  return out;
-}
-
-/** Restores weights, BN statistics and both optimizers from checkpoint tensors and state. */
-export function restoreGan(gan: Gan, checkpoint: Pick<Checkpoint, 'tensors' | 'state'>): void {
-  const t = checkpoint.tensors;
-  assignParams(gan.g, t);
-  assignParams(gan.gStats, t);
-  assignParams(gan.d, t);
-  for (const [prefix, opt] of [
-    ['optG', gan.optG],
-    ['optD', gan.optD],
-  ] as const) {
-    const pick = (kind: 'm' | 'v') =>
-      Object.fromEntries([...opt[kind].keys()].map((name) => [name, t[`${prefix}.${kind}/${name}`]!]));
-    assignParams(opt.m, pick('m'));
-    assignParams(opt.v, pick('v'));
-    const step = (checkpoint.state as { [k: string]: unknown })[`${prefix}Step`];
-    if (!Number.isInteger(step)) throw new Error(`checkpoint lacks ${prefix}Step`);
-    opt.step = step as number;
-  }
-}
-
 interface TrainState {
   step: number;
   position: DataPosition;
   zRngState: RngState;
-}
-
-function fingerprint(paths: string[]): string {
-  return createHash('sha256')
-    .update(paths.map((p) => basename(p)).join('\n'))
-    .digest('hex')
-    .slice(0, 16);
 }
 
 async function resolveFaces(options: TrainingOptions): Promise<string[]> {
@@ -349,7 +214,7 @@ async function trainLocked(
         `${runDir} already holds a run with seed ${existing.seed}, not ${options.seed}; use a new run folder`,
       );
     }
-    if (existing.data.count !== faces.length || existing.data.fingerprint !== fingerprint(faces)) {
+    if (existing.data.count !== faces.length || existing.data.fingerprint !== dataFingerprint(faces)) {
       warn(
         `the training images changed since the run started (${existing.data.count} → ${faces.length} images); the data order from here on differs`,
       );
@@ -370,7 +235,7 @@ async function trainLocked(
       data: {
         dir: options.dataDir ? resolve(options.dataDir) : undefined,
         count: faces.length,
-        fingerprint: fingerprint(faces),
+        fingerprint: dataFingerprint(faces),
       },
       backend: options.backend,
     };
@@ -613,109 +478,4 @@ function epochOf(position: DataPosition, batchesPerEpoch: number, batchSize: num
 function round(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
-}
-
-/** Drops metrics lines after the resumed step (and torn lines), so curves continue seamlessly. */
-async function truncateMetrics(path: string, step: number): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  const kept = (await readJsonl(path)).filter((line) => (line as MetricLine).step <= step);
-  const rewritten = kept.map((line) => JSON.stringify(line) + '\n').join('');
-  if (rewritten !== text) await writeFileAtomic(path, rewritten);
-}
-
-/** Images from a live GAN's generator in inference mode. */
-async function generateWithGan(gan: Gan, z: Float32Array): Promise<ImageBatch> {
-  const { config } = gan;
-  const count = z.length / config.zDim;
-  const images = tf.tidy(
-    () => generatorForward(config, gan.g, gan.gStats, tf.tensor2d(z, [count, config.zDim]), false).images,
-  );
-  const values = await images.data();
-  images.dispose();
-  return {
-    count,
-    width: config.imageSize,
-    height: config.imageSize,
-    channels: 3,
-    pixels: imagesToPixels(values, count * config.imageSize * config.imageSize, 3),
-  };
-}
-
-/** Decodes `paths` to an NHWC float set in [-1, 1] at `size`, skipping unreadable files (reported). */
-export async function decodeImageSet(
-  paths: string[],
-  size: number,
-  warn?: (message: string) => void,
-): Promise<{ data: Float32Array; count: number; size: number }> {
-  const decoded = await Promise.all(
-    paths.map((p) =>
-      decodeFace(p, size).catch((error: unknown) => {
-        warn?.(`skipping unreadable image ${p}: ${(error as Error).message}`);
-        return undefined;
-      }),
-    ),
-  );
-  const good = decoded.filter((d): d is Uint8Array => d !== undefined);
-  const data = new Float32Array(good.length * size * size * 3);
-  good.forEach((pixels, i) => {
-    for (let k = 0; k < pixels.length; k++) data[i * pixels.length + k] = pixels[k]! / 127.5 - 1;
-  });
-  return { data, count: good.length, size };
-}
-
-/**
- * The in-training SWD: real-face descriptors computed once per run, and `evaluate` generating the same n
- * fakes from fixed noise each time, so successive values are comparable.
- */
-export async function createSwdEvaluator(
-  faces: string[],
-  config: GanConfig,
-  seed: number,
-  wanted: number,
-  warn: (message: string) => void,
-): Promise<{ evaluate(gan: Gan): Promise<SwdResult> }> {
-  const picks = new Rng(deriveSeed(seed, 'swd-real')).shuffle([...faces]).slice(0, wanted);
-  const real = await decodeImageSet(picks, config.imageSize, warn);
-  if (real.count < wanted) warn(`SWD uses ${real.count} real images (fewer than the ${wanted} asked for)`);
-  const realDesc: SwdDescriptors = swdDescriptors(real, { seed, stream: 'swd-patches-real' });
-  const noise = new Rng(deriveSeed(seed, 'swd-noise')).normalArray(real.count * config.zDim);
-  return {
-    evaluate: async (gan) => {
-      const fake = await generateFloats(gan, noise);
-      const fakeDesc = swdDescriptors(fake, { seed, stream: 'swd-patches-fake' });
-      return await swdFromDescriptors(realDesc, fakeDesc, { seed });
-    },
-  };
-}
-
-async function generateFloats(
-  gan: Gan,
-  z: Float32Array,
-): Promise<{ data: Float32Array; count: number; size: number }> {
-  const { config } = gan;
-  const count = z.length / config.zDim;
-  const data = new Float32Array(count * config.imageSize ** 2 * 3);
-  const chunk = 64;
-  for (let start = 0; start < count; start += chunk) {
-    const n = Math.min(chunk, count - start);
-    const images = tf.tidy(
-      () =>
-        generatorForward(
-          config,
-          gan.g,
-          gan.gStats,
-          tf.tensor2d(z.subarray(start * config.zDim, (start + n) * config.zDim), [n, config.zDim]),
-          false,
-        ).images,
-    );
-    data.set(await images.data(), start * config.imageSize ** 2 * 3);
-    images.dispose();
-  }
-  return { data, count, size: config.imageSize };
 }
