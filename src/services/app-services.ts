@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { EventBus } from './event-bus.ts';
 import { createDispatcher, type Handlers } from './dispatcher.ts';
 import { SettingsService, type SettingsStore } from './settings.ts';
+import { assertDataDir } from './data-dir.ts';
 import { TrainerHost, type TrainerLauncher } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
 import { makePaths, type ServiceContext } from './context.ts';
@@ -23,6 +24,11 @@ export interface Platform {
   copyImage?: (path: string) => Promise<void>;
   /** Desktop: shows the file in the system file manager. */
   revealInFolder?: (path: string) => Promise<void>;
+  /**
+   * Browser (`kao serve`): offers a file a service wrote alone into a temporary folder (`makeDownloadDir`)
+   * as a download, and returns its one-time URL. The folder is removed once served or expired.
+   */
+  offerDownload?: (file: string, fileName: string) => Promise<string>;
 }
 
 export interface AppServicesOptions {
@@ -76,6 +82,8 @@ export function createAppServices(options: AppServicesOptions) {
     }),
     'settings.get': async () => settings.get(),
     'settings.set': async (next) => {
+      // Checked before anything is created: a refused path must not leave folders behind.
+      if (next.dataDir !== settings.get().dataDir) await assertDataDir(next.dataDir);
       await mkdir(next.dataDir, { recursive: true });
       return settings.set(next);
     },

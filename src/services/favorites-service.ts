@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { extname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ServiceContext } from './context.ts';
 import type { Handlers } from './dispatcher.ts';
 import { KaoError } from '../shared/errors.ts';
@@ -17,7 +17,8 @@ import {
   type FavoriteEntry,
 } from '../core/library/favorites.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
-import { timestamp, userPath } from './explorer-service.ts';
+import { timestamp } from './explorer-service.ts';
+import { exportDestination, makeDownloadDir, refuseOverwrite, shellSafeFileName } from './export-files.ts';
 import { ensureInferenceBackend } from './inference-backend.ts';
 
 type FavoritesChannel =
@@ -103,8 +104,10 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, Favorites
         );
       }
       await ensureInferenceBackend();
+      // Unnamed favorites are named after the run as the app shows it, not its folder id.
+      const fallbackName = `${(await runDisplayName(runDir)) ?? runId} · step ${step}`;
       const saved = await guarded(() =>
-        saveFavorite(library(), { runDir, step, z, truncation, ...(name ? { name } : {}) }),
+        saveFavorite(library(), { runDir, step, z, truncation, name: name ?? fallbackName }),
       );
       ctx.events.emit('favorites.changed', { reason: 'saved', id: saved.id });
       return toFavorite(saved);
@@ -122,14 +125,28 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, Favorites
       return { ok: true };
     },
 
-    'favorites.export': async ({ id, size, to }) => {
+    'favorites.export': async ({ id, size, to, overwrite, download }) => {
       const favorite = await guarded(() => getFavorite(library(), id));
-      const target = to ? userPath(to, ctx.paths().root) : await defaultExportDir();
-      const outPath = await pngPath(target, favorite, size);
+      const fileName = `${shellSafeFileName(favorite.name, favorite.id)}-${size}px.png`;
+      if (download) {
+        const offer = ctx.platform.offerDownload;
+        if (!offer) throw new KaoError('unsupported', 'Downloads are for the browser; choose where to save.');
+        const dir = await makeDownloadDir();
+        try {
+          await ensureInferenceBackend();
+          const result = await guarded(() => exportFavoritePng(library(), id, join(dir, fileName), { size }));
+          return { ...result, path: fileName, fileName, downloadUrl: await offer(result.path, fileName) };
+        } catch (error) {
+          await rm(dir, { recursive: true, force: true });
+          throw error;
+        }
+      }
+      const target = to ? exportDestination(to) : await defaultExportDir();
+      const outPath = await pngPath(target, fileName, overwrite);
       await ensureInferenceBackend();
       const result = await guarded(() => exportFavoritePng(library(), id, outPath, { size }));
       const mediaPath = dataRelative(result.path);
-      return { ...result, ...(mediaPath ? { mediaPath } : {}) };
+      return { ...result, fileName: basename(result.path), ...(mediaPath ? { mediaPath } : {}) };
     },
 
     'favorites.copy': async ({ id }) => {
@@ -150,10 +167,13 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, Favorites
   };
 }
 
-/** A `.png` path as given, or a file in the given folder named after the favorite (never overwriting). */
-async function pngPath(to: string, favorite: FavoriteEntry, size: number): Promise<string> {
-  const target = resolve(to);
+/**
+ * A `.png` path as given (never replacing a file unless `overwrite`), or `fileName` in the given folder,
+ * made unique with a timestamp when taken.
+ */
+async function pngPath(target: string, fileName: string, overwrite: boolean | undefined): Promise<string> {
   if (extname(target).toLowerCase() === '.png') {
+    await refuseOverwrite(target, overwrite);
     await mkdir(resolve(target, '..'), { recursive: true });
     return target;
   }
@@ -165,18 +185,19 @@ async function pngPath(to: string, favorite: FavoriteEntry, size: number): Promi
   await mkdir(target, { recursive: true }).catch((error: Error) => {
     throw new KaoError('invalid-input', `Cannot write into ${target}: ${error.message}`);
   });
-  const base = `${safeFileName(favorite.name) || favorite.id}-${size}px`;
-  let candidate = join(target, `${base}.png`);
-  if (existsSync(candidate)) candidate = join(target, `${base}-${timestamp()}.png`);
+  let candidate = join(target, fileName);
+  if (existsSync(candidate)) candidate = join(target, fileName.replace(/\.png$/, `-${timestamp()}.png`));
   return candidate;
 }
 
-function safeFileName(name: string): string {
-  return name
-    .normalize('NFKC')
-    .replace(/[\\/:*?"<>|]+/g, ' ')
-    .replace(/\p{Cc}+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 80);
+/** The run's name from its `run.json` (as the Training screen shows it), if it has one. */
+async function runDisplayName(runDir: string): Promise<string | undefined> {
+  try {
+    const record = JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8')) as { name?: unknown };
+    return typeof record.name === 'string' && record.name.trim()
+      ? record.name.trim().slice(0, 80)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,5 @@
 import { realpath, stat } from 'node:fs/promises';
-import { extname, isAbsolute, relative, resolve } from 'node:path';
+import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 export const MEDIA_TYPES: Record<string, string> = {
   '.png': 'image/png',
@@ -13,8 +13,15 @@ export const MEDIA_TYPES: Record<string, string> = {
 };
 
 /**
- * Maps a media request to a file inside the data folder, or undefined. Only image-like files, and
- * never anything outside the folder (`..`, absolute paths, or symlinks pointing out).
+ * The data folder's own subfolders the UI shows files from. Anything else in the data folder (or a data
+ * folder pointed somewhere odd) is not media.
+ */
+export const MEDIA_FOLDERS = ['dataset', 'faces', 'runs', 'favorites', 'cache', 'exports'] as const;
+
+/**
+ * Maps a media request to a regular file inside one of the data folder's MEDIA_FOLDERS, or undefined.
+ * Only image-like files, and never anything outside (`..`, absolute paths, symlinks pointing out,
+ * folders named like files, devices, pipes).
  */
 export async function resolveMediaPath(dataDir: string, requested: string): Promise<string | undefined> {
   let decoded: string;
@@ -27,11 +34,15 @@ export async function resolveMediaPath(dataDir: string, requested: string): Prom
   if (!MEDIA_TYPES[extname(decoded).toLowerCase()]) return undefined;
   const root = resolve(dataDir);
   const candidate = resolve(root, decoded);
-  if (!isInside(root, candidate)) return undefined;
+  const folder = relative(root, candidate).split(sep)[0];
+  if (!(MEDIA_FOLDERS as readonly string[]).includes(folder ?? '')) return undefined;
+  const folderRoot = join(root, folder!);
+  if (!isInside(folderRoot, candidate)) return undefined;
   try {
     const real = await realpath(candidate);
-    const realRoot = await realpath(root);
-    return isInside(realRoot, real) ? real : undefined;
+    const realFolder = await realpath(folderRoot);
+    if (!isInside(realFolder, real)) return undefined;
+    return (await stat(real)).isFile() ? real : undefined;
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseSettingsLenient, Settings } from '../shared/contract.ts';
 import { writeJsonAtomic } from '../core/util/atomic-file.ts';
+import { assertDataDir, dataDirProblem } from './data-dir.ts';
 
 /** Where settings live: electron-store in the app, a JSON file for `kao serve` and tests. */
 export interface SettingsStore {
@@ -25,6 +26,11 @@ export class SettingsService {
       unreadable = true;
     }
     const { settings, repaired } = parseSettingsLenient(stored, dataDirDefault);
+    // A stored data folder that may not be one (`/`, the home folder, a relative path) falls back too.
+    if (settings.dataDir !== dataDirDefault && dataDirProblem(settings.dataDir)) {
+      settings.dataDir = dataDirDefault;
+      repaired.push('dataDir');
+    }
     this.#settings = settings;
     this.repaired = unreadable ? ['(unreadable settings file)'] : stored === undefined ? [] : repaired;
   }
@@ -33,8 +39,11 @@ export class SettingsService {
     return this.#settings;
   }
 
+  /** Saves new settings; a changed data folder must pass `assertDataDir` (else `invalid-input`). */
   async set(next: Settings): Promise<Settings> {
-    this.#settings = Settings.parse(next);
+    const parsed = Settings.parse(next);
+    if (parsed.dataDir !== this.#settings.dataDir) await assertDataDir(parsed.dataDir);
+    this.#settings = parsed;
     await this.store.write(this.#settings);
     return this.#settings;
   }

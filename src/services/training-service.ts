@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import type { ServiceContext } from './context.ts';
 import { ensureInferenceBackend } from './inference-backend.ts';
+import { exportDestination, makeDownloadDir, shellSafeFileName } from './export-files.ts';
+import { writeStoredZip } from './zip.ts';
 import { mediaVersion } from './media.ts';
 import type { Handlers } from './dispatcher.ts';
 import type { TrainerEvent } from './trainer-host.ts';
@@ -431,9 +433,21 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       return { ok: true };
     },
 
-    'training.export': async ({ id, to }) => {
-      await requireRecord(id);
-      const out = to ?? join(runDir(id), 'export');
+    'training.export': async ({ id, to, overwrite, download }) => {
+      const record = await requireRecord(id);
+      if (download) return exportGeneratorDownload(ctx, runDir(id), record.name || id);
+      const out = to ? exportDestination(to) : join(runDir(id), 'export');
+      // One question for the pair: an earlier export in that folder is replaced only when asked.
+      for (const file of ['model.json', 'weights.bin']) {
+        if (!overwrite && existsSync(join(out, file))) {
+          throw new KaoError('exists', `${out} already holds an exported generator. Replace it?`, [
+            { path: 'to', message: 'exists' },
+          ]);
+        }
+      }
+      if (existsSync(out) && !(await stat(out)).isDirectory()) {
+        throw new KaoError('invalid-input', `${out} is a file; give a folder to export into.`);
+      }
       await ensureInferenceBackend();
       await exportGenerator(runDir(id), out);
       return { path: out };
@@ -495,4 +509,31 @@ function newRunId(): string {
   const now = new Date();
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `run-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** The browser's export: the generator as one `<run name>-step-<N>-generator.zip`, offered for download. */
+async function exportGeneratorDownload(
+  ctx: ServiceContext,
+  runFolder: string,
+  runName: string,
+): Promise<{ path: string; downloadUrl: string; fileName: string }> {
+  const offer = ctx.platform.offerDownload;
+  if (!offer) throw new KaoError('unsupported', 'Downloads are for the browser; choose where to save.');
+  const dir = await makeDownloadDir();
+  try {
+    await ensureInferenceBackend();
+    const staging = join(dir, 'generator');
+    const { modelPath, weightsPath, step } = await exportGenerator(runFolder, staging);
+    const fileName = `${shellSafeFileName(runName, 'run')}-step-${step}-generator.zip`;
+    const zipPath = join(dir, fileName);
+    await writeStoredZip(zipPath, [
+      { name: 'model.json', file: modelPath },
+      { name: 'weights.bin', file: weightsPath },
+    ]);
+    await rm(staging, { recursive: true, force: true });
+    return { path: fileName, fileName, downloadUrl: await offer(zipPath, fileName) };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
 }

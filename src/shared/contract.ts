@@ -308,10 +308,25 @@ export const invokeContract = {
     request: z.object({ id: RunId }).strict(),
     response: z.object({ ok: z.literal(true) }),
   },
-  /** Exports the generator in tfjs model format (model.json + weights) into `runs/<id>/export` or `to`. */
+  /**
+   * Exports the generator in tfjs model format (model.json + weights.bin) into `runs/<id>/export` or the
+   * full path `to`, never over an earlier export unless `overwrite` (else code `exists`); or, with
+   * `download` (browser), as one .zip offered at `downloadUrl`.
+   */
   'training.export': {
-    request: z.object({ id: RunId, to: z.string().min(1).max(4096).optional() }).strict(),
-    response: z.object({ path: z.string() }),
+    request: z
+      .object({
+        id: RunId,
+        to: z.string().min(1).max(4096).optional(),
+        overwrite: z.boolean().optional(),
+        download: z.boolean().optional(),
+      })
+      .strict(),
+    response: z.object({
+      path: z.string(),
+      downloadUrl: z.string().optional(),
+      fileName: z.string().optional(),
+    }),
   },
   // ---- explorer and favorites
   /** Runs that have at least one checkpoint, newest first. */

@@ -5,6 +5,8 @@ export const ErrorCode = z.enum([
   'invalid-input',
   'unknown-channel',
   'not-found',
+  /** An export would replace an existing file: ask the user, then repeat with `overwrite: true`. */
+  'exists',
   'unsupported',
   'busy',
   'cancelled',

@@ -160,8 +160,12 @@ export const FavoriteExportRequest = z
   .object({
     id: FavoriteId,
     size: z.int().min(64).max(2048),
-    /** A folder or a .png file path; default: Downloads (desktop) or `<data>/exports/` (browser). */
+    /** A full folder or .png file path; default: Downloads (desktop) or `<data>/exports/` (browser). */
     to: z.string().trim().min(1).max(4096).optional(),
+    /** Replace an existing `.png` at `to` (otherwise such a request fails with code `exists`). */
+    overwrite: z.boolean().optional(),
+    /** Browser: produce the file for a download (`downloadUrl`) instead of saving it on the server. */
+    download: z.boolean().optional(),
   })
   .strict();
 
@@ -171,6 +175,9 @@ export const FavoriteExportResult = z.object({
   /** `model`: re-rendered from z; `saved-image`: the checkpoint is gone, the saved PNG was resized. */
   source: z.enum(['model', 'saved-image']),
   mediaPath: z.string().optional(),
+  /** Downloads: the one-time URL the page fetches the file from, and the file's (shell-safe) name. */
+  downloadUrl: z.string().optional(),
+  fileName: z.string().optional(),
 });
 
 export const FavoritesChanged = z.object({

@@ -11,6 +11,7 @@ let bridge: WebBridge;
 let services: AppServices;
 let cleanup: () => Promise<void>;
 let dataDir: string;
+let session: string;
 
 beforeAll(async () => {
   const temp = await makeTempDir();
@@ -23,7 +24,9 @@ beforeAll(async () => {
   await mkdir(rendererDir);
   await writeFile(join(rendererDir, 'index.html'), '<!doctype html><title>Kao</title>');
   services = createNodeAppServices({ configDir: join(temp.dir, 'config'), dataDir });
-  bridge = await startWebBridge({ services, rendererDir });
+  bridge = await startWebBridge({ services, rendererDir, log: () => undefined });
+  const swap = await fetch(bridge.url, { redirect: 'manual' });
+  session = /^([^;]+)/.exec(swap.headers.get('set-cookie') ?? '')![1]!;
 });
 afterAll(async () => {
   await bridge.close();
@@ -57,29 +60,37 @@ describe('kao serve web bridge', () => {
     expect(new URL(bridge.origin).hostname).toBe('127.0.0.1');
   });
 
-  it('refuses pages without the token and swaps a URL token for an HttpOnly cookie', async () => {
+  it('refuses pages without the token and swaps a URL token for an HttpOnly cookie and a redirect', async () => {
     expect((await fetch(bridge.origin + '/')).status).toBe(401);
     expect((await fetch(bridge.origin + '/?token=wrong')).status).toBe(401);
-    const ok = await fetch(bridge.url);
-    expect(ok.status).toBe(200);
-    expect(ok.headers.get('set-cookie')).toMatch(/kao_token=[0-9a-f]+; HttpOnly; SameSite=Strict/);
-    expect(ok.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const swap = await fetch(bridge.url, { redirect: 'manual' });
+    expect(swap.status).toBe(303);
+    expect(swap.headers.get('location')).toBe('/');
+    expect(swap.headers.get('set-cookie')).toMatch(
+      new RegExp(`^${bridge.cookieName}=[0-9a-f]{64}; HttpOnly; SameSite=Strict`),
+    );
+    const page = await fetch(bridge.origin + '/', { headers: { cookie: session } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
   });
 
   it('refuses WebSocket upgrades without the token or from a foreign Origin', async () => {
     await expect(connect()).rejects.toThrow(/403/);
+    // The URL token is never accepted on the WebSocket, and neither is the token as a cookie.
+    await expect(connect({ query: `?token=${bridge.token}` })).rejects.toThrow(/403/);
+    await expect(connect({ cookie: `${bridge.cookieName}=${bridge.token}` })).rejects.toThrow(/403/);
     await expect(
-      connect({ cookie: `kao_token=${bridge.token}`, origin: 'http://evil.example' }),
+      connect({ cookie: session, origin: 'http://evil.example' }),
     ).rejects.toThrow(/403/);
     await expect(
-      connect({ cookie: `kao_token=${bridge.token}`, origin: 'http://localhost:1' }),
+      connect({ cookie: session, origin: 'http://localhost:1' }),
     ).rejects.toThrow(/403/);
-    const ws = await connect({ cookie: `kao_token=${bridge.token}` });
+    const ws = await connect({ cookie: session });
     ws.close();
   });
 
   it('speaks the contract and answers malformed messages with typed errors, changing nothing', async () => {
-    const ws = await connect({ cookie: `kao_token=${bridge.token}` });
+    const ws = await connect({ cookie: session });
     const info = await call(ws, { id: 1, channel: 'app.info', request: {} });
     expect(info).toMatchObject({ kind: 'reply', id: 1, ok: true, value: { name: 'Kao Studio', dataDir } });
     expect(await call(ws, 'not json')).toMatchObject({ ok: false, error: { code: 'protocol' } });
@@ -92,7 +103,7 @@ describe('kao serve web bridge', () => {
   });
 
   it('serves media from the data folder only', async () => {
-    const headers = { cookie: `kao_token=${bridge.token}` };
+    const headers = { cookie: session };
     expect((await fetch(`${bridge.origin}/media/faces/a.png`, { headers })).status).toBe(200);
     // The version query the renderer adds to sample grids (`?v=`) is ignored when resolving the file.
     const versioned = await fetch(`${bridge.origin}/media/faces/a.png?v=1a.2b.3c`, { headers });

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CliError, intOption, parseCommandArgs, writeJson, type CliCommand } from '../command.ts';
 import { startWebBridge } from '../web-bridge.ts';
+import { WebDownloads } from '../web-downloads.ts';
+import { dataDirProblem } from '../../services/data-dir.ts';
 import { createNodeAppServices } from '../../services/node-services.ts';
 
 const usage = 'kao serve [--port N] [--data DIR] [--config DIR] [--renderer DIR]';
@@ -28,9 +30,16 @@ export const serveCommand: CliCommand = {
     if (!existsSync(resolve(rendererDir, 'index.html'))) {
       throw new CliError(`No built UI at ${rendererDir}: run \`npm run build:web\` first.`);
     }
+    if (values.data) {
+      // Same rule as the app's Settings: a folder of its own, never `/`, a system folder or the home folder.
+      const problem = dataDirProblem(resolve(values.data));
+      if (problem) throw new CliError(`--data: ${problem}`, 2);
+    }
+    const downloads = new WebDownloads();
     const services = createNodeAppServices({
       ...(values.data ? { dataDir: resolve(values.data) } : {}),
       ...(values.config ? { configDir: resolve(values.config) } : {}),
+      offerDownload: downloads.offer,
     });
     if (values.data && services.settings.get().dataDir !== resolve(values.data)) {
       await services.settings.set({ ...services.settings.get(), dataDir: resolve(values.data) });
@@ -39,11 +48,13 @@ export const serveCommand: CliCommand = {
       services,
       rendererDir,
       port: intOption(values.port, 'port', 0) ?? 0,
+      downloads,
     });
     if (io.json) writeJson(io, { url: bridge.url, origin: bridge.origin });
     else
       io.stdout.write(
-        `Kao Studio is served at ${bridge.url}\n(loopback only; the token in the URL is required; Ctrl-C stops)\n`,
+        `Kao Studio is served at ${bridge.url}\n` +
+          '(loopback only; open this link once — it sets a session cookie and stops working a minute later; Ctrl-C stops)\n',
       );
     await new Promise<void>((done) => {
       const stop = (): void => done();
