@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Cookie, type Page } from 'playwright-core';
 
 export const screenshotDir = resolve('e2e/screenshots');
 export const chromiumPath = process.env.KAO_CHROMIUM ?? '/usr/bin/chromium';
@@ -71,6 +71,8 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+const sessionCookies = new Map<string, Cookie[]>();
+
 export async function openApp(
   browser: Browser,
   url: string,
@@ -81,7 +83,15 @@ export async function openApp(
   page.on('pageerror', (error) => {
     throw error;
   });
-  await page.goto(url);
+  // The printed URL works once (it is swapped for a session cookie); later pages reuse that cookie.
+  const known = sessionCookies.get(url);
+  if (known) {
+    await context.addCookies(known);
+    await page.goto(new URL(url).origin + '/');
+  } else {
+    await page.goto(url);
+    sessionCookies.set(url, await context.cookies());
+  }
   await page.getByTestId('status-bar').waitFor();
   return page;
 }

@@ -34,6 +34,7 @@ import type {
   FacesState,
 } from '../shared/faces-schemas.ts';
 import { KaoError } from '../shared/errors.ts';
+import { assertCascadeXml } from './cascade-file.ts';
 import { assertFolderNotLocked, FolderLockedError } from '../core/folder-lock.ts';
 import type { ServiceContext } from './context.ts';
 import type { Handlers } from './dispatcher.ts';
@@ -250,6 +251,7 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
           'The dataset has no illustrations yet: crawl a board or import a folder on the Dataset screen first.',
         );
       }
+      if (form.cascadePath) await assertCascadeXml(form.cascadePath, 'cascadePath');
       const detection = {
         size: form.size,
         margin: form.margin,
@@ -382,6 +384,8 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
           const message = forTheApp(errorMessage(error));
           throw new KaoError('invalid-input', message, [{ path: 'path', message }]);
         }
+        // Before resolveCascade, whose errors give any file's size and SHA-256.
+        await assertCascadeXml(path);
         downloadProblem = undefined;
       }
       const settings = ctx.settings.get();
