@@ -245,13 +245,13 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
           { path: 'cascadePath', message: 'must be a full path' },
         ]);
       }
+      if (form.cascadePath) await assertCascadeXml(form.cascadePath, 'cascadePath');
       if (!(await hasImages(paths.dataset))) {
         throw new KaoError(
           'not-found',
           'The dataset has no illustrations yet: crawl a board or import a folder on the Dataset screen first.',
         );
       }
-      if (form.cascadePath) await assertCascadeXml(form.cascadePath, 'cascadePath');
       const detection = {
         size: form.size,
         margin: form.margin,
@@ -378,14 +378,14 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
         ]);
       }
       if (path) {
+        // Before resolveCascade, whose errors give any file's size and SHA-256.
+        await assertCascadeXml(path);
         try {
           await resolveCascade({ cascadePath: path });
         } catch (error) {
           const message = forTheApp(errorMessage(error));
           throw new KaoError('invalid-input', message, [{ path: 'path', message }]);
         }
-        // Before resolveCascade, whose errors give any file's size and SHA-256.
-        await assertCascadeXml(path);
         downloadProblem = undefined;
       }
       const settings = ctx.settings.get();
