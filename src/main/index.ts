@@ -21,6 +21,7 @@ import Store from 'electron-store';
 import { createAppServices, type AppServices } from '../services/app-services.ts';
 import type { SettingsStore } from '../services/settings.ts';
 import { hardenSessions } from './security.ts';
+import { appUrlRules } from './app-url.ts';
 import { electronTrainerLauncher } from './electron-trainer-launcher.ts';
 import { handleMediaProtocol, registerMediaScheme } from './media-protocol.ts';
 import { setFaceWorkerUrl } from '../core/faces/index.ts';
@@ -38,8 +39,8 @@ if (!app.requestSingleInstanceLock()) {
   let mainWindow: BrowserWindow | undefined;
   let services: AppServices | undefined;
   const devServerUrl = process.env.ELECTRON_RENDERER_URL;
-  const isAppUrl = (url: string): boolean =>
-    devServerUrl ? url.startsWith(devServerUrl) : url.startsWith('file://') && url.includes('/out/renderer/');
+  const appUrls = appUrlRules({ rendererDir: join(import.meta.dirname, '../renderer'), devServerUrl });
+  const isAppUrl = appUrls.isAppPage;
 
   app.on('second-instance', () => {
     if (mainWindow?.isMinimized()) mainWindow.restore();
@@ -49,7 +50,7 @@ if (!app.requestSingleInstanceLock()) {
   // The folder locks this process takes (crawl, import, extraction) name it to a refused `kao` command.
   setLockHolderName('Kao Studio');
   app.whenReady().then(() => {
-    hardenSessions(isAppUrl);
+    hardenSessions(appUrls);
     const store = new Store<Record<string, unknown>>({ name: 'settings', clearInvalidConfig: true });
     const settingsStore: SettingsStore = {
       read: () => store.store,

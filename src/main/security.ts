@@ -1,8 +1,9 @@
 import { app, session, type WebContents } from 'electron';
 import { CONTENT_SECURITY_POLICY } from '../shared/security.ts';
+import type { AppUrlRules } from './app-url.ts';
 
 /** Electron's security checklist, applied once to the default session and every web contents. */
-export function hardenSessions(isAppUrl: (url: string) => boolean): void {
+export function hardenSessions(urls: AppUrlRules): void {
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   session.defaultSession.setPermissionCheckHandler(() => false);
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
@@ -13,15 +14,18 @@ export function hardenSessions(isAppUrl: (url: string) => boolean): void {
   // No remote content at all: only the app's own pages, dev server and media protocol.
   session.defaultSession.webRequest.onBeforeRequest((details, callback) => {
     const allowed =
-      isAppUrl(details.url) || details.url.startsWith('kao-media:') || details.url.startsWith('devtools:');
+      urls.isAppResource(details.url) ||
+      urls.isAppPage(details.url) ||
+      details.url.startsWith('kao-media:') ||
+      details.url.startsWith('devtools:');
     callback({ cancel: !allowed });
   });
   app.on('web-contents-created', (_event, contents: WebContents) => {
     contents.on('will-navigate', (event, url) => {
-      if (!isAppUrl(url)) event.preventDefault();
+      if (!urls.isAppPage(url)) event.preventDefault();
     });
     contents.on('will-redirect', (event, url) => {
-      if (!isAppUrl(url)) event.preventDefault();
+      if (!urls.isAppPage(url)) event.preventDefault();
     });
     contents.on('will-attach-webview', (event) => event.preventDefault());
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
