@@ -15,6 +15,7 @@ import {
   type TensorRecord,
   type WeightRecord,
 } from './models.ts';
+import { samplingGenerator } from './recipe/ema.ts';
 
 export const CHECKPOINT_FORMAT = 'kao-checkpoint';
 const FOLDER = /^step-(\d+)$/;
@@ -220,13 +221,26 @@ export async function removeStaleCheckpointTemps(runDir: string): Promise<void> 
   }
 }
 
-/** Everything a checkpoint stores as tensors, under stable names. */
+/** Prefix of the averaged generator's tensors (weights and their BN statistics) in a checkpoint. */
+export const EMA_PREFIX = 'ema/';
+
+/**
+ * Everything a checkpoint stores as tensors, under stable names. With a weight average, its BN
+ * statistics are re-estimated first, so readers (explorer, export) get a ready generator.
+ */
 export async function ganTensors(gan: Gan): Promise<WeightRecord> {
   const out: WeightRecord = {
     ...(await readParamRecord(gan.g)),
     ...(await readParamRecord(gan.gStats)),
     ...(await readParamRecord(gan.d)),
+    ...(await readParamRecord(gan.dStats)),
   };
+  if (gan.ema) {
+    const ema = await samplingGenerator(gan);
+    for (const set of [ema.g, ema.stats]) {
+      for (const [name, value] of Object.entries(await readParamRecord(set))) out[EMA_PREFIX + name] = value;
+    }
+  }
   for (const [prefix, opt] of [
     ['optG', gan.optG],
     ['optD', gan.optD],
@@ -245,6 +259,13 @@ export function restoreGan(gan: Gan, checkpoint: Pick<Checkpoint, 'tensors' | 's
   assignParams(gan.g, t);
   assignParams(gan.gStats, t);
   assignParams(gan.d, t);
+  assignParams(gan.dStats, t);
+  if (gan.ema) {
+    const prefixed = (set: ParamSet) =>
+      Object.fromEntries([...set.keys()].map((name) => [name, t[EMA_PREFIX + name]!]));
+    assignParams(gan.ema.g, prefixed(gan.ema.g));
+    assignParams(gan.ema.stats, prefixed(gan.ema.stats));
+  }
   for (const [prefix, opt] of [
     ['optG', gan.optG],
     ['optD', gan.optD],

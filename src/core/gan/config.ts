@@ -33,7 +33,44 @@ export interface GanConfig {
   bnEpsilon: number;
   /** Weight of the newest batch in the generator's BN running statistics (used at inference). */
   bnMomentum: number;
+  // The training recipe. Runs created before these fields existed read as the classic values
+  // (`classicRecipe`), so old runs load, resume and sample exactly as before.
+  /**
+   * How the generator doubles its resolution: 'transposed' (stride-2 transposed convolutions, the classic
+   * DCGAN) or 'resize' (nearest-neighbour ×2 then a 3×3 convolution; Odena et al. 2016: no checkerboard).
+   */
+  upsample: UpsampleKind;
+  /** 'bce': the non-saturating logistic loss; 'hinge': the hinge loss of SN-GAN / BigGAN. */
+  loss: LossKind;
+  /**
+   * DiffAugment (Zhao et al. 2020): the same random differentiable augmentations on every image the
+   * discriminator sees, real and generated. Empty: none.
+   */
+  augment: AugmentKind[];
+  /** Decay of an exponential moving average of G's weights, used for sampling; 0 = no average. */
+  emaDecay: number;
+  /** Spectral normalisation of D's weights (Miyato et al. 2018); D then has biases instead of batch norm. */
+  spectralNorm: boolean;
+  /** A minibatch standard-deviation feature before D's output layer (Karras et al. 2018), groups of 4. */
+  minibatchStd: boolean;
 }
+
+export const upsampleKinds = ['transposed', 'resize'] as const;
+export type UpsampleKind = (typeof upsampleKinds)[number];
+export const lossKinds = ['bce', 'hinge'] as const;
+export type LossKind = (typeof lossKinds)[number];
+export const augmentKinds = ['color', 'translation', 'cutout'] as const;
+export type AugmentKind = (typeof augmentKinds)[number];
+
+/** The recipe fields, as the classic DCGAN has them (and every run made before they existed). */
+export const classicRecipe = {
+  upsample: 'transposed',
+  loss: 'bce',
+  augment: [] as AugmentKind[],
+  emaDecay: 0,
+  spectralNorm: false,
+  minibatchStd: false,
+} satisfies Pick<GanConfig, 'upsample' | 'loss' | 'augment' | 'emaDecay' | 'spectralNorm' | 'minibatchStd'>;
 
 /** What a caller (CLI, app settings) may change on top of a preset. Width multipliers scale channels. */
 export interface GanConfigOverrides {
@@ -48,6 +85,12 @@ export interface GanConfigOverrides {
   gStepsPerD?: number;
   labelSmoothing?: number;
   flip?: boolean;
+  upsample?: UpsampleKind;
+  loss?: LossKind;
+  augment?: AugmentKind[];
+  emaDecay?: number;
+  spectralNorm?: boolean;
+  minibatchStd?: boolean;
 }
 
 const common = {
@@ -60,6 +103,7 @@ const common = {
   leak: 0.2,
   bnEpsilon: 1e-5,
   bnMomentum: 0.1,
+  ...classicRecipe,
 } as const;
 
 export const presets: Record<PresetName, GanConfig> = {
@@ -111,6 +155,18 @@ export function isPresetName(name: string): name is PresetName {
   return (presetNames as readonly string[]).includes(name);
 }
 
+/**
+ * A stored config with any recipe field it lacks filled in with the classic value (runs written before
+ * the recipe options existed). Other fields are left for validateGanConfig to judge.
+ */
+export function withRecipeDefaults(config: GanConfig): GanConfig {
+  const filled = { ...config } as GanConfig & Record<string, unknown>;
+  for (const [key, value] of Object.entries(classicRecipe)) {
+    if (filled[key] === undefined) filled[key] = Array.isArray(value) ? [...value] : value;
+  }
+  return filled;
+}
+
 export function resolveGanConfig(preset: PresetName, overrides: GanConfigOverrides = {}): GanConfig {
   const base = presets[preset];
   if (!base) throw new Error(`unknown preset "${String(preset)}" (known: ${presetNames.join(', ')})`);
@@ -121,6 +177,7 @@ export function resolveGanConfig(preset: PresetName, overrides: GanConfigOverrid
   const config: GanConfig = {
     ...base,
     ...defined,
+    augment: [...(rest.augment ?? base.augment)],
     gChannels: scale(base.gChannels, gWidth),
     dChannels: scale(base.dChannels, dWidth),
   };
@@ -169,6 +226,20 @@ export function validateGanConfig(config: GanConfig): void {
   if (!(config.bnEpsilon > 0)) problems.push('bnEpsilon must be > 0');
   if (!(config.bnMomentum > 0 && config.bnMomentum <= 1)) problems.push('bnMomentum must be in (0, 1]');
   if (typeof config.flip !== 'boolean') problems.push('flip must be true or false');
+  if (!upsampleKinds.includes(config.upsample))
+    problems.push(`upsample must be one of ${upsampleKinds.join(', ')}`);
+  if (!lossKinds.includes(config.loss)) problems.push(`loss must be one of ${lossKinds.join(', ')}`);
+  if (
+    !Array.isArray(config.augment) ||
+    !config.augment.every((a) => augmentKinds.includes(a)) ||
+    new Set(config.augment).size !== config.augment.length
+  ) {
+    problems.push(`augment must be a list of distinct kinds from ${augmentKinds.join(', ')}`);
+  }
+  if (!(config.emaDecay === 0 || (config.emaDecay >= 0.5 && config.emaDecay < 1)))
+    problems.push('emaDecay must be 0 (off) or in [0.5, 1)');
+  if (typeof config.spectralNorm !== 'boolean') problems.push('spectralNorm must be true or false');
+  if (typeof config.minibatchStd !== 'boolean') problems.push('minibatchStd must be true or false');
   if (problems.length) throw new Error(`invalid GAN config: ${problems.join('; ')}`);
 }
 

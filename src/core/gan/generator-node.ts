@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.ts';
-import { loadLatestCheckpoint } from './checkpoint.ts';
+import { EMA_PREFIX, loadLatestCheckpoint } from './checkpoint.ts';
 import type { GanConfig } from './config.ts';
 import { generatorFromWeights, type Generator, type GeneratorWeights } from './generator-web.ts';
 import { generatorParamSpecs, generatorStatSpecs, type WeightRecord } from './models.ts';
@@ -17,19 +17,22 @@ export { listCheckpoints } from './checkpoint.ts';
 /**
  * The generator's weights (parameters + BN running statistics) from the newest valid checkpoint, or the
  * one at `step`. Plain data: structured-clone it to the renderer and call `generatorFromWeights` there.
+ * A run that keeps a weight average gives the averaged generator (what its samples show) unless
+ * `raw` asks for the trained weights themselves.
  */
 export async function readGeneratorWeights(
   runDir: string,
-  options: { step?: number } = {},
+  options: { step?: number; raw?: boolean } = {},
 ): Promise<GeneratorWeights & { step: number; warnings: string[] }> {
   const run = await readRunConfig(resolve(runDir));
   if (!run) throw new Error(`${runDir} is not a training run (no config.json)`);
   const { checkpoint, warnings } = await loadLatestCheckpoint(resolve(runDir), options);
   if (!checkpoint) throw new Error(`${runDir} has no usable checkpoint yet`);
   const weights: WeightRecord = {};
+  const prefix = run.config.emaDecay > 0 && !options.raw ? EMA_PREFIX : '';
   for (const spec of [...generatorParamSpecs(run.config), ...generatorStatSpecs(run.config)]) {
-    const t = checkpoint.tensors[spec.name];
-    if (!t) throw new Error(`checkpoint at step ${checkpoint.step} lacks ${spec.name}`);
+    const t = checkpoint.tensors[prefix + spec.name];
+    if (!t) throw new Error(`checkpoint at step ${checkpoint.step} lacks ${prefix + spec.name}`);
     weights[spec.name] = { shape: t.shape, data: t.data.slice() };
   }
   return { config: run.config, weights, step: checkpoint.step, warnings };
@@ -38,7 +41,7 @@ export async function readGeneratorWeights(
 /** A ready generator for a run (newest valid checkpoint unless `step` is given). Dispose it when done. */
 export async function loadGenerator(
   runDir: string,
-  options: { step?: number } = {},
+  options: { step?: number; raw?: boolean } = {},
 ): Promise<{ generator: Generator; config: GanConfig; step: number; warnings: string[] }> {
   const { config, weights, step, warnings } = await readGeneratorWeights(runDir, options);
   return { generator: generatorFromWeights(config, weights), config, step, warnings };
@@ -66,30 +69,25 @@ export function buildLayersGenerator(config: GanConfig, weights: WeightRecord): 
   model.add(tf.layers.reshape({ targetShape: [baseSize, baseSize, gChannels[0]!] }));
   model.add(bn(0));
   model.add(tf.layers.reLU());
+  // Resize-convolution is literally nearest ×2 then a 3×3 convolution (its kernels are stored as
+  // [3, 3, out, in], a Conv2D layer wants [3, 3, in, out]: transposed when the weights are set).
+  const resize = config.upsample === 'resize';
+  const up = (filters: number, name: string, extra: { useBias?: boolean; activation?: 'tanh' }) => {
+    if (!resize) {
+      model.add(
+        tf.layers.conv2dTranspose({ filters, kernelSize, strides: 2, padding: 'same', name, ...extra }),
+      );
+      return;
+    }
+    model.add(tf.layers.upSampling2d({ size: [2, 2], interpolation: 'nearest', name: `${name}_resize` }));
+    model.add(tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', name, ...extra }));
+  };
   for (let i = 1; i < gChannels.length; i++) {
-    model.add(
-      tf.layers.conv2dTranspose({
-        filters: gChannels[i]!,
-        kernelSize,
-        strides: 2,
-        padding: 'same',
-        useBias: false,
-        name: `g_up${i}`,
-      }),
-    );
+    up(gChannels[i]!, `g_up${i}`, { useBias: false });
     model.add(bn(i));
     model.add(tf.layers.reLU());
   }
-  model.add(
-    tf.layers.conv2dTranspose({
-      filters: 3,
-      kernelSize,
-      strides: 2,
-      padding: 'same',
-      activation: 'tanh',
-      name: 'g_out',
-    }),
-  );
+  up(3, 'g_out', { activation: 'tanh' });
   // Per layer (a model's own weight list puts all trainable weights before the BN moving statistics).
   const byLayer: Record<string, string[]> = {
     g_dense: ['g.dense.kernel'],
@@ -108,7 +106,11 @@ export function buildLayersGenerator(config: GanConfig, weights: WeightRecord): 
     const values = names.map((name) => {
       const w = weights[name];
       if (!w) throw new Error(`generator weights lack ${name}`);
-      return tf.tensor(w.data, w.shape);
+      const t = tf.tensor(w.data, w.shape);
+      if (!(resize && name.endsWith('.kernel') && name !== 'g.dense.kernel')) return t;
+      const asConv = t.transpose([0, 1, 3, 2]);
+      t.dispose();
+      return asConv;
     });
     model.getLayer(layerName).setWeights(values);
     tf.dispose(values);

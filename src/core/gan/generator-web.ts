@@ -6,7 +6,7 @@
  * statistics (inference mode), so the same z and weights give the same pixels on a given backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { validateGanConfig, type GanConfig } from './config.ts';
+import { validateGanConfig, withRecipeDefaults, type GanConfig } from './config.ts';
 import {
   generatorForward,
   generatorParamSpecs,
@@ -47,7 +47,9 @@ export interface GeneratorWeights {
   step?: number;
 }
 
-export function generatorFromWeights(config: GanConfig, weights: WeightRecord): Generator {
+export function generatorFromWeights(storedConfig: GanConfig, weights: WeightRecord): Generator {
+  // A config stored before the recipe options existed (favorites, cached weights) is the classic one.
+  const config = withRecipeDefaults(storedConfig);
   validateGanConfig(config);
   const params = paramSetFromRecord(generatorParamSpecs(config), weights, false);
   const stats = paramSetFromRecord(generatorStatSpecs(config), weights, false);

@@ -9,6 +9,9 @@ import type { GanConfig } from './config.ts';
 import { Adam } from './adam.ts';
 import { deriveSeed } from './seeds.ts';
 import { batchNormActivation } from './kernels/batch-norm.ts';
+import { minibatchStdDev } from './recipe/minibatch-std.ts';
+import { resizeConv2x } from './recipe/resize-conv.ts';
+import { spectrallyNormalized, type PowerIterate } from './recipe/spectral-norm.ts';
 
 export type ParamSet = Map<string, tf.Variable>;
 
@@ -28,7 +31,9 @@ export interface ParamSpec {
 
 /** Trainable generator parameters, in a fixed order (the order weights are initialised in). */
 export function generatorParamSpecs(config: GanConfig): ParamSpec[] {
-  const { zDim, baseSize, kernelSize: k, gChannels } = config;
+  const { zDim, baseSize, gChannels } = config;
+  // Resize-convolution layers hold 3×3 kernels (see recipe/resize-conv.ts).
+  const k = config.upsample === 'resize' ? 3 : config.kernelSize;
   const specs: ParamSpec[] = [
     { name: 'g.dense.kernel', shape: [zDim, baseSize * baseSize * gChannels[0]!], init: 'normal' },
   ];
@@ -51,23 +56,51 @@ export function generatorStatSpecs(config: GanConfig): ParamSpec[] {
   ]);
 }
 
+/** Whether D's conv layer i is followed by batch norm (else by a bias): not the first, not with SN. */
+function discriminatorUsesBatchNorm(config: GanConfig, layer: number): boolean {
+  return layer > 0 && !config.spectralNorm;
+}
+
 export function discriminatorParamSpecs(config: GanConfig): ParamSpec[] {
   const { kernelSize: k, dChannels, imageSize } = config;
   const specs: ParamSpec[] = [];
   dChannels.forEach((channels, i) => {
     const inChannels = i === 0 ? 3 : dChannels[i - 1]!;
     specs.push({ name: `d.conv${i}.kernel`, shape: [k, k, inChannels, channels], init: 'normal' });
-    if (i === 0) {
-      specs.push({ name: 'd.conv0.bias', shape: [channels], init: 'zeros' });
-    } else {
+    if (discriminatorUsesBatchNorm(config, i)) {
       specs.push({ name: `d.bn${i}.gamma`, shape: [channels], init: 'gamma' });
       specs.push({ name: `d.bn${i}.beta`, shape: [channels], init: 'zeros' });
+    } else {
+      specs.push({ name: `d.conv${i}.bias`, shape: [channels], init: 'zeros' });
     }
   });
   const finalSize = imageSize / 2 ** dChannels.length;
-  specs.push({ name: 'd.out.kernel', shape: [finalSize * finalSize * dChannels.at(-1)!, 1], init: 'normal' });
+  const features = finalSize * finalSize * (dChannels.at(-1)! + (config.minibatchStd ? 1 : 0));
+  specs.push({ name: 'd.out.kernel', shape: [features, 1], init: 'normal' });
   specs.push({ name: 'd.out.bias', shape: [1], init: 'zeros' });
   return specs;
+}
+
+/** D's weights that spectral normalisation divides by their largest singular value (with SN on). */
+export function spectralNormWeights(config: GanConfig): string[] {
+  if (!config.spectralNorm) return [];
+  return [...config.dChannels.map((_, i) => `d.conv${i}.kernel`), 'd.out.kernel'];
+}
+
+/** The power-iteration vector u of a spectrally normalised weight (state, not trained). */
+export function spectralVectorName(weight: string): string {
+  return weight.replace(/\.kernel$/, '.snU');
+}
+
+/** D's non-trained state: one power-iteration vector per spectrally normalised weight. */
+export function discriminatorStatSpecs(config: GanConfig): ParamSpec[] {
+  const outputs = (weight: string) =>
+    weight === 'd.out.kernel' ? 1 : config.dChannels[Number(/\d+/.exec(weight)![0])]!;
+  return spectralNormWeights(config).map((weight) => ({
+    name: spectralVectorName(weight),
+    shape: [outputs(weight)],
+    init: 'normal' as const,
+  }));
 }
 
 /** Initial values from a seeded stream: weights N(0, 0.02), BN γ N(1, 0.02), biases 0 (Radford et al.). */
@@ -133,6 +166,13 @@ export interface Gan {
   g: ParamSet;
   gStats: ParamSet;
   d: ParamSet;
+  /** D's power-iteration vectors (spectral norm); empty without it. */
+  dStats: ParamSet;
+  /**
+   * The moving average of G's weights (config.emaDecay > 0), named like `g`, and the BN statistics that
+   * go with it (re-estimated from the averaged weights, see recipe/ema.ts; the raw G's do not fit them).
+   */
+  ema: { g: ParamSet; stats: ParamSet } | undefined;
   optG: Adam;
   optD: Adam;
 }
@@ -144,14 +184,28 @@ export function createGan(config: GanConfig, seed: number): Gan {
   const gSpecs = generatorParamSpecs(config);
   const dSpecs = discriminatorParamSpecs(config);
   const statSpecs = generatorStatSpecs(config);
-  const g = paramSetFromRecord(gSpecs, initialValues(gSpecs, gRng), true);
+  const gInit = initialValues(gSpecs, gRng);
+  const g = paramSetFromRecord(gSpecs, gInit, true);
   const d = paramSetFromRecord(dSpecs, initialValues(dSpecs, dRng), true);
-  const gStats = paramSetFromRecord(statSpecs, initialValues(statSpecs, gRng), false);
+  const statInit = initialValues(statSpecs, gRng);
+  const gStats = paramSetFromRecord(statSpecs, statInit, false);
+  // Drawn after everything else, so runs without spectral norm keep their exact initial weights.
+  const dStatSpecs = discriminatorStatSpecs(config);
+  const dStats = paramSetFromRecord(dStatSpecs, initialValues(dStatSpecs, dRng), false);
+  const ema =
+    config.emaDecay > 0
+      ? {
+          g: paramSetFromRecord(gSpecs, gInit, false),
+          stats: paramSetFromRecord(statSpecs, statInit, false),
+        }
+      : undefined;
   return {
     config,
     g,
     gStats,
     d,
+    dStats,
+    ema,
     optG: new Adam(g, { learningRate: config.lrG, beta1: config.beta1, beta2: config.beta2 }),
     optD: new Adam(d, { learningRate: config.lrD, beta1: config.beta1, beta2: config.beta2 }),
   };
@@ -160,7 +214,8 @@ export function createGan(config: GanConfig, seed: number): Gan {
 export function disposeGan(gan: Gan): void {
   gan.optG.dispose();
   gan.optD.dispose();
-  for (const set of [gan.g, gan.gStats, gan.d]) {
+  for (const set of [gan.g, gan.gStats, gan.d, gan.dStats, gan.ema?.g, gan.ema?.stats]) {
+    if (!set) continue;
     for (const v of set.values()) v.dispose();
     set.clear();
   }
@@ -234,48 +289,50 @@ export function generatorForward(
     .matMul(z, need(params, 'g.dense.kernel') as tf.Tensor2D)
     .reshape([batch, baseSize, baseSize, gChannels[0]!]) as tf.Tensor4D;
   x = bnRelu(x, 0);
-  let size = baseSize;
+  /** Doubles the resolution: a stride-2 transposed convolution, or a resize-convolution. */
+  const up = (input: tf.Tensor4D, kernel: tf.Tensor4D): tf.Tensor4D => {
+    if (config.upsample === 'resize') return resizeConv2x(input, kernel);
+    const [, h, w] = input.shape;
+    return tf.conv2dTranspose(input, kernel, [batch, h * 2, w * 2, kernel.shape[2]], 2, 'same');
+  };
   for (let i = 1; i < gChannels.length; i++) {
-    size *= 2;
-    x = tf.conv2dTranspose(
-      x,
-      need(params, `g.up${i}.kernel`) as tf.Tensor4D,
-      [batch, size, size, gChannels[i]!],
-      2,
-      'same',
-    );
-    x = bnRelu(x, i);
+    x = bnRelu(up(x, need(params, `g.up${i}.kernel`) as tf.Tensor4D), i);
   }
-  size *= 2;
-  const out = tf.conv2dTranspose(
-    x,
-    need(params, 'g.out.kernel') as tf.Tensor4D,
-    [batch, size, size, 3],
-    2,
-    'same',
-  );
+  const out = up(x, need(params, 'g.out.kernel') as tf.Tensor4D);
   return { images: tf.tanh(out.add(need(params, 'g.out.bias'))) as tf.Tensor4D, moments };
 }
 
-/** Discriminator forward pass, images [B, S, S, 3] → logits [B, 1]. BN always uses batch moments. */
+/**
+ * Discriminator forward pass, images [B, S, S, 3] → logits [B, 1]. BN always uses batch moments.
+ * With spectral norm, `spectral` holds each normalised weight's power-iteration vectors (constants to
+ * the gradient; see recipe/spectral-norm.ts) and the weights are divided by their σ here.
+ */
 export function discriminatorForward(
   config: GanConfig,
   params: TensorLookup,
   images: tf.Tensor4D,
+  spectral?: ReadonlyMap<string, PowerIterate>,
 ): tf.Tensor2D {
   const { dChannels, leak, bnEpsilon } = config;
-  let x = tf
-    .conv2d(images, need(params, 'd.conv0.kernel') as tf.Tensor4D, 2, 'same')
-    .add(need(params, 'd.conv0.bias'));
-  x = tf.leakyRelu(x as tf.Tensor4D, leak);
-  for (let i = 1; i < dChannels.length; i++) {
-    const y = tf.conv2d(x as tf.Tensor4D, need(params, `d.conv${i}.kernel`) as tf.Tensor4D, 2, 'same');
-    x = batchNormActivation(y, need(params, `d.bn${i}.gamma`), need(params, `d.bn${i}.beta`), bnEpsilon, {
-      leak,
-    }).y;
+  const weight = (name: string) => {
+    const w = need(params, name);
+    if (!config.spectralNorm) return w;
+    const vectors = spectral?.get(name);
+    if (!vectors) throw new Error(`no power-iteration vectors for ${name}`);
+    return spectrallyNormalized(w, vectors);
+  };
+  let x: tf.Tensor4D = images;
+  for (let i = 0; i < dChannels.length; i++) {
+    const y = tf.conv2d(x, weight(`d.conv${i}.kernel`) as tf.Tensor4D, 2, 'same');
+    x = discriminatorUsesBatchNorm(config, i)
+      ? batchNormActivation(y, need(params, `d.bn${i}.gamma`), need(params, `d.bn${i}.beta`), bnEpsilon, {
+          leak,
+        }).y
+      : tf.leakyRelu(y.add(need(params, `d.conv${i}.bias`)) as tf.Tensor4D, leak);
   }
+  if (config.minibatchStd) x = minibatchStdDev(x);
   const flat = x.reshape([images.shape[0], -1]) as tf.Tensor2D;
-  return tf.matMul(flat, need(params, 'd.out.kernel') as tf.Tensor2D).add(need(params, 'd.out.bias'));
+  return tf.matMul(flat, weight('d.out.kernel') as tf.Tensor2D).add(need(params, 'd.out.bias'));
 }
 
 /** Name prefix of the generator's first block (dense → reshape → BN → ReLU), the layer GANSpace analyses. */

@@ -13,7 +13,13 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readJsonIfExists, writeFileAtomic } from '../util/atomic-file.ts';
 import { readJsonl } from '../util/jsonl.ts';
-import { validateGanConfig, type GanConfig, type GanConfigOverrides, type PresetName } from './config.ts';
+import {
+  validateGanConfig,
+  withRecipeDefaults,
+  type GanConfig,
+  type GanConfigOverrides,
+  type PresetName,
+} from './config.ts';
 
 export const RUN_FORMAT = 'kao-run';
 
@@ -95,6 +101,8 @@ export async function readRunConfig(runDir: string): Promise<RunConfigFile | und
   if (file.format !== RUN_FORMAT || file.version !== 1 || typeof file.config !== 'object') {
     throw new Error(`${runPaths(runDir).config} is not a Kao run config`);
   }
+  // Runs made before the recipe options existed train and sample with the classic recipe.
+  file.config = withRecipeDefaults(file.config);
   validateGanConfig(file.config);
   return file;
 }

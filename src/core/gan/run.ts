@@ -387,15 +387,18 @@ async function trainLocked(
       const stepStarted = performance.now();
       const batch = await source.next();
       const zData = nextZ(zRng, config.batchSize * config.zDim);
+      // DiffAugment's draws for this step come from the same checkpointed stream (only when used, so
+      // classic runs keep their noise sequence).
+      const augmentSeed = config.augment.length > 0 ? zRng.int(2 ** 32) : 0;
       let result;
       if (parallel) {
-        result = await parallel.step(batch.data, zData);
+        result = await parallel.step(batch.data, zData, augmentSeed);
         workersAhead = true;
       } else {
         const real = tf.tensor4d(batch.data, [config.batchSize, config.imageSize, config.imageSize, 3]);
         const z = tf.tensor2d(zData, [config.batchSize, config.zDim]);
         try {
-          result = await trainStep(gan, real, z);
+          result = await trainStep(gan, real, z, augmentSeed);
         } finally {
           real.dispose();
           z.dispose();

@@ -1,6 +1,7 @@
 /** Messages between ParallelTrainer (main thread) and its gradient workers. */
 import type { BackendInfo, BackendPreference } from '../backend.ts';
 import type { GanConfig } from '../config.ts';
+import type { AugmentPlan } from '../recipe/diff-augment.ts';
 import type { GanState } from './state.ts';
 
 /**
@@ -46,10 +47,13 @@ export type WorkerRequest =
       real: Float32Array;
       z: Float32Array;
       count: number;
+      /** DiffAugment draws of this slice (also used by the G updates that follow). */
+      augment: AugmentPlan;
       slot: number;
       apply?: PendingUpdate;
     }
-  | { id: number; type: 'gGrads'; slot: number; apply?: PendingUpdate };
+  /** `update`: which G update of the step this is (its augmentation draws). */
+  | { id: number; type: 'gGrads'; slot: number; update: number; apply?: PendingUpdate };
 
 export type WorkerReply =
   | { id: number; type: 'ready'; backend: BackendInfo }

@@ -1,6 +1,7 @@
 /**
- * A GAN's whole training state as plain typed arrays — weights, the generator's BN running statistics
- * and both Adam optimizers — so it can cross a worker_threads boundary and come back bit-exact.
+ * A GAN's whole training state as plain typed arrays — weights, the generator's BN running statistics,
+ * D's spectral-norm vectors, G's weight average and both Adam optimizers — so it can cross a
+ * worker_threads boundary and come back bit-exact.
  */
 import { assignParams, readParamRecord, type Gan, type ParamSet, type WeightRecord } from '../models.ts';
 import type { Adam } from '../adam.ts';
@@ -15,6 +16,9 @@ export interface GanState {
   g: WeightRecord;
   d: WeightRecord;
   gStats: WeightRecord;
+  dStats: WeightRecord;
+  /** The moving average of G's weights (its BN statistics are re-estimated where it is sampled). */
+  gEma?: WeightRecord;
   optG: AdamState;
   optD: AdamState;
 }
@@ -24,6 +28,8 @@ export async function readGanState(gan: Gan): Promise<GanState> {
     g: await readParamRecord(gan.g),
     d: await readParamRecord(gan.d),
     gStats: await readParamRecord(gan.gStats),
+    dStats: await readParamRecord(gan.dStats),
+    ...(gan.ema ? { gEma: await readParamRecord(gan.ema.g) } : {}),
     optG: await readAdam(gan.optG),
     optD: await readAdam(gan.optD),
   };
@@ -33,6 +39,11 @@ export function writeGanState(gan: Gan, state: GanState): void {
   assignParams(gan.g, state.g);
   assignParams(gan.d, state.d);
   assignParams(gan.gStats, state.gStats);
+  assignParams(gan.dStats, state.dStats);
+  if (gan.ema) {
+    if (!state.gEma) throw new Error('GAN state lacks the weight average its config keeps');
+    assignParams(gan.ema.g, state.gEma);
+  }
   writeAdam(gan.optG, state.optG);
   writeAdam(gan.optD, state.optD);
 }

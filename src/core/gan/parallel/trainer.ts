@@ -166,7 +166,12 @@ export class ParallelTrainer {
    * One training step on a batch: `real` [B,S,S,3] in [-1, 1] and `z` [B, zDim], as flat Float32Arrays
    * (row-major) or tensors. Returns the batch-mean losses and D probabilities like trainStep.
    */
-  async step(real: Float32Array | tf.Tensor4D, z: Float32Array | tf.Tensor2D): Promise<StepResult> {
+  async step(
+    real: Float32Array | tf.Tensor4D,
+    z: Float32Array | tf.Tensor2D,
+    /** This step's DiffAugment seed (see trainStep). */
+    augmentSeed = 0,
+  ): Promise<StepResult> {
     this.#assertAlive();
     const { imageSize, zDim, gStepsPerD } = this.#config;
     const realData = real instanceof Float32Array ? real : (real.dataSync() as Float32Array);
@@ -197,7 +202,16 @@ export class ParallelTrainer {
         const real = realData.slice(start * pixels, (start + n) * pixels);
         const zPart = zData.slice(start * zDim, (start + n) * zDim);
         start += n;
-        const request = { type: 'dGrads', real, z: zPart, count: n, slot: dSlot, apply: pending } as const;
+        const augment = { seed: augmentSeed, batch, offset: start - n };
+        const request = {
+          type: 'dGrads',
+          real,
+          z: zPart,
+          count: n,
+          augment,
+          slot: dSlot,
+          apply: pending,
+        } as const;
         return w.request(request, 'dGrads', [real.buffer, zPart.buffer]);
       }),
     );
@@ -216,7 +230,7 @@ export class ParallelTrainer {
       const apply = update;
       const gSlot = this.#takeSlot('g');
       const gReplies = await Promise.all(
-        active.map((w) => w.request({ type: 'gGrads', slot: gSlot, apply }, 'gGrads')),
+        active.map((w) => w.request({ type: 'gGrads', slot: gSlot, update: k, apply }, 'gGrads')),
       );
       await this.#applyToIdle(active.length, apply);
       result.lossG = mean(gReplies.map((r) => r.lossG));

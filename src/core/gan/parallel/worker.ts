@@ -9,12 +9,13 @@ import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, setWasmDirectory } from '../backend.ts';
 import { createGan, type BatchMoments, type Gan } from '../models.ts';
+import type { AugmentPlan } from '../recipe/diff-augment.ts';
 import {
+  applyGeneratorUpdate,
   applyGrads,
   computeDiscriminatorGrads,
   computeGeneratorGrads,
   disposeGrads,
-  updateBatchNormStats,
 } from '../step.ts';
 import type { GradMap } from '../step.ts';
 import type { PendingUpdate, SharedGradients, WorkerReply, WorkerRequest } from './protocol.ts';
@@ -27,6 +28,7 @@ let gan: Gan | undefined;
 let layoutD: FlatLayout | undefined;
 let layoutG: FlatLayout | undefined;
 let z: tf.Tensor2D | undefined;
+let augment: AugmentPlan | undefined;
 let shared: SharedGradients | undefined;
 /** Scratch for the averaged gradient, reused across updates. */
 const averaged = { d: new Float32Array(0), g: new Float32Array(0) };
@@ -85,14 +87,15 @@ function applyPending(update: PendingUpdate | undefined): void {
   const g = need(gan, 'apply');
   const layout = update.model === 'd' ? need(layoutD, 'layout') : need(layoutG, 'layout');
   const grads = unflatten(averageRows(update), layout);
-  applyGrads(update.model === 'd' ? g.optD : g.optG, grads);
-  disposeGrads(grads);
-  if (update.moments) {
+  if (update.model === 'd') {
+    applyGrads(g.optD, grads);
+  } else {
     const moments = new Map<number, BatchMoments>();
-    for (const m of update.moments)
+    for (const m of update.moments ?? [])
       moments.set(m.layer, { mean: tf.tensor1d(m.mean), variance: tf.tensor1d(m.variance) });
-    updateBatchNormStats(g, moments);
+    applyGeneratorUpdate(g, grads, moments);
   }
+  disposeGrads(grads);
 }
 
 async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
@@ -125,9 +128,10 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
       const { imageSize, zDim } = g.config;
       z?.dispose();
       z = tf.tensor2d(request.z, [request.count, zDim]);
+      augment = request.augment;
       const real = tf.tensor4d(request.real, [request.count, imageSize, imageSize, 3]);
       try {
-        const d = await computeDiscriminatorGrads(g, real, z);
+        const d = await computeDiscriminatorGrads(g, real, z, augment);
         writeGrads(d.grads, 'd', request.slot);
         disposeGrads(d.grads);
         return {
@@ -141,7 +145,7 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
     case 'gGrads': {
       applyPending(request.apply);
       const g = need(gan, 'gGrads');
-      const r = await computeGeneratorGrads(g, need(z, 'z'));
+      const r = await computeGeneratorGrads(g, need(z, 'z'), augment, request.update);
       writeGrads(r.grads, 'g', request.slot);
       disposeGrads(r.grads);
       const moments = [...r.moments].map(([layer, m]) => ({
