@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
 import { readdirSync } from 'node:fs';
-import { copyFile, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -317,15 +318,24 @@ describe('the Faces screen in Chromium over kao serve', () => {
     stops.push(() => new Promise((resolve) => offline.close(() => resolve())));
     const url = `http://127.0.0.1:${(offline.address() as AddressInfo).port}/lbpcascade_animeface.xml`;
     // The served process takes its environment at spawn.
-    const saved = { url: process.env['KAO_CASCADE_URL'], env: process.env['KAO_CASCADE'] };
+    const saved = {
+      url: process.env['KAO_CASCADE_URL'],
+      env: process.env['KAO_CASCADE'],
+      resources: process.env['KAO_RESOURCES_DIR'],
+    };
     process.env['KAO_CASCADE_URL'] = url;
     delete process.env['KAO_CASCADE'];
+    // An install whose shipped copy is gone (the app normally finds it in resources/, offline).
+    const noResources = await mkdtemp(join(tmpdir(), 'kao-no-resources-'));
+    stops.push(() => rm(noResources, { recursive: true, force: true }));
+    process.env['KAO_RESOURCES_DIR'] = noResources;
     let app: ServedApp;
     try {
       app = await serveWith(ILLUSTRATIONS.slice(0, 1), {});
     } finally {
       restoreEnv('KAO_CASCADE_URL', saved.url);
       restoreEnv('KAO_CASCADE', saved.env);
+      restoreEnv('KAO_RESOURCES_DIR', saved.resources);
     }
 
     const page = await openFaces(app);
@@ -356,10 +366,17 @@ describe('the Faces screen in Chromium over kao serve', () => {
     await page.getByTestId('cascade-use').click();
     await expect.poll(() => panel.count()).toBe(0);
     expect(await page.getByTestId('opt-cascade').inputValue()).toBe(cascadePath);
+    // "Use this file" applies it: the failed extraction runs again with it and its error goes away.
+    await expect
+      .poll(() => page.getByTestId('extract-progress').getAttribute('data-phase'), { timeout: 60_000 })
+      .toBe('done');
+    expect(await page.getByTestId('extract-job-error').count()).toBe(0);
     await page.context().close();
 
     // A new window shows the saved file and no problem.
     const again = await openFaces(app, 'dark');
+    // With faces extracted the options start folded.
+    await again.getByTestId('options-toggle').click();
     await expect.poll(() => again.getByTestId('opt-cascade').inputValue()).toBe(cascadePath);
     expect(await again.getByTestId('cascade-panel').count()).toBe(0);
     await again.context().close();

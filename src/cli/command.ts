@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { BackendPreference } from '../core/gan/backend.ts';
 
 /** What every `kao` subcommand gets: where to write, and whether the user asked for JSON. */
 export interface CliIO {
@@ -33,26 +34,102 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options'
   usage: string,
 ) {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return parseArgs({
+      args: joinNegativeValues(argv, options),
+      options,
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (error) {
     throw new CliError(`${(error as Error).message}\nusage: ${usage}`, 2);
   }
 }
 
-export function intOption(value: string | undefined, name: string, min = 0): number | undefined {
+/**
+ * `--steps -5` reads to parseArgs as a flag followed by an unknown option ("argument is ambiguous"); a value
+ * that looks like a negative number is joined to its flag (`--steps=-5`) so the range check can answer.
+ */
+function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+export function intOption(
+  value: string | undefined,
+  name: string,
+  min = 0,
+  max?: number,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new CliError(`--${name} must be an integer ≥ ${min}, got "${value}"`, 2);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || (max !== undefined && n > max))
+    throw new CliError(`--${name} must be ${wholeNumberRange(min, max)}, got "${value}"`, 2);
   return n;
 }
 
-export function numberOption(value: string | undefined, name: string): number | undefined {
+function wholeNumberRange(min: number, max: number | undefined): string {
+  if (max !== undefined) return `a whole number from ${min} to ${max}`;
+  return min === 0 ? 'a whole number ≥ 0' : `a whole number ≥ ${min}`;
+}
+
+export function numberOption(
+  value: string | undefined,
+  name: string,
+  range: { min?: number; max?: number; above?: number } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new CliError(`--${name} must be a number, got "${value}"`, 2);
+  const { min, max, above } = range;
+  const ok =
+    value.trim() !== '' &&
+    Number.isFinite(n) &&
+    (min === undefined || n >= min) &&
+    (max === undefined || n <= max) &&
+    (above === undefined || n > above);
+  if (!ok) {
+    const bounds = [
+      above !== undefined ? `> ${above}` : min !== undefined ? `≥ ${min}` : '',
+      max !== undefined ? `≤ ${max}` : '',
+    ].filter(Boolean);
+    const text =
+      min !== undefined && max !== undefined
+        ? `a number from ${min} to ${max}`
+        : `a number${bounds.length ? ` ${bounds.join(' and ')}` : ''}`;
+    throw new CliError(`--${name} must be ${text}, got "${value}"`, 2);
+  }
   return n;
 }
+
+/** A value from a fixed list; the error names every allowed value. */
+export function choiceOption<T extends string>(
+  value: string | undefined,
+  name: string,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value))
+    throw new CliError(`--${name} must be one of ${choices.join(', ')}, got "${value}"`, 2);
+  return value as T;
+}
+
+/** Backend names the CLI accepts, checked before any backend (and its native code) is loaded. */
+export const backendChoices = [
+  'auto',
+  'tensorflow-gpu',
+  'webgpu',
+  'tensorflow',
+  'wasm',
+  'cpu',
+] as const satisfies readonly BackendPreference[];
 
 export function writeJson(io: CliIO, value: unknown): void {
   io.stdout.write(JSON.stringify(value, null, 2) + '\n');

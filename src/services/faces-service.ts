@@ -8,6 +8,7 @@ import {
   CASCADE_URL,
   CascadeError,
   FACES_EXCLUDED_FILE,
+  bundledCascadePath,
   FACES_INDEX_FILE,
   FACES_LOCK,
   FACES_LOG_FILE,
@@ -33,8 +34,8 @@ import type {
   FacesPruned,
   FacesState,
 } from '../shared/faces-schemas.ts';
-import { KaoError } from '../shared/errors.ts';
 import { assertCascadeXml } from './cascade-file.ts';
+import { KaoError } from '../shared/errors.ts';
 import { assertFolderNotLocked, FolderLockedError } from '../core/folder-lock.ts';
 import type { ServiceContext } from './context.ts';
 import type { Handlers } from './dispatcher.ts';
@@ -198,6 +199,11 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
           message: forTheApp(errorMessage(error)),
         };
       }
+    }
+    const bundled = bundledCascadePath();
+    const shipped = bundled ? await readFile(bundled).catch(() => undefined) : undefined;
+    if (bundled && shipped && createHash('sha256').update(shipped).digest('hex') === CASCADE_SHA256) {
+      return { ...base, state: 'ready', path: bundled, from: 'bundled' };
     }
     const cached = join(ctx.paths().cache, CASCADE_FILE_NAME);
     const bytes = await readFile(cached).catch(() => undefined);

@@ -25,7 +25,7 @@ export const FaceExtractionForm = z
     minNeighbors: z.int().min(1).max(50),
     /** Smallest face looked for, in pixels of the detection image. */
     minSize: z.int().min(8).max(1024),
-    /** A local lbpcascade_animeface.xml; empty means the verified copy downloaded into the data folder's cache. */
+    /** A local lbpcascade_animeface.xml; empty means the copy shipped with the app (or, without one, the download). */
     cascadePath: z.string().trim().max(4096),
     /** Deletes the existing crops first (needed to change the options of an existing faces folder). */
     rebuild: z.boolean().default(false),
@@ -61,7 +61,7 @@ export const FaceExtractionProgress = z.object({
   etaSeconds: z.number().optional(),
   /** Final snapshot only: images that could not be read (the newest, capped) and how the run went. */
   failures: z.array(FaceFailure).optional(),
-  cascadeFrom: z.enum(['option', 'env', 'cache', 'download']).optional(),
+  cascadeFrom: z.enum(['option', 'env', 'bundled', 'cache', 'download']).optional(),
   elapsedMs: z.number().optional(),
   /** Final snapshot only, when any: faces removed because their illustrations were deleted, and how many. */
   pruned: z.int().optional(),
@@ -78,7 +78,7 @@ export const CascadeStatus = z.object({
   state: z.enum(['ready', 'download', 'unavailable', 'invalid']),
   /** The file in use or chosen. */
   path: z.string().optional(),
-  from: z.enum(['option', 'env', 'cache']).optional(),
+  from: z.enum(['option', 'env', 'bundled', 'cache']).optional(),
   /** Why it is unavailable or invalid, in words. */
   message: z.string().optional(),
   /** Where it is downloaded from, for the user who has to fetch it by hand. */
@@ -170,7 +170,7 @@ export const SetExcludedRequest = z
 
 export const UseCascadeRequest = z
   .object({
-    /** Full path of a local lbpcascade_animeface.xml; empty goes back to the downloaded copy. */
+    /** Full path of a local lbpcascade_animeface.xml; empty goes back to the shipped (or downloaded) copy. */
     path: z.string().trim().max(4096),
   })
   .strict();

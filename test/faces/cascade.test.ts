@@ -1,9 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CASCADE_SHA256, CascadeError, resolveCascade } from '../../src/core/faces/cascade.ts';
+import {
+  bundledCascadePath,
+  CASCADE_SHA256,
+  CascadeError,
+  resolveCascade,
+  sha256Hex,
+} from '../../src/core/faces/cascade.ts';
 import { FaceDetector } from '../../src/core/faces/opencv.ts';
 import { cascadePath } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
@@ -20,7 +26,7 @@ describe('the face cascade', () => {
     cascade = await readFile(cascadePath);
     server = createServer((req, res) => {
       hits.push(req.url!);
-      if (req.url === '/good.xml') res.end(cascade);
+      if (req.url === '/good.xml' || req.url === '/good.xml?fallback') res.end(cascade);
       else if (req.url === '/tampered.xml') res.end(Buffer.concat([cascade, Buffer.from('<!-- -->')]));
       else res.writeHead(404).end('not found');
     });
@@ -32,13 +38,45 @@ describe('the face cascade', () => {
     await tmp.cleanup();
   });
 
+  it('ships with the app: resources/ holds the pinned cascade with its MIT licence, used offline by default', async () => {
+    const shipped = bundledCascadePath({});
+    expect(shipped).toBe(resolve(import.meta.dirname, '../../resources/lbpcascade_animeface.xml'));
+    const bytes = await readFile(shipped!);
+    expect(sha256Hex(bytes)).toBe(CASCADE_SHA256);
+    expect(bytes.toString('utf8', 0, 1200)).toMatch(
+      /The MIT License \(MIT\)[\s\S]*Copyright \(C\) 2011 by nagadomi/,
+    );
+    // No cache folder, an address that refuses: the shipped copy is used and nothing is fetched.
+    const before = hits.length;
+    const found = await resolveCascade({
+      cacheDir: join(tmp.dir, 'unused'),
+      url: `${base}/good.xml`,
+      env: {},
+    });
+    expect([found.from, found.path]).toEqual(['bundled', shipped]);
+    expect(hits.length).toBe(before);
+    await expect(readdir(join(tmp.dir, 'unused'))).rejects.toThrow(/ENOENT/);
+    // KAO_RESOURCES_DIR relocates the folder; one without the file means no shipped copy.
+    expect(bundledCascadePath({ KAO_RESOURCES_DIR: tmp.dir })).toBeUndefined();
+    // A damaged shipped copy falls back to the cache/download instead of failing.
+    const damaged = join(tmp.dir, 'damaged.xml');
+    await writeFile(damaged, '<opencv_storage/>');
+    const fallback = await resolveCascade({
+      cacheDir: join(tmp.dir, 'cache-fallback'),
+      url: `${base}/good.xml?fallback`,
+      env: {},
+      bundledPath: damaged,
+    });
+    expect(fallback.from).toBe('download');
+  });
+
   it('downloads into the cache on first use, verifies it, and reuses the cached copy', async () => {
     const cacheDir = join(tmp.dir, 'cache');
-    const first = await resolveCascade({ cacheDir, url: `${base}/good.xml`, env: {} });
+    const first = await resolveCascade({ cacheDir, url: `${base}/good.xml`, env: {}, bundledPath: null });
     expect(first.from).toBe('download');
     expect(first.path).toBe(join(cacheDir, 'lbpcascade_animeface.xml'));
     expect(Buffer.from(await readFile(first.path)).equals(cascade)).toBe(true);
-    const second = await resolveCascade({ cacheDir, url: `${base}/good.xml`, env: {} });
+    const second = await resolveCascade({ cacheDir, url: `${base}/good.xml`, env: {}, bundledPath: null });
     expect(second.from).toBe('cache');
     expect(hits.filter((h) => h === '/good.xml')).toHaveLength(1);
     // And what came down is a cascade OpenCV.js can load.
@@ -47,9 +85,9 @@ describe('the face cascade', () => {
 
   it('refuses a download whose hash is wrong and caches nothing', async () => {
     const cacheDir = join(tmp.dir, 'cache-tampered');
-    await expect(resolveCascade({ cacheDir, url: `${base}/tampered.xml`, env: {} })).rejects.toThrow(
-      new RegExp(`has SHA-256 [0-9a-f]{64}, expected ${CASCADE_SHA256}; not using it`),
-    );
+    await expect(
+      resolveCascade({ cacheDir, url: `${base}/tampered.xml`, env: {}, bundledPath: null }),
+    ).rejects.toThrow(new RegExp(`has SHA-256 [0-9a-f]{64}, expected ${CASCADE_SHA256}; not using it`));
     await expect(readdir(cacheDir)).rejects.toThrow();
   });
 
@@ -62,13 +100,19 @@ describe('the face cascade', () => {
       cacheDir: join(tmp.dir, 'c3'),
       url: `http://127.0.0.1:${port}/x.xml`,
       env: {},
+      bundledPath: null,
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CascadeError);
     expect((error as Error).message).toMatch(
       /^could not download the face cascade from http:\/\/127\.0\.0\.1:\d+\/x\.xml \(.*ECONNREFUSED.*\); download it yourself and pass --cascade FILE \/ set KAO_CASCADE$/,
     );
     await expect(
-      resolveCascade({ cacheDir: join(tmp.dir, 'c4'), url: `${base}/missing.xml`, env: {} }),
+      resolveCascade({
+        cacheDir: join(tmp.dir, 'c4'),
+        url: `${base}/missing.xml`,
+        env: {},
+        bundledPath: null,
+      }),
     ).rejects.toThrow(/could not download the face cascade .*HTTP 404/);
   });
 
@@ -80,7 +124,7 @@ describe('the face cascade', () => {
 
     const wrong = join(tmp.dir, 'haarcascade_frontalface.xml');
     await writeFile(wrong, '<opencv_storage></opencv_storage>\n');
-    await expect(resolveCascade({ cascadePath: wrong, env: {} })).rejects.toThrow(
+    await expect(resolveCascade({ cascadePath: wrong, env: {}, bundledPath: null })).rejects.toThrow(
       /haarcascade_frontalface\.xml is not lbpcascade_animeface\.xml: its SHA-256 is [0-9a-f]{64} \(34 bytes\)/,
     );
     await expect(resolveCascade({ env: { KAO_CASCADE: join(tmp.dir, 'missing.xml') } })).rejects.toThrow(

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,19 +97,12 @@ describe('kao faces', () => {
     expect((await FaceDataset.open(out)).counts().excluded).toBe(0);
   });
 
-  it('--json prints the summary as one JSON document', async () => {
+  it('works offline with no cascade flag (the detector ships in resources/); --json prints one document', async () => {
     const out = join(tmp.dir, 'faces-json');
-    const run = await kao([
-      '--in',
-      inputDir,
-      '--out',
-      out,
-      '--cascade',
-      cascadePath,
-      '--workers',
-      '1',
-      '--json',
-    ]);
+    const cacheHome = join(tmp.dir, 'xdg-cache');
+    const run = await kao(['--in', inputDir, '--out', out, '--workers', '1', '--json'], {
+      XDG_CACHE_HOME: cacheHome,
+    });
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({
       images: 3,
@@ -117,7 +110,10 @@ describe('kao faces', () => {
       faces: 3,
       workers: 1,
       failures: [],
+      cascade: { from: 'bundled', path: join(repoRoot, 'resources', 'lbpcascade_animeface.xml') },
     });
+    // Nothing was downloaded: the cache folder a download would fill was never made.
+    await expect(stat(cacheHome)).rejects.toThrow(/ENOENT/);
   });
 
   it('rejects bad flags and a wrong cascade with clear messages', async () => {
@@ -126,7 +122,7 @@ describe('kao faces', () => {
     expect(usage.stderr).toMatch(/--in and --out are required/);
     const badSize = await kao(['--in', inputDir, '--out', join(tmp.dir, 'x'), '--size', '100']);
     expect(badSize.code).toBe(2);
-    expect(badSize.stderr).toMatch(/--size/);
+    expect(badSize.stderr).toMatch(/--size must be one of 64, 96, 128, got "100"/);
     const unknown = await kao(['--in', inputDir, '--out', join(tmp.dir, 'x'), '--colour']);
     expect(unknown.code).toBe(2);
 

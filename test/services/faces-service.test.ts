@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -396,15 +396,31 @@ describe('faces service', () => {
     await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise((resolve) => refusing.close(() => resolve())));
     const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/lbpcascade_animeface.xml`;
-    const saved = { url: process.env['KAO_CASCADE_URL'], env: process.env['KAO_CASCADE'] };
+    const saved = {
+      url: process.env['KAO_CASCADE_URL'],
+      env: process.env['KAO_CASCADE'],
+      resources: process.env['KAO_RESOURCES_DIR'],
+    };
     process.env['KAO_CASCADE_URL'] = url;
     delete process.env['KAO_CASCADE'];
+    delete process.env['KAO_RESOURCES_DIR'];
     cleanups.push(async () => {
       restoreEnv('KAO_CASCADE_URL', saved.url);
       restoreEnv('KAO_CASCADE', saved.env);
+      restoreEnv('KAO_RESOURCES_DIR', saved.resources);
     });
 
     const h = await harness({ withDataset: true });
+    // Offline from the first launch: the copy shipped in resources/ is ready, nothing to download.
+    expect((await h.ok('faces.state', {})).cascade).toMatchObject({
+      state: 'ready',
+      from: 'bundled',
+      path: expect.stringMatching(/resources[/\\]lbpcascade_animeface\.xml$/),
+    });
+    // An install without it (an empty resources folder) falls back to the download.
+    const noResources = await mkdtemp(join(tmpdir(), 'kao-no-resources-'));
+    cleanups.push(() => rm(noResources, { recursive: true, force: true }));
+    process.env['KAO_RESOURCES_DIR'] = noResources;
     expect((await h.ok('faces.state', {})).cascade).toEqual({
       state: 'download',
       url,

@@ -1,4 +1,12 @@
-import { CliError, intOption, parseCommandArgs, writeJson, type CliCommand } from '../command.ts';
+import {
+  backendChoices,
+  choiceOption,
+  CliError,
+  intOption,
+  parseCommandArgs,
+  writeJson,
+  type CliCommand,
+} from '../command.ts';
 import { trainingImages } from './train.ts';
 
 const usage =
@@ -23,18 +31,19 @@ export const evalCommand: CliCommand = {
     );
     if (!values.run || !values.real) throw new CliError(`--run and --real are required\nusage: ${usage}`, 2);
     const n = intOption(values.n, 'n', 2) ?? 1000;
+    const step = intOption(values.step, 'step', 0);
+    const seed = intOption(values.seed, 'seed', 0);
+    const backend = choiceOption(values.backend, 'backend', backendChoices) ?? 'auto';
     const real = await trainingImages(values.real);
     const { selectBackend } = await import('../../core/gan/backend.ts');
-    await selectBackend((values.backend ?? 'auto') as Parameters<typeof selectBackend>[0]).catch(
-      (error: Error) => {
-        throw new CliError(`--backend: ${error.message}`);
-      },
-    );
+    await selectBackend(backend).catch((error: Error) => {
+      throw new CliError(`--backend: ${error.message}`);
+    });
     const { evaluateRun } = await import('../../core/gan/evaluate.ts');
     const result = await evaluateRun(values.run, real, {
       n,
-      step: intOption(values.step, 'step', 0),
-      seed: intOption(values.seed, 'seed', 0),
+      step,
+      seed,
     }).catch((error: Error) => {
       throw new CliError(error.message);
     });

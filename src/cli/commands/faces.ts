@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
+  choiceOption,
   CliError,
   intOption,
   numberOption,
@@ -55,19 +56,21 @@ export const facesCommand: CliCommand = {
       usage,
     );
     if (!values.in || !values.out) throw new CliError(`--in and --out are required\nusage: ${usage}`, 2);
+    // Ranges as the options schema has them, checked here so each message says what is allowed.
+    const size = choiceOption(values.size, 'size', ['64', '96', '128'] as const);
     const parsed = faceExtractionOptionsSchema.safeParse({
       inputDir: values.in,
       outputDir: values.out,
-      size: intOption(values.size, 'size', 1),
-      margin: numberOption(values.margin, 'margin'),
-      minNeighbors: intOption(values['min-neighbors'], 'min-neighbors', 1),
-      scaleFactor: numberOption(values['scale-factor'], 'scale-factor'),
-      minSize: intOption(values['min-size'], 'min-size', 1),
-      minSourceSize: intOption(values['min-source-size'], 'min-source-size', 1),
-      duplicateDistance: intOption(values['dedupe-distance'], 'dedupe-distance', -1),
+      size: size === undefined ? undefined : Number(size),
+      margin: numberOption(values.margin, 'margin', { min: 0, max: 1 }),
+      minNeighbors: intOption(values['min-neighbors'], 'min-neighbors', 1, 50),
+      scaleFactor: numberOption(values['scale-factor'], 'scale-factor', { min: 1.01, max: 2 }),
+      minSize: intOption(values['min-size'], 'min-size', 8, 1024),
+      minSourceSize: intOption(values['min-source-size'], 'min-source-size', 1, 4096),
+      duplicateDistance: intOption(values['dedupe-distance'], 'dedupe-distance', -1, 20),
       cascadePath: values.cascade ?? '',
       cacheDir: defaultCacheDir(values.out),
-      workers: intOption(values.workers, 'workers', 1),
+      workers: intOption(values.workers, 'workers', 1, 64),
       rebuild: values.rebuild ?? false,
     });
     if (!parsed.success) {

@@ -1,5 +1,14 @@
 import { extname, join, resolve } from 'node:path';
-import { CliError, intOption, parseCommandArgs, writeJson, type CliCommand, type CliIO } from '../command.ts';
+import {
+  backendChoices,
+  choiceOption,
+  CliError,
+  intOption,
+  parseCommandArgs,
+  writeJson,
+  type CliCommand,
+  type CliIO,
+} from '../command.ts';
 import { latentForSeed } from '../../shared/rng.ts';
 import type { Generator } from '../../core/gan/generator-web.ts';
 
@@ -65,17 +74,16 @@ export const sampleCommand: CliCommand = {
     const n = intOption(values.n, 'n', 1) ?? 64;
     const seed = intOption(values.seed, 'seed', 0) ?? 1;
     const step = intOption(values.step, 'step', 0);
+    const size = intOption(values.size, 'size', 8);
+    const backend = choiceOption(values.backend, 'backend', backendChoices) ?? 'auto';
 
     const { selectBackend } = await import('../../core/gan/backend.ts');
-    await selectBackend((values.backend ?? 'auto') as Parameters<typeof selectBackend>[0]).catch(
-      (error: Error) => {
-        throw new CliError(`--backend: ${error.message}`);
-      },
-    );
+    await selectBackend(backend).catch((error: Error) => {
+      throw new CliError(`--backend: ${error.message}`);
+    });
     if (values.z) {
       // One face from a saved z (a JSON array or a favorite's .json): explorer/favorites code, src/core/library.
       const { renderLatentFileToPng } = await import('../../core/library/render.ts');
-      const size = intOption(values.size, 'size', 8);
       const result = await renderLatentFileToPng(values.run, values.z, resolve(values.out), { step, size });
       if (io.json) writeJson(io, result);
       else

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  backendChoices,
+  choiceOption,
   CliError,
   intOption,
   numberOption,
@@ -10,7 +12,7 @@ import {
   type CliCommand,
 } from '../command.ts';
 import { RunControl } from '../../core/util/run-control.ts';
-import { isPresetName, presetNames, type GanConfigOverrides } from '../../core/gan/config.ts';
+import { presetNames, type GanConfigOverrides } from '../../core/gan/config.ts';
 import { listTrainingImages } from '../../core/faces/training-set.ts';
 import { readRunConfig } from '../../core/gan/run-folder.ts';
 import { runTraining, type TrainingResult } from '../../core/gan/run.ts';
@@ -61,21 +63,28 @@ export const trainCommand: CliCommand = {
     if (values.steps !== undefined && values.epochs !== undefined) {
       throw new CliError('give --steps or --epochs, not both', 2);
     }
-    if (values.preset !== undefined && !isPresetName(values.preset)) {
-      throw new CliError(`--preset must be one of ${presetNames.join(', ')}, got "${values.preset}"`, 2);
-    }
-    const epochs = numberOption(values.epochs, 'epochs');
-    if (epochs !== undefined && !(epochs > 0)) throw new CliError('--epochs must be > 0', 2);
-    const lr = numberOption(values.lr, 'lr');
+    // Every value is checked before anything is loaded: a typo never waits for (or hears from) a backend.
+    const preset = choiceOption(values.preset, 'preset', presetNames);
+    const backendChoice = choiceOption(values.backend, 'backend', backendChoices) ?? 'auto';
+    const epochs = numberOption(values.epochs, 'epochs', { above: 0 });
+    const lr = numberOption(values.lr, 'lr', { above: 0 });
     const overrides: GanConfigOverrides = Object.fromEntries(
       Object.entries({
         batchSize: intOption(values.batch, 'batch', 1),
-        gWidth: numberOption(values['g-width'], 'g-width'),
-        dWidth: numberOption(values['d-width'], 'd-width'),
+        gWidth: numberOption(values['g-width'], 'g-width', { above: 0 }),
+        dWidth: numberOption(values['d-width'], 'd-width', { above: 0 }),
         lrG: lr,
         lrD: lr,
       }).filter(([, v]) => v !== undefined),
     );
+    const seed = intOption(values.seed, 'seed', 0);
+    const steps = intOption(values.steps, 'steps', 1);
+    const checkpointEvery = intOption(values['checkpoint-every'], 'checkpoint-every', 0);
+    const sampleEvery = intOption(values['sample-every'], 'sample-every', 0);
+    const swdEvery = intOption(values['swd-every'], 'swd-every', 0);
+    const swdImages = intOption(values['swd-images'], 'swd-images', 2);
+    const logEvery = intOption(values['log-every'], 'log-every', 1);
+    const workersOption = intOption(values.workers, 'workers', 1);
     // Refuse early (before picking a backend) when another trainer works on the run; runTraining takes
     // the lock itself, atomically.
     await assertRunNotLocked(resolve(values.run)).catch((error: Error) => {
@@ -87,9 +96,7 @@ export const trainCommand: CliCommand = {
 
     const faces = await trainingImages(values.data);
     const { selectBackend } = await import('../../core/gan/backend.ts');
-    const backend = await selectBackend(
-      (values.backend ?? 'auto') as Parameters<typeof selectBackend>[0],
-    ).catch((error: Error) => {
+    const backend = await selectBackend(backendChoice).catch((error: Error) => {
       throw new CliError(`--backend: ${error.message}`);
     });
     io.stderr.write(`backend: ${backend.reason}\n`);
@@ -110,21 +117,20 @@ export const trainCommand: CliCommand = {
           runDir: values.run,
           faces,
           dataDir: values.data,
-          preset: values.preset as Parameters<typeof runTraining>[0]['preset'],
+          preset,
           overrides: Object.keys(overrides).length ? overrides : undefined,
-          seed: intOption(values.seed, 'seed', 0),
-          steps: intOption(values.steps, 'steps', 1),
+          seed,
+          steps,
           epochs,
-          checkpointEvery: intOption(values['checkpoint-every'], 'checkpoint-every', 0),
-          sampleEvery: intOption(values['sample-every'], 'sample-every', 0),
-          swdEvery: intOption(values['swd-every'], 'swd-every', 0),
-          swdImages: intOption(values['swd-images'], 'swd-images', 2),
-          logEvery: intOption(values['log-every'], 'log-every', 1),
+          checkpointEvery,
+          sampleEvery,
+          swdEvery,
+          swdImages,
+          logEvery,
           backend: backend.name,
           owner: 'kao train',
           // wasm is single-threaded: split each batch over one worker thread per core unless told otherwise.
-          workers:
-            intOption(values.workers, 'workers', 1) ?? (backend.name === 'wasm' ? defaultWorkerCount() : 1),
+          workers: workersOption ?? (backend.name === 'wasm' ? defaultWorkerCount() : 1),
         },
         {
           control,

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 
 /** nagadomi/lbpcascade_animeface (MIT): the one cascade the detector is validated with. */
@@ -14,9 +16,36 @@ export class CascadeError extends Error {
   override readonly name = 'CascadeError';
 }
 
+/**
+ * The copy the app ships in its `resources/` folder (MIT; the file keeps its licence header). Found by
+ * walking up from this module, which sits in src/core/faces/ in the sources, in out/main/ (or a chunk folder
+ * under it) in a build, and inside app.asar in an installed app: each has `resources/` a few levels up.
+ */
+export function bundledCascadePath(
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
+  // KAO_RESOURCES_DIR names the folder instead (a relocated install; tests of the download use an empty one).
+  const override = env['KAO_RESOURCES_DIR'];
+  if (override) {
+    const candidate = join(override, CASCADE_FILE_NAME);
+    return existsSync(candidate) ? candidate : undefined;
+  }
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let level = 0; level < 5; level++) {
+    const candidate = join(dir, 'resources', CASCADE_FILE_NAME);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return undefined;
+}
+
 export interface ResolveCascadeOptions {
   /** A local copy chosen by the user (option `cascadePath`, CLI `--cascade`); wins over everything. */
   cascadePath?: string | undefined;
+  /** The copy shipped with the app (default: bundledCascadePath()); null skips it (tests of the download). */
+  bundledPath?: string | null | undefined;
   /** Folder for the downloaded copy (the data folder's cache/). Without it nothing is downloaded. */
   cacheDir?: string | undefined;
   /** Environment to read KAO_CASCADE from (default process.env). */
@@ -29,7 +58,7 @@ export interface ResolveCascadeOptions {
 export interface ResolvedCascade {
   path: string;
   bytes: Uint8Array;
-  from: 'option' | 'env' | 'cache' | 'download';
+  from: 'option' | 'env' | 'bundled' | 'cache' | 'download';
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -37,8 +66,9 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /**
- * Finds the cascade: the user's copy (option, then KAO_CASCADE), else the verified copy in the cache, else
- * downloads it from upstream into the cache. Every copy must match the pinned SHA-256.
+ * Finds the cascade: the user's copy (option, then KAO_CASCADE), else the copy shipped with the app, else the
+ * verified copy in the cache, else downloads it from upstream into the cache (an install that lost its
+ * resources/ folder). Every copy must match the pinned SHA-256.
  */
 export async function resolveCascade(options: ResolveCascadeOptions = {}): Promise<ResolvedCascade> {
   const env = options.env ?? process.env;
@@ -47,6 +77,13 @@ export async function resolveCascade(options: ResolveCascadeOptions = {}): Promi
   if (userPath)
     return { path: userPath, bytes: await readVerified(userPath, 'the --cascade file'), from: 'option' };
   if (envPath) return { path: envPath, bytes: await readVerified(envPath, 'KAO_CASCADE'), from: 'env' };
+  const bundled = options.bundledPath === undefined ? bundledCascadePath(env) : options.bundledPath;
+  if (bundled) {
+    // A damaged shipped copy is not fatal: the cache or a download can still stand in for it.
+    const bytes = await readFile(bundled).catch(() => undefined);
+    if (bytes && sha256Hex(bytes) === CASCADE_SHA256)
+      return { path: bundled, bytes: new Uint8Array(bytes), from: 'bundled' };
+  }
 
   const url = options.url ?? CASCADE_URL;
   if (!options.cacheDir) {

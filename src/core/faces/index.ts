@@ -38,6 +38,7 @@ export {
 } from './index-store.ts';
 export {
   resolveCascade,
+  bundledCascadePath,
   CascadeError,
   CASCADE_URL,
   CASCADE_SHA256,

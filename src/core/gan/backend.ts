@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { igemmFor } from './kernels/igemm/module.ts';
 import { registerWasmTrainingKernels } from './kernels/index.ts';
+import { assertWebGpuAdapterQuietly } from './webgpu-probe.ts';
 
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = 'auto' | BackendName;
@@ -109,6 +110,9 @@ async function activate(name: BackendName): Promise<void> {
       await use('tensorflow');
       return;
     case 'webgpu':
+      // Decided in a child first, so the driver stack's stderr noise stays out of this process.
+      if (!tf.findBackendFactory('webgpu') && (process.platform !== 'linux' || vulkanDriverInstalled()))
+        await assertWebGpuAdapterQuietly();
       await activateWebGpu();
       return;
     case 'tensorflow':

@@ -162,13 +162,21 @@ export class FacesState {
       this.form = { ...this.form, ...this.indexSettings, size: asCropSize(this.indexSettings.size) };
   }
 
-  /** Checks and saves a local copy of the cascade; answers the saved path ('' when refused). */
+  /**
+   * Checks and saves a local copy of the cascade; answers the saved path (undefined when refused). An
+   * extraction that failed for want of it is started again with it, so the stale failure goes away and the
+   * file is visibly in use.
+   */
   async useCascade(path = this.cascadePath): Promise<string | undefined> {
     this.cascadeError = undefined;
     try {
       const status = await kao.invoke('faces.cascade.use', { path: path.trim() });
       if (this.info) this.info = { ...this.info, cascade: status };
       this.form = { ...this.form, cascadePath: path.trim() };
+      if (this.job.phase === 'failed' && status.state === 'ready') {
+        this.job = idleJob;
+        await this.start();
+      }
       return path.trim();
     } catch (error) {
       this.cascadeError = errorMessage(error);
