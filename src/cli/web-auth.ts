@@ -18,7 +18,15 @@ export class WebAccess {
   /** 0 until the server listens; nothing is served before (no host or origin matches port 0). */
   port = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  readonly #graceMs: number;
+
+  constructor(
+    /** Tests shorten it (`KAO_SERVE_URL_GRACE_MS`); never longer than URL_TOKEN_GRACE_MS. */
+    graceMs: number = URL_TOKEN_GRACE_MS,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#graceMs = Math.min(Math.max(0, graceMs), URL_TOKEN_GRACE_MS);
+  }
 
   get cookieName(): string {
     return `kao_session_${this.port}`;
@@ -31,15 +39,14 @@ export class WebAccess {
 
   /** The hosts this server answers to; anything else is DNS rebinding or a misdirected request. */
   hostAllowed(host: string | undefined): boolean {
-    return (this.port !== 0 && host === `127.0.0.1:${this.port}`) || host === `localhost:${this.port}`;
+    if (this.port === 0) return false;
+    return host === `127.0.0.1:${this.port}` || host === `localhost:${this.port}`;
   }
 
   /** The page origins whose WebSocket upgrades are accepted (the page the browser loaded from us). */
   originAllowed(origin: string | undefined): boolean {
-    return (
-      (this.port !== 0 && origin === `http://127.0.0.1:${this.port}`) ||
-      origin === `http://localhost:${this.port}`
-    );
+    if (this.port === 0) return false;
+    return origin === `http://127.0.0.1:${this.port}` || origin === `http://localhost:${this.port}`;
   }
 
   /** True when the request carries this server's session cookie. */
@@ -52,7 +59,7 @@ export class WebAccess {
     if (!sameSecret(candidate, this.token)) return 'wrong';
     const now = this.now();
     this.#firstUse ??= now;
-    return now - this.#firstUse <= URL_TOKEN_GRACE_MS ? 'accepted' : 'spent';
+    return now - this.#firstUse <= this.#graceMs ? 'accepted' : 'spent';
   }
 }
 

@@ -19,6 +19,8 @@ export interface WebBridgeOptions {
   port?: number;
   /** Files services prepared for the browser to download (the same object the platform offers them to). */
   downloads?: WebDownloads;
+  /** How long the printed URL works after its first use (at most a minute; tests shorten it). */
+  urlTokenGraceMs?: number;
   /** Where unexpected errors are reported (the terminal running `kao serve`); never sent to the client. */
   log?: (message: string) => void;
 }
@@ -68,7 +70,7 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
   const rendererDir = resolve(options.rendererDir);
   const log = options.log ?? ((message: string) => process.stderr.write(`kao serve: ${message}\n`));
   const downloads = options.downloads;
-  const access = new WebAccess();
+  const access = new WebAccess(options.urlTokenGraceMs);
 
   const server: Server = createServer((req, res) => {
     handleHttp(req, res).catch((error: unknown) => {
@@ -225,7 +227,10 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
 
   function onConnection(ws: WebSocket): void {
     // Protocol errors (oversized or unmasked frames, bad opcodes, invalid UTF-8) close this socket only.
-    ws.on('error', () => ws.terminate());
+    // ws has already started the closing handshake with the right code (1009, 1002, 1007) by now.
+    ws.on('error', () => {
+      if (ws.readyState === ws.OPEN) ws.terminate();
+    });
     const sendMessage = (message: WsServerMessage): void => {
       if (ws.readyState !== ws.OPEN) return;
       ws.send(JSON.stringify(message), (error) => {
@@ -327,6 +332,8 @@ function send(res: ServerResponse, status: number, body: string): void {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
+    // A refused or failed request gets no kept-alive connection to try again on.
+    ...(status >= 400 ? { Connection: 'close' } : {}),
   });
   res.end(body);
 }

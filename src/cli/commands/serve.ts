@@ -36,6 +36,9 @@ export const serveCommand: CliCommand = {
       if (problem) throw new CliError(`--data: ${problem}`, 2);
     }
     const downloads = new WebDownloads();
+    // Tests shorten how long the printed link works after its first use (never beyond a minute).
+    const graceText = process.env.KAO_SERVE_URL_GRACE_MS;
+    const graceMs = graceText && /^\d+$/.test(graceText) ? Number(graceText) : undefined;
     const services = createNodeAppServices({
       ...(values.data ? { dataDir: resolve(values.data) } : {}),
       ...(values.config ? { configDir: resolve(values.config) } : {}),
@@ -49,6 +52,7 @@ export const serveCommand: CliCommand = {
       rendererDir,
       port: intOption(values.port, 'port', 0) ?? 0,
       downloads,
+      ...(graceMs !== undefined ? { urlTokenGraceMs: graceMs } : {}),
     });
     if (io.json) writeJson(io, { url: bridge.url, origin: bridge.origin });
     else
