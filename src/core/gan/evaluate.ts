@@ -20,11 +20,15 @@ export interface EvaluationResult {
 export async function evaluateRun(
   runDir: string,
   realPaths: string[],
-  options: { n?: number; step?: number; seed?: number } = {},
+  /** `raw`: evaluate the trained weights, not the run's weight average (when it keeps one). */
+  options: { n?: number; step?: number; seed?: number; raw?: boolean } = {},
 ): Promise<EvaluationResult> {
   const { n = 1000, seed = 1 } = options;
   if (realPaths.length === 0) throw new Error('no real images to compare with');
-  const { generator, config, step, warnings } = await loadGenerator(runDir, { step: options.step });
+  const { generator, config, step, warnings } = await loadGenerator(runDir, {
+    step: options.step,
+    raw: options.raw,
+  });
   try {
     const picks = new Rng(deriveSeed(seed, 'eval-real')).shuffle([...realPaths]).slice(0, n);
     const real = await decodeImageSet(picks, config.imageSize, (m) => warnings.push(m));

@@ -40,53 +40,69 @@ export function augmentDraws(plan: AugmentPlan, part: number, count: number): Fl
   return all.slice(plan.offset * DRAWS_PER_IMAGE, (plan.offset + count) * DRAWS_PER_IMAGE);
 }
 
-/** Row-shift matrices [B, S, S]: (M·X)[i] = X[i + shift], zero where that falls outside the image. */
-function shiftMatrices(shifts: number[], size: number): tf.Tensor3D {
-  const data = new Float32Array(shifts.length * size * size);
-  shifts.forEach((shift, b) => {
-    for (let i = 0; i < size; i++) {
-      const j = i + shift;
-      if (j >= 0 && j < size) data[(b * size + i) * size + j] = 1;
-    }
-  });
-  return tf.tensor3d(data, [shifts.length, size, size]);
-}
-
-function translate(x: tf.Tensor4D, draws: Float32Array): tf.Tensor4D {
-  const [batch, size, , channels] = x.shape;
+/**
+ * Translation and cutout as one pixel mapping: output pixel p of image b reads source pixel
+ * `source[p]` (an index into the batch's pixels) or, where it falls outside the image or inside the
+ * cutout square, nothing (index `blank`, a zero row appended to the pixels).
+ */
+function pixelMapping(
+  kinds: readonly AugmentKind[],
+  draws: Float32Array,
+  batch: number,
+  size: number,
+): { source: Int32Array; blank: number } {
+  const pixels = batch * size * size;
+  const source = new Int32Array(pixels);
   const reach = Math.floor(size * TRANSLATION_RATIO + 0.5);
-  const shift = (b: number, k: number) =>
-    Math.min(2 * reach, Math.floor(draws[b * DRAWS_PER_IMAGE + k]! * (2 * reach + 1))) - reach;
-  const shiftsY = Array.from({ length: batch }, (_, b) => shift(b, 3));
-  const shiftsX = Array.from({ length: batch }, (_, b) => shift(b, 4));
-  const rows = tf
-    .matMul(shiftMatrices(shiftsY, size), x.reshape([batch, size, size * channels]))
-    .reshape([batch, size, size, channels]);
-  const byColumn = rows.transpose([0, 2, 1, 3]).reshape([batch, size, size * channels]);
-  return tf
-    .matMul(shiftMatrices(shiftsX, size), byColumn)
-    .reshape([batch, size, size, channels])
-    .transpose([0, 2, 1, 3]) as tf.Tensor4D;
-}
-
-/** Zeroes a square of half the side per image, centred anywhere in the image (clipped at its edges). */
-function cutout(x: tf.Tensor4D, draws: Float32Array): tf.Tensor4D {
-  const [batch, size] = x.shape;
   const side = Math.floor(size * CUTOUT_RATIO + 0.5);
   const centres = size + (1 - (side % 2));
-  const mask = new Float32Array(batch * size * size).fill(1);
+  const translate = kinds.includes('translation');
+  const cut = kinds.includes('cutout');
   for (let b = 0; b < batch; b++) {
-    const cy = Math.min(centres - 1, Math.floor(draws[b * DRAWS_PER_IMAGE + 5]! * centres));
-    const cx = Math.min(centres - 1, Math.floor(draws[b * DRAWS_PER_IMAGE + 6]! * centres));
-    const y0 = Math.max(0, cy - Math.floor(side / 2));
-    const y1 = Math.min(size, cy - Math.floor(side / 2) + side);
-    const x0 = Math.max(0, cx - Math.floor(side / 2));
-    const x1 = Math.min(size, cx - Math.floor(side / 2) + side);
-    for (let y = y0; y < y1; y++) mask.fill(0, (b * size + y) * size + x0, (b * size + y) * size + x1);
+    const draw = (k: number) => draws[b * DRAWS_PER_IMAGE + k]!;
+    const shiftY = translate ? Math.min(2 * reach, Math.floor(draw(3) * (2 * reach + 1))) - reach : 0;
+    const shiftX = translate ? Math.min(2 * reach, Math.floor(draw(4) * (2 * reach + 1))) - reach : 0;
+    const cutY = Math.min(centres - 1, Math.floor(draw(5) * centres)) - Math.floor(side / 2);
+    const cutX = Math.min(centres - 1, Math.floor(draw(6) * centres)) - Math.floor(side / 2);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const sy = y + shiftY;
+        const sx = x + shiftX;
+        const inside = sy >= 0 && sy < size && sx >= 0 && sx < size;
+        const cutAway = cut && y >= cutY && y < cutY + side && x >= cutX && x < cutX + side;
+        source[(b * size + y) * size + x] = inside && !cutAway ? (b * size + sy) * size + sx : pixels;
+      }
+    }
   }
-  return x.mul(tf.tensor4d(mask, [batch, size, size, 1]));
+  return { source, blank: pixels };
 }
 
+/**
+ * x [B, S, S, C] → the mapped pixels: one Gather forward and, since every source pixel feeds at most one
+ * output pixel, one Gather backward (through the inverse mapping) — two kernels on every backend, where
+ * Gather's stock gradient (a scatter-add) is missing on some.
+ */
+function remapPixels(x: tf.Tensor4D, mapping: { source: Int32Array; blank: number }): tf.Tensor4D {
+  const [batch, height, width, channels] = x.shape;
+  const inverse = new Int32Array(mapping.blank).fill(mapping.blank);
+  mapping.source.forEach((src, dst) => {
+    if (src !== mapping.blank) inverse[src] = dst;
+  });
+  const gatherRows = (values: tf.Tensor, index: Int32Array) =>
+    tf.tidy(() => {
+      const rows = values.reshape([mapping.blank, channels]);
+      const padded = tf.concat([rows, tf.zeros([1, channels])], 0);
+      return tf.gather(padded, tf.tensor1d(index, 'int32')).reshape([batch, height, width, channels]);
+    });
+  const remap = tf.customGrad((input, save) => {
+    void save;
+    return {
+      value: gatherRows(input as tf.Tensor, mapping.source),
+      gradFunc: (dy: tf.Tensor) => gatherRows(dy, inverse),
+    };
+  });
+  return remap(x) as tf.Tensor4D;
+}
 /** Brightness ±0.5, saturation ×[0, 2), contrast ×[0.5, 1.5), per image (DiffAugment's 'color'). */
 function color(x: tf.Tensor4D, draws: Float32Array): tf.Tensor4D {
   const batch = x.shape[0];
@@ -116,8 +132,9 @@ export function diffAugment(x: tf.Tensor4D, kinds: readonly AugmentKind[], draws
   return tf.tidy(() => {
     let y = x;
     if (kinds.includes('color')) y = color(y, draws);
-    if (kinds.includes('translation')) y = translate(y, draws);
-    if (kinds.includes('cutout')) y = cutout(y, draws);
+    if (kinds.includes('translation') || kinds.includes('cutout')) {
+      y = remapPixels(y, pixelMapping(kinds, draws, y.shape[0], y.shape[1]));
+    }
     return y;
   });
 }

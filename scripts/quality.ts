@@ -1,0 +1,228 @@
+/**
+ * The quality harness: trains one preset/recipe for a fixed budget on a fixed split of the shared faces,
+ * then measures SWD against faces the model never trained on, for the weight average (when the recipe
+ * keeps one) and the raw generator, saves the sample grid and appends a row to a results file.
+ *
+ *   npm run quality -- --preset anime-48 --g-width 0.25 --d-width 0.25 --seed 1 --cpu-minutes 20
+ *   npm run quality -- --preset kao-48 --train 400 --minutes 30 --label "default, small data"
+ *
+ * Split: the 1,600 shared faces (../shared/data/faces) in a seeded order; the last 400 are held out
+ * (never trained on, the SWD reference), the first 1,200 train; `--train 400` uses the first 400 of
+ * those (the small-data column). Budget: `--minutes` of wall-clock (fair only on an otherwise idle
+ * machine) or `--cpu-minutes` of this process's CPU time, its worker threads included (fair under other
+ * load). Setup (decoding the faces) counts; the final evaluation does not.
+ *
+ * Rows go to docs/quality/results.jsonl (or --out); grids to .tmp/quality/<row id>/ unless --keep-dir.
+ */
+import { availableParallelism, cpus } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Rng } from '../src/shared/rng.ts';
+import { selectBackend } from '../src/core/gan/backend.ts';
+import {
+  augmentKinds,
+  isPresetName,
+  lossKinds,
+  resolveGanConfig,
+  upsampleKinds,
+  type AugmentKind,
+  type GanConfigOverrides,
+} from '../src/core/gan/config.ts';
+import { listImageFiles } from '../src/core/gan/data.ts';
+import { evaluateRun, type EvaluationResult } from '../src/core/gan/evaluate.ts';
+import { runTraining } from '../src/core/gan/run.ts';
+import { deriveSeed } from '../src/core/gan/seeds.ts';
+import { appendJsonl } from '../src/core/util/jsonl.ts';
+import { RunControl } from '../src/core/util/run-control.ts';
+
+const HELD_OUT = 400;
+const root = resolve(import.meta.dirname, '..');
+
+const { values } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'anime-48' },
+    label: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    train: { type: 'string', default: '1200' },
+    minutes: { type: 'string' },
+    'cpu-minutes': { type: 'string' },
+    workers: { type: 'string' },
+    'g-width': { type: 'string' },
+    'd-width': { type: 'string' },
+    'lr-g': { type: 'string' },
+    'lr-d': { type: 'string' },
+    'g-steps': { type: 'string' },
+    batch: { type: 'string' },
+    upsample: { type: 'string' },
+    loss: { type: 'string' },
+    augment: { type: 'string' },
+    ema: { type: 'string' },
+    'spectral-norm': { type: 'boolean' },
+    'minibatch-std': { type: 'boolean' },
+    faces: { type: 'string', default: join(root, '..', 'shared', 'data', 'faces') },
+    out: { type: 'string', default: join(root, 'docs', 'quality', 'results.jsonl') },
+    'keep-dir': { type: 'string' },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`quality: ${message}`);
+  process.exit(2);
+}
+
+function number(name: keyof typeof values): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isFinite(n)) fail(`--${name} must be a number, got ${String(raw)}`);
+  return n;
+}
+
+function choice<T extends string>(name: keyof typeof values, allowed: readonly T[]): T | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (!allowed.includes(raw as T)) fail(`--${name} must be one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+const preset = values.preset!;
+if (!isPresetName(preset)) fail(`unknown preset ${preset}`);
+const augment =
+  values.augment === undefined
+    ? undefined
+    : values.augment === 'none'
+      ? []
+      : values.augment.split(',').map((kind) => {
+          if (!augmentKinds.includes(kind as AugmentKind))
+            fail(`--augment takes none or a list of ${augmentKinds.join(', ')}`);
+          return kind as AugmentKind;
+        });
+const overrides: GanConfigOverrides = Object.fromEntries(
+  Object.entries({
+    gWidth: number('g-width'),
+    dWidth: number('d-width'),
+    lrG: number('lr-g'),
+    lrD: number('lr-d'),
+    gStepsPerD: number('g-steps'),
+    batchSize: number('batch'),
+    upsample: choice('upsample', upsampleKinds),
+    loss: choice('loss', lossKinds),
+    augment,
+    emaDecay: number('ema'),
+    spectralNorm: values['spectral-norm'],
+    minibatchStd: values['minibatch-std'],
+  }).filter(([, v]) => v !== undefined),
+);
+const config = resolveGanConfig(preset, overrides);
+const seed = number('seed')!;
+const trainCount = number('train')!;
+const wallBudget = number('minutes');
+const cpuBudget = number('cpu-minutes');
+if ((wallBudget === undefined) === (cpuBudget === undefined)) fail('give --minutes or --cpu-minutes');
+const workers = number('workers') ?? availableParallelism();
+
+// The split: a fixed seeded order of the face files; the held-out faces never depend on --train.
+const allFaces = await listImageFiles(resolve(values.faces!));
+if (allFaces.length < HELD_OUT + trainCount)
+  fail(`${allFaces.length} faces in ${values.faces}, need ${HELD_OUT + trainCount}`);
+const ordered = new Rng(deriveSeed(0, 'quality-split')).shuffle([...allFaces]);
+const heldOut = ordered.slice(ordered.length - HELD_OUT);
+const trainFaces = ordered.slice(0, trainCount);
+
+const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${preset}-s${seed}-n${trainCount}`;
+const runDir = resolve(values['keep-dir'] ?? join(root, '.tmp', 'quality', id));
+await mkdir(runDir, { recursive: true });
+
+const backend = await selectBackend('wasm');
+const control = new RunControl();
+const startWall = performance.now();
+const startCpu = process.cpuUsage();
+const cpuSeconds = () => {
+  const used = process.cpuUsage(startCpu);
+  return (used.user + used.system) / 1e6;
+};
+const wallSeconds = () => (performance.now() - startWall) / 1000;
+const spent = () => (wallBudget !== undefined ? wallSeconds() / 60 / wallBudget : cpuSeconds() / 60 / cpuBudget!);
+let lastReport = 0;
+const result = await runTraining(
+  {
+    runDir,
+    faces: trainFaces,
+    preset,
+    overrides,
+    seed,
+    steps: 1_000_000,
+    checkpointEvery: 0,
+    sampleEvery: 1_000_000, // a grid at step 0 and at the stop only
+    swdEvery: 0,
+    logEvery: 50,
+    workers,
+    backend: backend.name,
+    owner: 'quality harness',
+  },
+  {
+    control,
+    onProgress: (p) => {
+      if (spent() >= 1 && !control.cancelled) control.cancel('budget spent');
+      if (performance.now() - lastReport > 30_000) {
+        lastReport = performance.now();
+        console.error(
+          `step ${p.step}  ${(spent() * 100).toFixed(0)} % of the budget  ${p.imagesPerSec.toFixed(1)} images/s  D ${p.lossD.toFixed(3)} G ${p.lossG.toFixed(3)}`,
+        );
+      }
+    },
+    onWarning: (m) => console.error(`warning: ${m}`),
+  },
+);
+const trainedWall = wallSeconds();
+const trainedCpu = cpuSeconds();
+
+async function evaluate(raw: boolean): Promise<EvaluationResult> {
+  return evaluateRun(runDir, heldOut, { n: HELD_OUT, seed: 1, raw });
+}
+const primary = await evaluate(false);
+const raw = config.emaDecay > 0 ? await evaluate(true) : undefined;
+const grids = (await readdir(join(runDir, 'samples'))).filter((n) => /^step-\d+\.png$/.test(n));
+const grid = join(runDir, 'samples', `step-${result.step}.png`);
+if (!grids.includes(`step-${result.step}.png`)) fail(`no sample grid for step ${result.step}`);
+await copyFile(grid, join(runDir, 'final-grid.png'));
+
+const levels = (e: EvaluationResult) => Object.fromEntries(e.swd.levels.map((l) => [l.resolution, round(l.swd)]));
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
+} catch {
+  /* not a checkout */
+}
+const row = {
+  id,
+  label: values.label ?? '',
+  preset,
+  overrides,
+  seed,
+  train: trainCount,
+  heldOut: HELD_OUT,
+  budget: wallBudget !== undefined ? { wallMinutes: wallBudget } : { cpuMinutes: cpuBudget },
+  steps: result.step,
+  wallSeconds: round(trainedWall),
+  cpuSeconds: round(trainedCpu),
+  imagesPerSec: round((result.step * config.batchSize) / trainedWall),
+  swd: round(primary.swd.average),
+  swdLevels: levels(primary),
+  ...(raw ? { swdRaw: round(raw.swd.average), swdRawLevels: levels(raw) } : {}),
+  sampled: config.emaDecay > 0 ? 'ema' : 'raw',
+  grid: join(runDir, 'final-grid.png'),
+  backend: backend.name,
+  workers,
+  cpu: `${cpus()[0]?.model ?? 'unknown'} ×${availableParallelism()}`,
+  commit,
+  time: new Date().toISOString(),
+};
+await mkdir(resolve(values.out!, '..'), { recursive: true });
+await appendJsonl(resolve(values.out!), row);
+console.log(JSON.stringify(row));
