@@ -7,6 +7,7 @@
  * Every module in the app imports the same `@tensorflow/tfjs` union package, so one engine (and one
  * set of registered kernels) is shared by the models, the training loop and this file.
  */
+/// <reference types="@webgpu/types" />
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync, readdirSync } from 'node:fs';
@@ -77,7 +78,7 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
   const tried: BackendAttempt[] = [];
   for (const name of candidatesFor(preference)) {
     try {
-      await activate(name);
+      await activate(name, preference !== 'auto');
       tried.push({ name, ok: true });
       return { name, label: label(name), reason: reasonFor(name, preference, tried), tried };
     } catch (error) {
@@ -99,7 +100,7 @@ export class BackendUnavailableError extends Error {
   }
 }
 
-async function activate(name: BackendName): Promise<void> {
+async function activate(name: BackendName, explicit: boolean): Promise<void> {
   switch (name) {
     case 'tensorflow-gpu':
       if (process.platform === 'linux' && !existsSync('/proc/driver/nvidia/version')) {
@@ -113,7 +114,7 @@ async function activate(name: BackendName): Promise<void> {
       // Decided in a child first, so the driver stack's stderr noise stays out of this process.
       if (!tf.findBackendFactory('webgpu') && (process.platform !== 'linux' || vulkanDriverInstalled()))
         await assertWebGpuAdapterQuietly();
-      await activateWebGpu();
+      await activateWebGpu(explicit);
       return;
     case 'tensorflow':
       await importOptional('@tensorflow/tfjs-node');
@@ -136,48 +137,73 @@ async function activate(name: BackendName): Promise<void> {
   }
 }
 
-/** The parts of Dawn's `navigator.gpu` used here (typed locally: @webgpu/types versions differ). */
-interface DawnGpu {
-  requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<{
-    readonly info?: { vendor?: string; device?: string; description?: string };
-    readonly isFallbackAdapter?: boolean;
-  } | null>;
-}
-
 /** The GPU WebGPU found, for the label ("NVIDIA: 580.159.04"). */
 let webGpuAdapter: string | undefined;
 
+/** Dawn's `navigator.gpu` and its globals (GPUBufferUsage & co.), created once per process. */
+export interface DawnWebGpu {
+  gpu: GPU;
+  globals: Record<string, unknown>;
+}
+let dawn: DawnWebGpu | undefined;
+
+/** Software adapters (llvmpipe, SwiftShader) are slower than our wasm kernels: used only when asked for. */
+export function softwareWebGpuAllowed(): boolean {
+  return process.env.KAO_WEBGPU_SOFTWARE === '1';
+}
+
 /**
- * WebGPU in Node: Dawn's `dawn.node` (the optional `webgpu` package) provides `navigator.gpu`, which
- * tfjs-backend-webgpu needs before it is imported. Only a hardware adapter counts: a software
- * rasteriser (llvmpipe, SwiftShader) would be slower than our wasm kernels.
+ * Loads Dawn (the optional `webgpu` package) and finds an adapter. A software rasteriser is refused
+ * unless `allowSoftware` (an explicit `--backend webgpu` with KAO_WEBGPU_SOFTWARE=1: tests, curious users).
  */
-async function activateWebGpu(): Promise<void> {
-  if (!tf.findBackendFactory('webgpu')) {
-    // Dawn talks to the GPU through Vulkan on Linux: without an installed driver it only prints warnings.
-    if (process.platform === 'linux' && !vulkanDriverInstalled())
-      throw new Error(
-        'no Vulkan driver installed (no ICD file in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d)',
-      );
-    const dawn = (await importOptional('webgpu')) as {
-      create: (flags: string[]) => DawnGpu;
+export async function requestWebGpuAdapter(
+  allowSoftware: boolean,
+): Promise<{ dawn: DawnWebGpu; adapter: GPUAdapter; description: string }> {
+  // Dawn talks to the GPU through Vulkan on Linux: without an installed driver it only prints warnings.
+  if (process.platform === 'linux' && !vulkanDriverInstalled())
+    throw new Error(
+      'no Vulkan driver installed (no ICD file in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d)',
+    );
+  if (!dawn) {
+    const module = (await importOptional('webgpu')) as {
+      create: (flags: string[]) => GPU;
       globals: Record<string, unknown>;
     };
-    const gpu = dawn.create([]);
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new Error('no WebGPU adapter: no GPU with a Vulkan, Metal or Direct3D 12 driver');
-    const info = adapter.info ?? {};
-    if (adapter.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(info.description ?? ''))
-      throw new Error(`only a software renderer was found (${info.description || info.device})`);
-    webGpuAdapter = [info.description || info.device || info.vendor].filter(Boolean).join(' ');
-    // GPUBufferUsage & co. are globals in browsers; tfjs-backend-webgpu reads them there.
+    dawn = { gpu: module.create([]), globals: module.globals };
+    // GPUBufferUsage & co. are globals in browsers; tfjs-backend-webgpu and our engine read them there.
     for (const [name, value] of Object.entries(dawn.globals)) {
       if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, configurable: true });
     }
+  }
+  const adapter = await dawn.gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('no WebGPU adapter: no GPU with a Vulkan, Metal or Direct3D 12 driver');
+  // `info` is newer than the @webgpu/types version tfjs pins.
+  const info: Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>> =
+    (adapter as unknown as { info?: Record<string, string> }).info ?? {};
+  const description = info.description || info.device || info.architecture || info.vendor || 'unknown GPU';
+  const software =
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+    /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.description} ${info.architecture}`);
+  if (software && !allowSoftware)
+    throw new Error(
+      `only a software renderer was found (${description}); KAO_WEBGPU_SOFTWARE=1 with --backend webgpu uses it`,
+    );
+  return { dawn, adapter, description };
+}
+
+/**
+ * WebGPU in Node: Dawn's `dawn.node` (the optional `webgpu` package) provides `navigator.gpu`, which
+ * tfjs-backend-webgpu needs before it is imported. Only a hardware adapter counts unless chosen
+ * explicitly with KAO_WEBGPU_SOFTWARE=1.
+ */
+async function activateWebGpu(explicit: boolean): Promise<void> {
+  if (!tf.findBackendFactory('webgpu')) {
+    const found = await requestWebGpuAdapter(explicit && softwareWebGpuAllowed());
+    webGpuAdapter = found.description;
     // Node ≥ 21 has a `navigator`; define one where a runtime does not.
     if (!globalThis.navigator)
       Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
-    Object.defineProperty(globalThis.navigator, 'gpu', { value: gpu, configurable: true });
+    Object.defineProperty(globalThis.navigator, 'gpu', { value: found.dawn.gpu, configurable: true });
     await import('@tensorflow/tfjs-backend-webgpu');
   }
   await use('webgpu');
@@ -188,6 +214,7 @@ async function activateWebGpu(): Promise<void> {
  * command that trained on WebGPU would never exit. Switches to the cpu backend first if webgpu is active.
  */
 export async function releaseWebGpu(): Promise<void> {
+  dawn = undefined;
   if (!tf.findBackendFactory('webgpu')) return;
   if (tf.getBackend() === 'webgpu') await tf.setBackend('cpu');
   tf.removeBackend('webgpu');
