@@ -9,6 +9,7 @@ import { makePaths, type ServiceContext } from './context.ts';
 import { datasetHandlers } from './dataset-service.ts';
 import { facesHandlers } from './faces-service.ts';
 import { trainingHandlers } from './training-service.ts';
+import { estimateHandlers } from './estimate-service.ts';
 import { explorerHandlers } from './explorer-service.ts';
 import { favoritesHandlers } from './favorites-service.ts';
 import type { SelfTestResult } from '../shared/contract.ts';
@@ -70,6 +71,7 @@ export function createAppServices(options: AppServicesOptions) {
     ...datasetHandlers(context),
     ...facesHandlers(context),
     ...trainingHandlers(context),
+    ...estimateHandlers(context, options.platform.version),
     ...explorerHandlers(context),
     ...favoritesHandlers(context),
     'app.info': async () => ({

@@ -176,6 +176,8 @@ export class TrainerHost {
     }
     if (message.type === 'backend') this.#setStatus({ ...this.#status, backend: message.backend });
     if (message.type === 'state') this.#setStatus({ ...this.#status, state: message.state });
+    // The job ended (finished, stopped or failed): the process lives on, idle, not "running".
+    if (message.type === 'done') this.#setStatus({ ...this.#status, state: 'idle' });
     this.#options.onEvent?.(message);
     for (const listener of this.#eventListeners) listener(message);
   }

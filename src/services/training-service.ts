@@ -75,6 +75,30 @@ function gridsPassed<T extends { step: number }>(
 ): T[] {
   return samples.filter((s) => s.step > after && s.step < lastMetricStep);
 }
+/** The fewest kept faces a run may start with (any fewer and one batch already repeats most of them). */
+const MIN_TRAINING_FACES = 16;
+
+/**
+ * Refuses, before a trainer starts, a run that could not take one step: too few faces, or a batch larger
+ * than the face set (the trainer would fail at once with "fewer than one batch").
+ */
+function refuseImpossibleBatch(faces: number, batchSize: number): void {
+  if (faces < MIN_TRAINING_FACES) {
+    throw new KaoError(
+      'not-found',
+      `Training needs at least ${MIN_TRAINING_FACES} kept faces; the face set has ${faces}. Extract faces first.`,
+    );
+  }
+  if (batchSize > faces) {
+    throw new KaoError(
+      'invalid-input',
+      `A batch of ${batchSize} is more than your ${faces} kept faces: choose a batch size of at most ${faces}, ` +
+        'or extract more faces.',
+      [{ path: 'batchSize', message: `at most ${faces}` }],
+    );
+  }
+}
+
 /**
  * Training runs: start, watch, pause, stop, continue, rename, delete, export. The work happens in the
  * trainer process; this service keeps `run.json`, relays the trainer's events as contract events, and
@@ -151,8 +175,12 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         ...(message ? { message } : {}),
       });
     ctx.events.emit('training.state', { runId, state, ...(message ? { message } : {}) });
+    // The one toast of a failure (whichever screen is open); the run's page shows the reason for good.
     if (state === 'failed' && message)
-      ctx.events.emit('app.notice', { level: 'error', message: `Training failed: ${message}` });
+      ctx.events.emit('app.notice', {
+        level: 'error',
+        message: `Training “${record?.name ?? runId}” failed: ${message}`,
+      });
   }
 
   async function readRecord(id: string): Promise<RunRecord | undefined> {
@@ -196,6 +224,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       ...(latest ? { latestSample: latest.path, latestSampleVersion: latest.version } : {}),
       ...(record.faces !== undefined ? { faces: record.faces } : {}),
       ...(holder ? { trainingElsewhere: holder } : {}),
+      ...(state === 'failed' && record.message ? { message: record.message } : {}),
     };
   }
 
@@ -266,12 +295,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     const lockedWhat = `“${record.name}” is being trained by another process`;
     await refuseIfLocked(id, lockedWhat);
     const faces = await facesForTraining(ctx.paths().faces);
-    if (faces.length < 16) {
-      throw new KaoError(
-        'not-found',
-        `Training needs at least 16 kept faces; the face set has ${faces.length}. Extract faces first.`,
-      );
-    }
+    refuseImpossibleBatch(faces.length, options.batchSize);
     const updated: RunRecord = { ...record, state: 'running', faces: faces.length };
     delete updated.message;
     await writeJsonAtomic(join(runDir(id), 'run.json'), updated);
@@ -372,6 +396,9 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     },
 
     'training.start': async (options) => {
+      // Checked before the run folder exists, so a refused start leaves no failed run behind.
+      if (!active)
+        refuseImpossibleBatch((await facesForTraining(ctx.paths().faces)).length, options.batchSize);
       const id = newRunId();
       await mkdir(runDir(id), { recursive: true });
       const record: RunRecord = {

@@ -25,6 +25,8 @@ import {
   RunId,
   RunSummary,
   SampleRef,
+  StepEstimate,
+  StepEstimateRequest,
   TrainingOptions,
   TrainingProgress,
   TrainingStateEvent,
@@ -289,6 +291,11 @@ export const invokeContract = {
     request: z.object({ id: RunId, cursor: FollowCursor }).strict(),
     response: RunFollowUpdate,
   },
+  /**
+   * How long a step of a preset takes on this machine: measured once in the trainer process (a warm-up
+   * step and a timed one on random data), then answered from the data folder's cache.
+   */
+  'training.estimate': { request: StepEstimateRequest, response: StepEstimate },
   /** Starts a new run on the kept faces in the trainer process. */
   'training.start': { request: TrainingOptions, response: RunSummary },
   /** Continues a stopped or interrupted run from its newest valid checkpoint. */

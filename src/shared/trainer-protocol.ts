@@ -5,11 +5,19 @@
  */
 import { z } from 'zod';
 import { WireError } from './errors.ts';
-import { BackendPreference, BackendStatus, SelfTestResult } from './contract.ts';
+import { BackendPreference, BackendStatus, PresetName, SelfTestResult } from './contract.ts';
 
 export const HostToTrainer = z.discriminatedUnion('type', [
   z.object({ type: z.literal('selfTest'), requestId: z.int(), backend: BackendPreference }),
   z.object({ type: z.literal('start'), requestId: z.int(), job: z.record(z.string(), z.unknown()) }),
+  /** Times one training step of a preset (after a warm-up step); refused while a job trains. */
+  z.object({
+    type: z.literal('estimate'),
+    requestId: z.int(),
+    preset: PresetName,
+    batchSize: z.int().min(1).max(1024),
+    backend: BackendPreference,
+  }),
   z.object({ type: z.literal('pause') }),
   z.object({ type: z.literal('resume') }),
   /** Stop the job: the trainer saves a checkpoint, reports `stopped`, and stays alive. */

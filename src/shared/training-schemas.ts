@@ -63,6 +63,8 @@ export const RunSummary = z.object({
    * refuses to continue or delete the run until that trainer ends.
    */
   trainingElsewhere: RunHolder.optional(),
+  /** Why a failed run failed, in the trainer's words; shown on the run's page. */
+  message: z.string().optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
@@ -167,3 +169,27 @@ export const TrainingStateEvent = z.object({
   state: RunState,
   message: z.string().optional(),
 });
+
+/** What the New run form asks a time estimate for: one preset at one batch size on one backend choice. */
+export const StepEstimateRequest = z
+  .object({
+    preset: PresetName,
+    batchSize: z.int().min(1).max(1024),
+    backend: BackendPreference,
+  })
+  .strict();
+export type StepEstimateRequest = z.infer<typeof StepEstimateRequest>;
+
+/** One measured training step on this machine (cached per backend, preset, batch and app version). */
+export const StepEstimate = z.object({
+  /** The backend the choice resolved to ("wasm" for auto on most machines without a GPU). */
+  backend: BackendStatus.shape.name,
+  label: z.string(),
+  /** Median wall time of one full training step (D and G updates), after a warm-up step. */
+  msPerStep: z.number().positive(),
+  /** ISO time of the measurement. */
+  measuredAt: z.string(),
+  /** True when it came from the cache rather than a measurement just now. */
+  cached: z.boolean(),
+});
+export type StepEstimate = z.infer<typeof StepEstimate>;

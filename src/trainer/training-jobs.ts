@@ -9,6 +9,11 @@ export class TrainingJobs {
 
   constructor(private readonly post: (message: TrainerToHost) => void) {}
 
+  /** A job is training (or starting). */
+  get busy(): boolean {
+    return this.#running !== undefined || this.#control !== undefined;
+  }
+
   async start(job: Record<string, unknown>): Promise<{ started: true }> {
     if (this.#running) throw new KaoError('busy', 'A training run is already in progress.');
     const { startTrainingJob } = await import('./train-job.ts');

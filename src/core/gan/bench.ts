@@ -49,6 +49,8 @@ export interface BenchOptions {
   /** Untimed steps first: XNNPACK builds its operators and the heap grows on the first ones. */
   warmup?: number;
   gStepsPerD?: number;
+  /** The data-parallel worker's entry when it is not beside the sources (a bundled app). */
+  workerUrl?: URL;
   onProgress?: (event: BenchProgress) => void;
 }
 
@@ -134,7 +136,11 @@ export async function benchTraining(options: BenchOptions): Promise<BenchRow> {
   try {
     let runStep: () => Promise<unknown>;
     if (workers > 1) {
-      trainer = await ParallelTrainer.create(gan, { workers, backend });
+      trainer = await ParallelTrainer.create(gan, {
+        workers,
+        backend,
+        ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
+      });
       const t = trainer;
       runStep = () => t.step(real.slice(), z.slice());
     } else {

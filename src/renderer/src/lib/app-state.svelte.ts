@@ -12,6 +12,10 @@ export const screens = [
 ] as const;
 export type ScreenId = (typeof screens)[number]['id'];
 
+/** How long a toast stays: long enough to read, short enough not to sit over the charts. */
+const TOAST_MS = 6000;
+const ERROR_TOAST_MS = 12_000;
+
 export interface Notice {
   id: number;
   level: 'info' | 'warning' | 'error';
@@ -88,10 +92,16 @@ export class AppState {
     }
   }
 
+  /**
+   * One toast per event: the same message already showing is not stacked again (its timer restarts).
+   * Every toast expires; errors stay longer, and whatever they report also lives on its own screen.
+   */
   notify(level: Notice['level'], message: string): void {
+    const same = this.notices.find((n) => n.level === level && n.message === message);
+    if (same) this.dismiss(same.id);
     const notice = { id: this.#nextNotice++, level, message };
     this.notices = [...this.notices.slice(-4), notice];
-    if (level !== 'error') setTimeout(() => this.dismiss(notice.id), 6000);
+    setTimeout(() => this.dismiss(notice.id), level === 'error' ? ERROR_TOAST_MS : TOAST_MS);
   }
 
   dismiss(id: number): void {

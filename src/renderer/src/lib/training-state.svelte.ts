@@ -54,6 +54,8 @@ export class TrainingState {
   exports = $state<Record<string, string>>({});
   /** Kept faces (what a new run trains on); undefined until known. */
   keptFaces = $state<number | undefined>();
+  /** Illustrations extraction has processed (for the faces-per-illustration yield); undefined until known. */
+  illustrations = $state<number | undefined>();
   /** Resume offers the user dismissed this session. */
   dismissedOffers = $state<string[]>([]);
   /** Why following the opened run (trained by another process) failed last; cleared by the next success. */
@@ -93,7 +95,10 @@ export class TrainingState {
       kao.on('training.sample', (s) => this.#onSample(s)),
       kao.on('training.checkpoint', (c) => this.#patchRun(c.runId, { checkpointStep: c.step })),
       kao.on('training.state', (s) => this.#onState(s)),
-      kao.on('faces.changed', (c) => (this.keptFaces = c.counts.kept)),
+      kao.on('faces.changed', (c) => {
+        this.keptFaces = c.counts.kept;
+        this.illustrations = c.counts.images;
+      }),
     ];
     return () => offs.forEach((off) => off());
   }
@@ -118,9 +123,12 @@ export class TrainingState {
   /** The face count only shapes hints (the service checks again on start), so a failure leaves it unknown. */
   async refreshFaces(): Promise<void> {
     try {
-      this.keptFaces = (await kao.invoke('faces.state', {})).counts.kept;
+      const { counts } = await kao.invoke('faces.state', {});
+      this.keptFaces = counts.kept;
+      this.illustrations = counts.images;
     } catch {
       this.keptFaces = undefined;
+      this.illustrations = undefined;
     }
   }
 
@@ -434,7 +442,7 @@ export class TrainingState {
   #onState(event: EventOf<'training.state'>): void {
     const run = this.runs.find((r) => r.id === event.runId);
     const name = run?.name ?? event.runId;
-    this.#patchRun(event.runId, { state: event.state });
+    this.#patchRun(event.runId, { state: event.state, message: event.message });
     if (isLiveState(event.state)) {
       this.liveRunId = event.runId;
     } else {
@@ -443,7 +451,11 @@ export class TrainingState {
         this.stopping = false;
       }
       const label = runStateLabels[event.state].toLowerCase();
-      if (event.state === 'failed' || event.state === 'interrupted') {
+      // A failure's toast comes from the service (an app notice, whichever screen is open); the run's own
+      // page shows the reason.
+      if (event.state === 'failed') {
+        if (!event.message) this.notify('error', `Training “${name}” failed.`);
+      } else if (event.state === 'interrupted') {
         this.notify('error', `Training “${name}” ${label}${event.message ? `: ${event.message}` : '.'}`);
       } else {
         this.notify('info', `Training “${name}” ${label}${event.message ? ` — ${event.message}` : '.'}`);
