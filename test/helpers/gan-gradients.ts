@@ -31,8 +31,10 @@ export async function ganGradientsOn(
   );
   const z = tf.tensor2d(rng.normalArray(batch * config.zDim), [batch, config.zDim]);
   const gan = createGan(config, 3);
-  const d = await computeDiscriminatorGrads(gan, real, z);
-  const g = await computeGeneratorGrads(gan, z);
+  // A recipe with DiffAugment augments with fixed draws (identity otherwise).
+  const augment = { seed: 5, batch, offset: 0 };
+  const d = await computeDiscriminatorGrads(gan, real, z, augment);
+  const g = await computeGeneratorGrads(gan, z, augment);
   const flat = async (grads: Map<string, tf.Tensor>) => {
     const all = tf.concat([...grads.values()].map((t) => t.flatten()));
     const data = (await all.data()) as Float32Array;

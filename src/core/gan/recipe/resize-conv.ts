@@ -42,11 +42,23 @@ export function resizeConv2x(x: tf.Tensor4D, kernel3: tf.Tensor4D): tf.Tensor4D 
   return tf.conv2dTranspose(x, resizeConvKernel(kernel3), [batch, height * 2, width * 2, outC], 2, 'same');
 }
 
+/**
+ * Nearest-neighbour ×2 as a broadcast (each pixel repeated into a 2×2 block). Same values as
+ * tf.image.resizeNearestNeighbor; its gradient (a sum over each block) is right on every backend, where
+ * tfjs 4.22's ResizeNearestNeighborGrad on the cpu backend is not.
+ */
+export function nearestUpsample2x(x: tf.Tensor4D): tf.Tensor4D {
+  const [batch, height, width, channels] = x.shape;
+  return x
+    .reshape([batch, height, 1, width, 1, channels])
+    .mul(tf.ones([1, 1, 2, 1, 2, 1]))
+    .reshape([batch, height * 2, width * 2, channels]) as tf.Tensor4D;
+}
+
 /** The literal definition (resize, then convolve), the reference the tests check resizeConv2x against. */
 export function resizeConv2xReference(x: tf.Tensor4D, kernel3: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const [, height, width] = x.shape;
-    const up = tf.image.resizeNearestNeighbor(x, [height * 2, width * 2]);
+    const up = nearestUpsample2x(x);
     // A transposed-conv kernel is [h, w, out, in]; conv2d wants [h, w, in, out] (no flip: the
     // transposed convolution's taps read the input un-flipped, see the derivation above).
     return tf.conv2d(up, kernel3.transpose([0, 1, 3, 2]) as tf.Tensor4D, 1, 'same');
