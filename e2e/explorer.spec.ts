@@ -1,8 +1,10 @@
 /// <reference lib="dom" />
-import { rename } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
 import { selectBackend } from '../src/core/gan/backend.ts';
 import { makeTempDir } from '../test/helpers/temp-dir.ts';
@@ -127,7 +129,13 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
     await expect.poll(() => canvasUrl(page)).not.toBe(seed42);
     const savedPixels = await canvasPixels(page);
     await page.locator('main').click({ position: { x: 5, y: 5 } });
+    // S asks for a name, prefilled with the run's name (not its folder id) and the step.
     await page.keyboard.press('s');
+    const nameField = page.getByTestId('explorer-save-name');
+    await nameField.waitFor();
+    expect(await nameField.inputValue()).toBe('Tiny test run · step 40');
+    await screenshot(page, 'explorer-save-name-light');
+    await nameField.press('Enter');
     await page.getByText(/Saved “.+” to Favorites/).waitFor();
     await screenshot(page, 'explorer-filled-light');
 
@@ -164,7 +172,7 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
     const favorites = await openScreen('light', 'favorites');
     await favorites.getByTestId('favorite-card').first().waitFor();
     expect(await favorites.getByTestId('favorite-card').count()).toBe(1);
-    expect(await favorites.getByTestId('favorite-name').textContent()).toMatch(/tiny-run · step 40/);
+    expect(await favorites.getByTestId('favorite-name').textContent()).toBe('Tiny test run · step 40');
     await expect
       .poll(() =>
         favorites.getByTestId('favorite-image').evaluate((img) => (img as HTMLImageElement).naturalWidth),
@@ -212,14 +220,55 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
       .toBeGreaterThan(5);
     await screenshot(dark, 'explorer-filled-dark');
 
-    // Export a PNG at a chosen size into the data folder's exports/.
+    // Export in the browser: a download named after the favorite, shell-safe, at the chosen size.
     await dark.locator('nav [data-screen="favorites"]').click();
     await dark.getByTestId('favorite-export').click();
     await dark.getByTestId('favorite-export-form').locator('input[type="number"]').fill('128');
+    await screenshot(dark, 'favorites-export-dark');
+    const [download] = await Promise.all([
+      dark.waitForEvent('download', { timeout: 30_000 }),
+      dark.getByTestId('favorite-export-go').click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('Blue-eyed-test-face-128px.png');
+    expect(await sharp(await readFile((await download.path())!)).metadata()).toMatchObject({
+      format: 'png',
+      width: 128,
+    });
+    await expect
+      .poll(() => dark.getByTestId('favorite-exported').textContent())
+      .toMatch(/Downloaded as Blue-eyed-test-face-128px\.png/);
+
+    // Or saved on the server: an existing file is replaced only after asking.
+    const existing = join(dataDir, '..', 'already-there.png');
+    await writeFile(existing, 'keep me');
+    await dark.getByTestId('favorite-export').click();
+    await dark.getByTestId('favorite-export-server').check();
+    await dark.getByTestId('favorite-export-to').fill(existing);
     await dark.getByTestId('favorite-export-go').click();
+    await dark.getByTestId('favorite-export-exists').waitFor({ timeout: 30_000 });
+    await dark.getByTestId('favorite-export-replace').scrollIntoViewIfNeeded();
+    expect(await readFile(existing, 'utf8')).toBe('keep me');
+    await screenshot(dark, 'favorites-export-exists-dark');
+    await dark.getByTestId('favorite-export-replace').click();
     await expect
       .poll(() => dark.getByTestId('favorite-exported').textContent(), { timeout: 30_000 })
-      .toMatch(/exports\/Blue-eyed test face-128px\.png/);
+      .toContain(`Saved to ${existing}`);
+    expect((await readFile(existing)).subarray(1, 4).toString()).toBe('PNG');
+
+    // The generator downloads as one zip named after the run.
+    await dark.locator('nav [data-screen="training"]').click();
+    await dark.getByTestId('export').click();
+    await dark.getByTestId('export-panel').waitFor();
+    await screenshot(dark, 'training-export-dark');
+    const [zip] = await Promise.all([
+      dark.waitForEvent('download', { timeout: 60_000 }),
+      dark.getByTestId('export-download').click(),
+    ]);
+    expect(zip.suggestedFilename()).toBe('Tiny-test-run-step-40-generator.zip');
+    const entries = spawnSync('unzip', ['-l', (await zip.path())!], { encoding: 'utf8' }).stdout;
+    expect(entries).toMatch(/model\.json/);
+    expect(entries).toMatch(/weights\.bin/);
+    await dark.locator('nav [data-screen="favorites"]').click();
 
     // The run is gone: the favorite stays, marked, and cannot be opened in the explorer.
     await rename(join(dataDir, 'runs', 'tiny-run'), join(dataDir, 'moved-run'));

@@ -160,16 +160,26 @@ describe('favorites service over a real tiny run', () => {
       to: join(root, 'my exports'),
     });
     expect(intoFolder.path).toBe(join(root, 'my exports', 'Sakura-64px.png'));
-    // A relative path is taken inside the data folder (the page can then show it).
-    const relative = await call<{ path: string; mediaPath?: string }>(web, 'favorites.export', {
-      id: favorite!.id,
-      size: 64,
-      to: 'avatars',
+    // A relative path would land wherever the server was started: refused, with what to type instead.
+    expect(
+      await failure(web, 'favorites.export', { id: favorite!.id, size: 64, to: 'avatars' }),
+    ).toMatchObject({
+      code: 'invalid-input',
+      message: expect.stringMatching(/full path/),
     });
-    expect(relative).toMatchObject({
-      path: join(dataDir, 'avatars', 'Sakura-64px.png'),
-      mediaPath: 'avatars/Sakura-64px.png',
+    expect(existsSync(join(dataDir, 'avatars'))).toBe(false);
+    // An existing .png is replaced only when the request says so (the UI asks first).
+    const before = await readFile(typed);
+    expect(await failure(web, 'favorites.export', { id: favorite!.id, size: 64, to: typed })).toMatchObject({
+      code: 'exists',
     });
+    expect(await readFile(typed)).toEqual(before);
+    await call(web, 'favorites.export', { id: favorite!.id, size: 64, to: typed, overwrite: true });
+    expect(await sharp(typed).metadata()).toMatchObject({ width: 64 });
+    // Downloads need a platform that offers them (`kao serve`); this one does not.
+    expect(
+      await failure(web, 'favorites.export', { id: favorite!.id, size: 64, download: true }),
+    ).toMatchObject({ code: 'unsupported' });
 
     expect(await call(web, 'favorites.copy', { id: favorite!.id })).toEqual({ copied: false });
     expect(await failure(web, 'favorites.reveal', { id: favorite!.id })).toMatchObject({
@@ -211,7 +221,7 @@ describe('favorites service over a real tiny run', () => {
   it('marks favorites whose run is gone as model-missing; they still list, export and delete', async () => {
     const z = Array.from(randomLatent(22, run.zDim));
     const early = await call<Favorite>(web, 'favorites.save', { runId: run.id, step: 5, z });
-    expect(early.name).toBe(`${run.id} · step 5`);
+    expect(early.name).toBe(`${run.name} · step 5`);
     // A damaged record in the folder is reported, never fatal.
     await writeFile(join(dataDir, 'favorites', '20260101-000000-abcdef.json'), '{ not json');
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { startTrainingJob } from '../../src/trainer/train-job.ts';
 import { facesDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
+const offered: Array<{ file: string; fileName: string }> = [];
 let services: AppServices;
 let cleanup: () => Promise<void>;
 let dataDir: string;
@@ -25,7 +27,15 @@ beforeAll(async () => {
   await mkdir(join(dataDir, 'faces'), { recursive: true });
   const names = (await readdir(facesDir)).sort().slice(0, 64);
   await Promise.all(names.map((n) => copyFile(join(facesDir, n), join(dataDir, 'faces', n))));
-  services = createNodeAppServices({ configDir: join(temp.dir, 'config'), dataDir });
+  services = createNodeAppServices({
+    configDir: join(temp.dir, 'config'),
+    dataDir,
+    // As `kao serve` does: the prepared file is handed over for a browser download.
+    offerDownload: async (file, fileName) => {
+      offered.push({ file, fileName });
+      return `/download/${offered.length}`;
+    },
+  });
   services.events.subscribe((name, payload) => events.push({ name, payload }));
 });
 afterAll(async () => {
@@ -126,6 +136,28 @@ describe('training service over the real trainer process', () => {
     if (!exported.ok) throw new Error(exported.error.message);
     const files = await readdir((exported as { value: { path: string } }).value.path);
     expect(files).toContain('model.json');
+    // Exporting again asks before replacing the earlier export.
+    expect(await services.dispatch('training.export', { id })).toMatchObject({
+      ok: false,
+      error: { code: 'exists' },
+    });
+    expect(await services.dispatch('training.export', { id, overwrite: true })).toMatchObject({ ok: true });
+    expect(await services.dispatch('training.export', { id, to: 'relative/out' })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-input' },
+    });
+    // The browser's export: one zip named after the run, shell-safe.
+    const download = await services.dispatch('training.export', { id, download: true });
+    expect(download).toMatchObject({
+      ok: true,
+      value: {
+        downloadUrl: '/download/1',
+        fileName: expect.stringMatching(/^My-first-faces-step-\d+-generator\.zip$/),
+      },
+    });
+    const listing = spawnSync('unzip', ['-l', offered[0]!.file], { encoding: 'utf8' }).stdout;
+    expect(listing).toMatch(/model\.json/);
+    expect(listing).toMatch(/weights\.bin/);
     expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
     expect(await services.dispatch('training.runs', {})).toEqual({ ok: true, value: [] });
   });

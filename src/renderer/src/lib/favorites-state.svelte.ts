@@ -1,5 +1,7 @@
 import type { Favorite } from '../../../shared/explorer-schemas.ts';
+import { KaoError } from '../../../shared/errors.ts';
 import { errorMessage, kao } from './api.ts';
+import { startDownload } from './download.ts';
 
 type Notify = (level: 'info' | 'warning' | 'error', message: string) => void;
 
@@ -11,8 +13,8 @@ export class FavoritesState {
   canReveal = $state(false);
   loaded = $state(false);
   loadError = $state<string | undefined>();
-  /** Where the last export of each favorite went. */
-  exports = $state<Record<string, string>>({});
+  /** Where the last export of each favorite went: a server path, or the name of a browser download. */
+  exports = $state<Record<string, { download: boolean; path: string }>>({});
   busy = $state<Record<string, string>>({});
 
   constructor(private readonly notify: Notify) {}
@@ -59,14 +61,45 @@ export class FavoritesState {
     if (done) this.favorites = this.favorites.filter((f) => f.id !== id);
   }
 
-  async exportPng(id: string, size: number, to?: string): Promise<void> {
-    const result = await this.#act(id, 'exporting', () =>
-      kao.invoke('favorites.export', { id, size, ...(to?.trim() ? { to: to.trim() } : {}) }),
-    );
-    if (!result) return;
-    this.exports = { ...this.exports, [id]: result.path };
-    const note = result.source === 'saved-image' ? ' (upscaled from the saved image: the model is gone)' : '';
-    this.notify('info', `Exported ${result.size}×${result.size} PNG to ${result.path}${note}`);
+  /**
+   * Exports a favorite at `size`: as a browser download, or saved at `to` (or the default folder). An
+   * existing file is replaced only with `overwrite`; without it the answer is 'exists' so the card can ask.
+   */
+  async exportPng(
+    id: string,
+    size: number,
+    options: { to?: string; overwrite?: boolean; download?: boolean } = {},
+  ): Promise<'done' | 'exists' | 'failed'> {
+    this.busy = { ...this.busy, [id]: options.download ? 'preparing the download' : 'exporting' };
+    try {
+      const to = options.to?.trim();
+      const result = await kao.invoke('favorites.export', {
+        id,
+        size,
+        ...(to ? { to } : {}),
+        ...(options.overwrite ? { overwrite: true } : {}),
+        ...(options.download ? { download: true } : {}),
+      });
+      const note =
+        result.source === 'saved-image' ? ' (upscaled from the saved image: the model is gone)' : '';
+      if (result.downloadUrl) {
+        const fileName = result.fileName ?? result.path;
+        startDownload(result.downloadUrl, fileName);
+        this.exports = { ...this.exports, [id]: { download: true, path: fileName } };
+        this.notify('info', `Downloading ${fileName}${note}`);
+      } else {
+        this.exports = { ...this.exports, [id]: { download: false, path: result.path } };
+        this.notify('info', `Exported ${result.size}×${result.size} PNG to ${result.path}${note}`);
+      }
+      return 'done';
+    } catch (error) {
+      if (error instanceof KaoError && error.code === 'exists') return 'exists';
+      this.notify('error', errorMessage(error));
+      return 'failed';
+    } finally {
+      const { [id]: _done, ...rest } = this.busy;
+      this.busy = rest;
+    }
   }
 
   /** Desktop: main puts the file on the clipboard. Browser: the page copies the PNG it already shows. */
