@@ -69,6 +69,7 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ExplorerCh
       zDim: config.config.zDim,
       imageSize: config.config.imageSize,
       steps,
+      ...(typeof config.data?.count === 'number' ? { faces: config.data.count } : {}),
     };
   }
 

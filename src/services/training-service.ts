@@ -11,6 +11,7 @@ import { mediaVersion } from './media.ts';
 import type { Handlers } from './dispatcher.ts';
 import type { TrainerEvent } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
+import { formatDateTime } from '../shared/format-since.ts';
 import {
   MetricPoint,
   TrainingProgress,
@@ -403,7 +404,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       await mkdir(runDir(id), { recursive: true });
       const record: RunRecord = {
         id,
-        name: options.name ?? `${options.preset} · ${new Date().toLocaleString('en-GB')}`,
+        name: options.name ?? `${options.preset} · ${formatDateTime(new Date())}`,
         createdAt: new Date().toISOString(),
         options,
         totalSteps: options.steps,

@@ -25,6 +25,8 @@ export const ExplorerRun = z.object({
   imageSize: z.int(),
   /** Checkpoint steps, ascending (training keeps the last few). */
   steps: z.array(z.int()),
+  /** Faces the run trained on, when its config says (for "how trained is this"). */
+  faces: z.int().optional(),
 });
 export type ExplorerRun = z.infer<typeof ExplorerRun>;
 
