@@ -1,8 +1,8 @@
 import { ensureInferenceBackend } from './inference-backend.ts';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ServiceContext } from './context.ts';
+import { exportDestination, refuseOverwrite } from './export-files.ts';
 import type { Handlers } from './dispatcher.ts';
 import { KaoError } from '../shared/errors.ts';
 import { DirectionsJson, type ExplorerRun, type GeneratorManifest } from '../shared/explorer-schemas.ts';
@@ -158,7 +158,13 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ExplorerCh
       if (request.from.length !== run.zDim || request.to.length !== run.zDim) {
         throw new KaoError('invalid-input', `Both faces need ${run.zDim} latent values for this model.`);
       }
-      const outPath = await animationPath(request.outPath, request.format, run.id, request.step);
+      const outPath = await animationPath(
+        request.outPath,
+        request.format,
+        run.id,
+        request.step,
+        request.overwrite,
+      );
       const controller = new AbortController();
       exporting = controller;
       try {
@@ -202,12 +208,16 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ExplorerCh
     },
   };
 
-  /** A typed folder or file path, or `<data>/exports/`; the folder is created, the name made unique. */
+  /**
+   * A typed full folder or file path, or `<data>/exports/`; the folder is created, the name made unique.
+   * A typed file that exists is replaced only with `overwrite` (the UI asks first).
+   */
   async function animationPath(
     requested: string | undefined,
     format: 'webp' | 'gif',
     runId: string,
     step: number,
+    overwrite: boolean | undefined,
   ): Promise<string> {
     const name = `interpolation-${runId}-step-${step}-${timestamp()}.${format}`;
     if (!requested) {
@@ -215,12 +225,13 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ExplorerCh
       await mkdir(dir, { recursive: true });
       return join(dir, name);
     }
-    const path = userPath(requested, ctx.paths().root);
+    const path = exportDestination(requested, 'outPath');
     const ext = extname(path).toLowerCase();
     if (ext === '.webp' || ext === '.gif') {
       if (ext !== `.${format}`) {
         throw new KaoError('invalid-input', `The file name ends in ${ext} but the format is ${format}.`);
       }
+      await refuseOverwrite(path, overwrite, 'outPath');
       await mkdir(resolve(path, '..'), { recursive: true });
       return path;
     }
@@ -250,12 +261,6 @@ async function readCachedDirections(runDir: string, step: number, zDim: number) 
   } catch {
     return undefined;
   }
-}
-
-/** A path the user typed: `~/…` is the home folder, a relative path is inside the data folder. */
-export function userPath(typed: string, dataDir: string): string {
-  if (typed === '~' || typed.startsWith('~/')) return join(homedir(), typed.slice(1));
-  return resolve(dataDir, typed);
 }
 
 /** `20261127-093000`: sortable, safe in file names everywhere. */

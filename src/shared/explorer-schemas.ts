@@ -98,8 +98,10 @@ export const InterpolationExportRequest = z
     truncation: Truncation.default(1),
     /** Play a → b → a for a seamless loop. */
     pingPong: z.boolean().default(false),
-    /** A folder or a .webp/.gif file path; default `<data>/exports/`. */
+    /** A full folder or .webp/.gif file path; default `<data>/exports/`. */
     outPath: z.string().trim().min(1).max(4096).optional(),
+    /** Replace an existing file at `outPath` (otherwise such a request fails with code `exists`). */
+    overwrite: z.boolean().optional(),
   })
   .strict();
 

@@ -242,5 +242,16 @@ describe('explorer service over a real tiny run', () => {
         outPath: join(outDir, 'x.webp'),
       }),
     ).toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/format is gif/) });
+    // The same file again is replaced only when the request says so; relative paths are refused.
+    const again = { runId: run.id, step: 10, from, to, frames: 3, outPath: join(outDir, 'loop.webp') };
+    const before = await readFile(join(outDir, 'loop.webp'));
+    expect(await failure('explorer.exportInterpolation', again)).toMatchObject({ code: 'exists' });
+    expect(await readFile(join(outDir, 'loop.webp'))).toEqual(before);
+    expect(await call('explorer.exportInterpolation', { ...again, overwrite: true })).toMatchObject({
+      frames: 3,
+    });
+    expect(
+      await failure('explorer.exportInterpolation', { ...again, outPath: 'exports/loop.webp' }),
+    ).toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/full path/) });
   });
 });

@@ -4,6 +4,7 @@
  * cache, saving favorites and exporting animations. One instance lives for the whole session, so leaving
  * the screen and coming back keeps the face, the history and the loaded model.
  */
+import { KaoError } from '../../../shared/errors.ts';
 import type { ExplorerRun, Favorite, InterpolationExportResult } from '../../../shared/explorer-schemas.ts';
 import { History } from '../../../core/explorer/history.ts';
 import {
@@ -91,6 +92,8 @@ export class ExplorerState {
   exportProgress = $state.raw<{ done: number; total: number } | undefined>();
   exporting = $state(false);
   exported = $state.raw<InterpolationExportResult | undefined>();
+  /** The typed file an export would have replaced, while the panel asks. */
+  exportExists = $state<string | undefined>();
 
   /** Favorites of the open run: interpolation ends and arithmetic groups come from here. */
   favorites = $state.raw<Favorite[]>([]);
@@ -472,11 +475,12 @@ export class ExplorerState {
     return (await this.runtime.render([latent]))[0];
   }
 
-  async exportAnimation(outPath?: string): Promise<void> {
+  async exportAnimation(outPath?: string, overwrite = false): Promise<void> {
     const runtime = this.runtime;
     if (!runtime || !this.endpointA || !this.endpointB || this.exporting) return;
     this.exporting = true;
     this.exported = undefined;
+    this.exportExists = undefined;
     this.exportProgress = { done: 0, total: this.exportFrames };
     try {
       this.exported = await kao.invoke('explorer.exportInterpolation', {
@@ -488,9 +492,12 @@ export class ExplorerState {
         mode: this.interpolationMode,
         format: this.exportFormat,
         ...(outPath?.trim() ? { outPath: outPath.trim() } : {}),
+        ...(overwrite ? { overwrite: true } : {}),
       });
     } catch (error) {
-      this.notify('error', `The animation could not be exported: ${errorMessage(error)}`);
+      // The file is there already: the panel asks before replacing it.
+      if (error instanceof KaoError && error.code === 'exists') this.exportExists = outPath?.trim();
+      else this.notify('error', `The animation could not be exported: ${errorMessage(error)}`);
     } finally {
       this.exporting = false;
       this.exportProgress = undefined;
