@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   parseTarget,
@@ -14,6 +15,7 @@ import { contentDisposition } from '../../src/cli/web-downloads.ts';
 import { createNodeAppServices } from '../../src/services/node-services.ts';
 import type { AppServices } from '../../src/services/app-services.ts';
 import { dataDirProblem } from '../../src/services/data-dir.ts';
+import { SettingsService } from '../../src/services/settings.ts';
 import { shellSafeFileName } from '../../src/services/export-files.ts';
 import { writeStoredZip } from '../../src/services/zip.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
@@ -112,6 +114,17 @@ describe('data folder and export file rules', () => {
     ])
       expect(dataDirProblem(path, home), path).toBeUndefined();
     expect(dataDirProblem('data', home)).toMatch(/full path \(for example \/home\/me\/Kao Studio\)/);
+  });
+
+  it('a stored data folder that may not be one falls back to the default and is reported as repaired', () => {
+    for (const stored of ['/', 'relative/data', homedir()]) {
+      const service = new SettingsService(
+        { read: () => ({ dataDir: stored }), write: () => undefined },
+        '/srv/kao',
+      );
+      expect(service.get().dataDir, stored).toBe('/srv/kao');
+      expect(service.repaired, stored).toContain('dataDir');
+    }
   });
 
   it('makes shell-safe file names from display names', () => {
