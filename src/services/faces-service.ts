@@ -188,6 +188,8 @@ export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels
     const envPath = process.env['KAO_CASCADE'] || undefined;
     if (chosen || envPath) {
       try {
+        // A path stored through settings.set is checked like one chosen here: no size or SHA of other files.
+        if (chosen) await assertCascadeXml(chosen);
         const found = await resolveCascade({ cascadePath: chosen });
         return { ...base, state: 'ready', path: found.path, from: found.from === 'env' ? 'env' : 'option' };
       } catch (error) {

@@ -542,6 +542,21 @@ describe('kao serve under attack (a real process on 127.0.0.1)', () => {
       expect(answer.error?.message, path).toBe(`${path} is not a readable OpenCV cascade file (.xml).`);
       expect(Date.now() - started, path).toBeLessThan(5000);
     }
+    // Stored through settings.set instead, the status reports it just as plainly.
+    const settings = (await invoke('settings.get', {})).value as unknown as {
+      faces: Record<string, unknown>;
+    };
+    expect(
+      (
+        await invoke('settings.set', {
+          ...settings,
+          faces: { ...settings.faces, cascadePath: '/etc/passwd' },
+        })
+      ).ok,
+    ).toBe(true);
+    const state = (await invoke('faces.state', {})).value as unknown as { cascade: { message?: string } };
+    expect(state.cascade.message).toBe('/etc/passwd is not a readable OpenCV cascade file (.xml).');
+    await invoke('settings.set', settings);
     await expectAlive('cascade probes');
   });
 
