@@ -41,12 +41,13 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, Favorites
     return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split('\\').join('/') : undefined;
   };
 
-  function toFavorite(entry: FavoriteEntry): Favorite {
+  function toFavorite(entry: FavoriteEntry, runName?: string): Favorite {
     return {
       id: entry.id,
       name: entry.name,
       createdAt: entry.createdAt,
       runId: entry.runId,
+      ...(runName ? { runName } : {}),
       step: entry.step,
       truncation: entry.truncation,
       z: entry.z,
@@ -55,6 +56,15 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, Favorites
       imageSize: entry.image.size,
       modelAvailable: entry.modelAvailable,
     };
+  }
+
+  /** Favorites with their run's display name (read once per run, from the run folder's run.json). */
+  async function withRunNames(entries: FavoriteEntry[]): Promise<Favorite[]> {
+    const ids = [...new Set(entries.map((e) => e.runId))];
+    const names = new Map(
+      await Promise.all(ids.map(async (id) => [id, await runDisplayName(ctx.paths().runs, id)] as const)),
+    );
+    return entries.map((entry) => toFavorite(entry, names.get(entry.runId)));
   }
 
   /** Library errors as user errors: a missing favorite is `not-found`, bad values are `invalid-input`. */
@@ -85,7 +95,7 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, Favorites
     'favorites.list': async () => {
       const { favorites, problems } = await listFavorites(library());
       return {
-        favorites: favorites.map(toFavorite),
+        favorites: await withRunNames(favorites),
         problems,
         canCopy: !!ctx.platform.copyImage,
         canReveal: !!ctx.platform.revealInFolder,
@@ -105,18 +115,18 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, Favorites
       }
       await ensureInferenceBackend();
       // Unnamed favorites are named after the run as the app shows it, not its folder id.
-      const fallbackName = `${(await runDisplayName(runDir)) ?? runId} · step ${step}`;
+      const fallbackName = `${(await runDisplayName(ctx.paths().runs, runId)) ?? runId} · step ${step}`;
       const saved = await guarded(() =>
         saveFavorite(library(), { runDir, step, z, truncation, name: name ?? fallbackName }),
       );
       ctx.events.emit('favorites.changed', { reason: 'saved', id: saved.id });
-      return toFavorite(saved);
+      return (await withRunNames([saved]))[0]!;
     },
 
     'favorites.rename': async ({ id, name }) => {
       const renamed = await guarded(() => renameFavorite(library(), id, name));
       ctx.events.emit('favorites.changed', { reason: 'renamed', id });
-      return toFavorite(renamed);
+      return (await withRunNames([renamed]))[0]!;
     },
 
     'favorites.delete': async ({ id }) => {
@@ -191,9 +201,13 @@ async function pngPath(target: string, fileName: string, overwrite: boolean | un
 }
 
 /** The run's name from its `run.json` (as the Training screen shows it), if it has one. */
-async function runDisplayName(runDir: string): Promise<string | undefined> {
+async function runDisplayName(runsDir: string, runId: string): Promise<string | undefined> {
+  // Only a run folder's own name (favorite records are files on disk; never follow a `../` in one).
+  if (!/^[\w-]+$/.test(runId)) return undefined;
   try {
-    const record = JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8')) as { name?: unknown };
+    const record = JSON.parse(await readFile(join(runsDir, runId, 'run.json'), 'utf8')) as {
+      name?: unknown;
+    };
     return typeof record.name === 'string' && record.name.trim()
       ? record.name.trim().slice(0, 80)
       : undefined;

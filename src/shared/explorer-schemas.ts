@@ -128,6 +128,8 @@ export const Favorite = z.object({
   name: z.string(),
   createdAt: z.string(),
   runId: z.string(),
+  /** The run's name as the Training screen shows it, while its run.json is there. */
+  runName: z.string().optional(),
   step: z.int(),
   truncation: z.number(),
   z: z.array(z.number()),

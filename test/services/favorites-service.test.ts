@@ -82,6 +82,8 @@ describe('favorites service over a real tiny run', () => {
     });
     expect(saved).toMatchObject({
       name: 'Pink hair',
+      // The run as the app names it, beside its folder id.
+      runName: run.name,
       runId: run.id,
       step: 10,
       truncation: 0.7,
