@@ -331,6 +331,21 @@ describe('kao serve under attack (a real process on 127.0.0.1)', () => {
     }
   });
 
+  it('malformed WebSocket handshakes to /ws (with a valid session) are refused, the server stays up', async () => {
+    const base = `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${origin}\r\nCookie: ${cookie}\r\n`;
+    const key = `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n`;
+    for (const headers of [
+      `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n`, // no key
+      `Upgrade: websocket\r\nConnection: Upgrade\r\n${key}Sec-WebSocket-Version: 99\r\n`,
+      `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n`,
+      `Upgrade: h2c\r\nConnection: Upgrade\r\n${key}Sec-WebSocket-Version: 13\r\n`,
+      `Upgrade: websocket\r\nConnection: keep-alive\r\n${key}Sec-WebSocket-Version: 13\r\n`,
+    ]) {
+      expect(status(await raw(base + headers + '\r\n', 1000)), headers).not.toBe(101);
+      await expectAlive(headers);
+    }
+  });
+
   it('crash 2: tokens and cookies whose UTF-8 byte length differs from the secret are refused', async () => {
     const sameChars = 'a'.repeat(token.length - 1) + 'é';
     await expect(ws({ path: `/ws?token=${encodeURIComponent(sameChars)}`, cookie: '' })).rejects.toThrow(
