@@ -3,7 +3,7 @@ import type { Envelope, WireError } from '../../../shared/errors.ts';
 
 /**
  * The browser side of `kao serve`: the same bridge as the preload's, over one WebSocket. The server
- * checks the token cookie and our Origin; requests made while disconnected fail instead of hanging.
+ * checks the session cookie and our Origin; requests made while disconnected fail instead of hanging.
  */
 export function createWebBridge(): KaoBridge {
   const listeners = new Map<string, Set<(payload: unknown) => void>>();
