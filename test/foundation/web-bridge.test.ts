@@ -79,12 +79,8 @@ describe('kao serve web bridge', () => {
     // The URL token is never accepted on the WebSocket, and neither is the token as a cookie.
     await expect(connect({ query: `?token=${bridge.token}` })).rejects.toThrow(/403/);
     await expect(connect({ cookie: `${bridge.cookieName}=${bridge.token}` })).rejects.toThrow(/403/);
-    await expect(
-      connect({ cookie: session, origin: 'http://evil.example' }),
-    ).rejects.toThrow(/403/);
-    await expect(
-      connect({ cookie: session, origin: 'http://localhost:1' }),
-    ).rejects.toThrow(/403/);
+    await expect(connect({ cookie: session, origin: 'http://evil.example' })).rejects.toThrow(/403/);
+    await expect(connect({ cookie: session, origin: 'http://localhost:1' })).rejects.toThrow(/403/);
     const ws = await connect({ cookie: session });
     ws.close();
   });
