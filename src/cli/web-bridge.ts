@@ -88,7 +88,14 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
   });
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!access.hostAllowed(req.headers.host)) return send(res, 421, 'Unknown host.');
+    if (!access.hostAllowed(req.headers.host)) {
+      return send(
+        res,
+        421,
+        `Kao Studio answers only at http://127.0.0.1:${access.port}/ or http://localhost:${access.port}/. ` +
+          'Through an SSH tunnel, use the same port on both ends (ssh -L PORT:127.0.0.1:PORT).',
+      );
+    }
     const target = parseTarget(req.url);
     if (!target) return send(res, 400, 'Bad request target.');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method not allowed.');

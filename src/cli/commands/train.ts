@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   backendChoices,
   choiceOption,
@@ -131,6 +132,8 @@ export const trainCommand: CliCommand = {
           owner: 'kao train',
           // wasm is single-threaded: split each batch over one worker thread per core unless told otherwise.
           workers: workersOption ?? (backend.name === 'wasm' ? defaultWorkerCount() : 1),
+          // The built CLI's workers are bundles beside it (src/cli/entry.ts); from the sources, worker.ts.
+          ...(process.env.KAO_GAN_WORKER ? { workerUrl: pathToFileURL(process.env.KAO_GAN_WORKER) } : {}),
         },
         {
           control,
