@@ -5,7 +5,8 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 export default defineConfig({
   main: {
     build: {
-      rollupOptions: { input: { index: resolve('src/main/index.ts') } },
+      // cli: the `kao` CLI for plain Node, with the trainer and workers bundled beside it (src/cli/entry.ts).
+      rollupOptions: { input: { index: resolve('src/main/index.ts'), cli: resolve('src/cli/entry.ts') } },
     },
   },
   preload: {

@@ -1,51 +1,18 @@
 /// <reference lib="dom" />
-import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
-import { facesDir } from '../test/helpers/shared-data.ts';
 import { startKaoTrain } from '../test/helpers/kao-train.ts';
 import { makeTempDir } from '../test/helpers/temp-dir.ts';
-import { FACES_LOG_FILE, type ImageRecord } from '../src/core/faces/index-store.ts';
+import { seedFaces } from './seed-faces.ts';
 
 let app: ServedApp;
 let browser: Browser;
 let cleanup: () => Promise<void>;
-
-/**
- * A small kept-face set in the faces core's layout: the crops beside `faces-log.jsonl`, one image record
- * per crop (the log is what an extraction appends before it compacts into faces-index.json).
- */
-async function seedFaces(dataDir: string, count: number): Promise<void> {
-  const dir = join(dataDir, 'faces');
-  await mkdir(dir, { recursive: true });
-  const files = (await readdir(facesDir))
-    .filter((f) => f.endsWith('.jpg'))
-    .sort()
-    .slice(0, count);
-  const lines: string[] = [];
-  for (const [i, file] of files.entries()) {
-    await copyFile(join(facesDir, file), join(dir, file));
-    const box = { x: 0, y: 0, width: 96, height: 96 };
-    const record: ImageRecord = {
-      source: `illustration-${i}.jpg`,
-      bytes: (await stat(join(facesDir, file))).size,
-      status: 'ok',
-      width: 96,
-      height: 96,
-      faces: [
-        { id: `face-${i}`, box, crop: box, cropSize: 96, hash: i.toString(16).padStart(16, '0'), file },
-      ],
-      duplicates: [],
-      tooSmall: [],
-    };
-    lines.push(JSON.stringify(record));
-  }
-  await writeFile(join(dir, FACES_LOG_FILE), lines.join('\n') + '\n');
-}
 
 beforeAll(async () => {
   const temp = await makeTempDir('kao-e2e-training-');

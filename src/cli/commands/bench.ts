@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import {
   CliError,
   intOption,
@@ -75,6 +76,7 @@ export const benchCommand: CliCommand = {
           steps,
           warmup,
           gStepsPerD,
+          ...(process.env.KAO_GAN_WORKER ? { workerUrl: pathToFileURL(process.env.KAO_GAN_WORKER) } : {}),
           onProgress: (e) => {
             if (e.type === 'step')
               bar.update(e.done, e.total, `${e.warmup ? 'warm-up ' : ''}${(e.ms / 1000).toFixed(2)} s/step`);
