@@ -21,15 +21,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/shared/rng.ts';
 import { selectBackend } from '../src/core/gan/backend.ts';
-import {
-  augmentKinds,
-  isPresetName,
-  lossKinds,
-  resolveGanConfig,
-  upsampleKinds,
-  type AugmentKind,
-  type GanConfigOverrides,
-} from '../src/core/gan/config.ts';
+import { isPresetName, resolveGanConfig, type GanConfigOverrides } from '../src/core/gan/config.ts';
+import { recipeFlags, recipeOverrides } from '../src/cli/recipe-options.ts';
 import { listImageFiles } from '../src/core/gan/data.ts';
 import { evaluateRun, type EvaluationResult } from '../src/core/gan/evaluate.ts';
 import { runTraining } from '../src/core/gan/run.ts';
@@ -49,18 +42,7 @@ const { values } = parseArgs({
     minutes: { type: 'string' },
     'cpu-minutes': { type: 'string' },
     workers: { type: 'string' },
-    'g-width': { type: 'string' },
-    'd-width': { type: 'string' },
-    'lr-g': { type: 'string' },
-    'lr-d': { type: 'string' },
-    'g-steps': { type: 'string' },
-    batch: { type: 'string' },
-    upsample: { type: 'string' },
-    loss: { type: 'string' },
-    augment: { type: 'string' },
-    ema: { type: 'string' },
-    'spectral-norm': { type: 'boolean' },
-    'minibatch-std': { type: 'boolean' },
+    ...recipeFlags,
     faces: { type: 'string', default: join(root, '..', 'shared', 'data', 'faces') },
     out: { type: 'string', default: join(root, 'docs', 'quality', 'results.jsonl') },
     'keep-dir': { type: 'string' },
@@ -72,49 +54,22 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function number(name: keyof typeof values): number | undefined {
+function number(name: 'seed' | 'train' | 'minutes' | 'cpu-minutes' | 'workers'): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isFinite(n)) fail(`--${name} must be a number, got ${String(raw)}`);
+  if (!Number.isFinite(n) || n <= 0) fail(`--${name} must be a positive number, got ${raw}`);
   return n;
-}
-
-function choice<T extends string>(name: keyof typeof values, allowed: readonly T[]): T | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  if (!allowed.includes(raw as T)) fail(`--${name} must be one of ${allowed.join(', ')}`);
-  return raw as T;
 }
 
 const preset = values.preset!;
 if (!isPresetName(preset)) fail(`unknown preset ${preset}`);
-const augment =
-  values.augment === undefined
-    ? undefined
-    : values.augment === 'none'
-      ? []
-      : values.augment.split(',').map((kind) => {
-          if (!augmentKinds.includes(kind as AugmentKind))
-            fail(`--augment takes none or a list of ${augmentKinds.join(', ')}`);
-          return kind as AugmentKind;
-        });
-const overrides: GanConfigOverrides = Object.fromEntries(
-  Object.entries({
-    gWidth: number('g-width'),
-    dWidth: number('d-width'),
-    lrG: number('lr-g'),
-    lrD: number('lr-d'),
-    gStepsPerD: number('g-steps'),
-    batchSize: number('batch'),
-    upsample: choice('upsample', upsampleKinds),
-    loss: choice('loss', lossKinds),
-    augment,
-    emaDecay: number('ema'),
-    spectralNorm: values['spectral-norm'],
-    minibatchStd: values['minibatch-std'],
-  }).filter(([, v]) => v !== undefined),
-);
+let overrides: GanConfigOverrides;
+try {
+  overrides = recipeOverrides(values);
+} catch (error) {
+  fail((error as Error).message);
+}
 const config = resolveGanConfig(preset, overrides);
 const seed = number('seed')!;
 const trainCount = number('train')!;
@@ -144,7 +99,8 @@ const cpuSeconds = () => {
   return (used.user + used.system) / 1e6;
 };
 const wallSeconds = () => (performance.now() - startWall) / 1000;
-const spent = () => (wallBudget !== undefined ? wallSeconds() / 60 / wallBudget : cpuSeconds() / 60 / cpuBudget!);
+const spent = () =>
+  wallBudget !== undefined ? wallSeconds() / 60 / wallBudget : cpuSeconds() / 60 / cpuBudget!;
 let lastReport = 0;
 const result = await runTraining(
   {
@@ -189,7 +145,8 @@ const grid = join(runDir, 'samples', `step-${result.step}.png`);
 if (!grids.includes(`step-${result.step}.png`)) fail(`no sample grid for step ${result.step}`);
 await copyFile(grid, join(runDir, 'final-grid.png'));
 
-const levels = (e: EvaluationResult) => Object.fromEntries(e.swd.levels.map((l) => [l.resolution, round(l.swd)]));
+const levels = (e: EvaluationResult) =>
+  Object.fromEntries(e.swd.levels.map((l) => [l.resolution, round(l.swd)]));
 function round(x: number): number {
   return Math.round(x * 100) / 100;
 }

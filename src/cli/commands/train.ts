@@ -13,7 +13,8 @@ import {
   type CliCommand,
 } from '../command.ts';
 import { RunControl } from '../../core/util/run-control.ts';
-import { presetNames, type GanConfigOverrides } from '../../core/gan/config.ts';
+import { presetNames } from '../../core/gan/config.ts';
+import { recipeFlags, recipeOverrides, recipeUsage } from '../recipe-options.ts';
 import { listTrainingImages } from '../../core/faces/training-set.ts';
 import { readRunConfig } from '../../core/gan/run-folder.ts';
 import { runTraining, type TrainingResult } from '../../core/gan/run.ts';
@@ -21,9 +22,9 @@ import { assertRunNotLocked } from '../../core/gan/run-lock.ts';
 import { defaultWorkerCount } from '../../core/gan/parallel/trainer.ts';
 
 const usage =
-  'kao train --data DIR --run DIR [--preset anime-48|dcgan-64|tiny] [--steps N | --epochs N] [--batch 64] ' +
+  `kao train --data DIR --run DIR [--preset ${presetNames.join('|')}] [--steps N | --epochs N] ` +
   '[--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu] [--seed N] [--checkpoint-every N] [--sample-every N] ' +
-  '[--swd-every N] [--swd-images N] [--log-every N] [--g-width X] [--d-width X] [--lr X] [--workers N] [--json]';
+  `[--swd-every N] [--swd-images N] [--log-every N] [--workers N] [--json] ${recipeUsage}`;
 
 /** Training images in a folder: a `kao faces` output (kept faces only) or any folder of images. */
 export async function trainingImages(dir: string): Promise<string[]> {
@@ -45,7 +46,6 @@ export const trainCommand: CliCommand = {
         preset: { type: 'string' },
         steps: { type: 'string' },
         epochs: { type: 'string' },
-        batch: { type: 'string' },
         backend: { type: 'string' },
         workers: { type: 'string' },
         seed: { type: 'string' },
@@ -54,9 +54,7 @@ export const trainCommand: CliCommand = {
         'swd-every': { type: 'string' },
         'swd-images': { type: 'string' },
         'log-every': { type: 'string' },
-        'g-width': { type: 'string' },
-        'd-width': { type: 'string' },
-        lr: { type: 'string' },
+        ...recipeFlags,
       },
       usage,
     );
@@ -68,16 +66,7 @@ export const trainCommand: CliCommand = {
     const preset = choiceOption(values.preset, 'preset', presetNames);
     const backendChoice = choiceOption(values.backend, 'backend', backendChoices) ?? 'auto';
     const epochs = numberOption(values.epochs, 'epochs', { above: 0 });
-    const lr = numberOption(values.lr, 'lr', { above: 0 });
-    const overrides: GanConfigOverrides = Object.fromEntries(
-      Object.entries({
-        batchSize: intOption(values.batch, 'batch', 1),
-        gWidth: numberOption(values['g-width'], 'g-width', { above: 0 }),
-        dWidth: numberOption(values['d-width'], 'd-width', { above: 0 }),
-        lrG: lr,
-        lrD: lr,
-      }).filter(([, v]) => v !== undefined),
-    );
+    const overrides = recipeOverrides(values);
     const seed = intOption(values.seed, 'seed', 0);
     const steps = intOption(values.steps, 'steps', 1);
     const checkpointEvery = intOption(values['checkpoint-every'], 'checkpoint-every', 0);
