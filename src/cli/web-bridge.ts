@@ -240,7 +240,15 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     });
     const sendMessage = (message: WsServerMessage): void => {
       if (ws.readyState !== ws.OPEN) return;
-      ws.send(JSON.stringify(message), (error) => {
+      let text: string;
+      try {
+        text = JSON.stringify(message);
+      } catch (error) {
+        // An event payload that cannot be serialised must not throw into the service that emitted it.
+        log(`cannot send ${message.kind}: ${(error as Error)?.message ?? String(error)}`);
+        return;
+      }
+      ws.send(text, (error) => {
         if (error) ws.terminate();
       });
     };
