@@ -14,7 +14,7 @@ import { isPresetName, presetNames, type PresetName } from '../../core/gan/confi
 
 const usage =
   'kao bench [--preset anime-48|dcgan-64|tiny] [--batch N] [--backend tensorflow-gpu|webgpu|tensorflow|wasm|cpu] ' +
-  '[--workers N] [--steps N] [--warmup N] [--g-steps N] [--json]';
+  '[--workers N] [--steps N] [--warmup N] [--g-steps N] [--tfjs-webgpu] [--json]';
 
 export const benchCommand: CliCommand = {
   name: 'bench',
@@ -31,6 +31,8 @@ export const benchCommand: CliCommand = {
         steps: { type: 'string' },
         warmup: { type: 'string' },
         'g-steps': { type: 'string' },
+        // webgpu through tfjs-backend-webgpu op by op, instead of Kao's WebGPU engine (for comparisons).
+        'tfjs-webgpu': { type: 'boolean' },
       },
       usage,
     );
@@ -118,7 +120,13 @@ const columns: Array<[string, (r: BenchRow) => string]> = [
 
 function formatRow(row: BenchRow): string {
   const spread = `${Math.min(...row.stepMs).toFixed(0)}–${Math.max(...row.stepMs).toFixed(0)} ms`;
-  return `${row.backend} ${row.preset}: ${row.imagesPerSec.toFixed(2)} images/s (median of ${row.stepMs.length} steps, ${spread})`;
+  const engine =
+    row.dispatchesPerStep !== undefined
+      ? `; Kao's WebGPU engine: ${row.dispatchesPerStep} dispatches/step, ${row.readbacksPerStep} blocking read-backs/step`
+      : row.engine === 'tfjs'
+        ? '; tfjs-backend-webgpu op by op'
+        : '';
+  return `${row.backend} ${row.preset}: ${row.imagesPerSec.toFixed(2)} images/s (${row.dispatchesPerStep !== undefined ? 'end to end over' : 'median of'} ${row.stepMs.length} steps, ${spread}${engine})`;
 }
 
 export function formatTable(rows: BenchRow[]): string {

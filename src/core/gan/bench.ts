@@ -21,6 +21,8 @@ import { resolveGanConfig, type GanConfig, type PresetName } from './config.ts';
 import { createGan, disposeGan } from './models.ts';
 import { trainStep } from './step.ts';
 import { ParallelTrainer, defaultWorkerCount } from './parallel/trainer.ts';
+import { webGpuEngineSupport } from './webgpu/support.ts';
+import { WebGpuTrainer } from './webgpu/trainer.ts';
 import { Rng } from '../../shared/rng.ts';
 
 export interface BenchRow {
@@ -36,6 +38,12 @@ export interface BenchRow {
   gflopsPerSec: number;
   /** Every timed step, in ms, for the spread. */
   stepMs: number[];
+  /** webgpu only: which engine trained ('kao': src/core/gan/webgpu; 'tfjs': op by op, when Kao's refuses the config). */
+  engine?: 'kao' | 'tfjs';
+  /** Kao's WebGPU engine: compute dispatches one step records. */
+  dispatchesPerStep?: number;
+  /** Kao's WebGPU engine: times per timed step the host waited for GPU data (loss read-backs). */
+  readbacksPerStep?: number;
 }
 
 export interface BenchOptions {
@@ -51,6 +59,8 @@ export interface BenchOptions {
   gStepsPerD?: number;
   /** The data-parallel worker's entry when it is not beside the sources (a bundled app). */
   workerUrl?: URL;
+  /** On webgpu, train through tfjs-backend-webgpu op by op instead of Kao's WebGPU engine (comparisons). */
+  tfjsWebGpu?: boolean;
   onProgress?: (event: BenchProgress) => void;
 }
 
@@ -132,10 +142,20 @@ export async function benchTraining(options: BenchOptions): Promise<BenchRow> {
   const z = rng.normalArray(batch * config.zDim);
   const gan = createGan(config, 1);
   let trainer: ParallelTrainer | undefined;
+  let gpuTrainer: WebGpuTrainer | undefined;
   const stepMs: number[] = [];
+  let engineStats: Pick<BenchRow, 'engine' | 'dispatchesPerStep' | 'readbacksPerStep'> = {};
+  // Kao's WebGPU engine returns before the GPU has finished (losses arrive later), so its steps are
+  // timed as a whole: from a drained queue after the warm-up to a drained queue after the last step.
+  let wallMs: number | undefined;
   try {
     let runStep: () => Promise<unknown>;
-    if (workers > 1) {
+    const useEngine = backend === 'webgpu' && !options.tfjsWebGpu && webGpuEngineSupport(config).ok;
+    if (useEngine) {
+      gpuTrainer = await WebGpuTrainer.create(gan);
+      const t = gpuTrainer;
+      runStep = () => t.step(real, z);
+    } else if (workers > 1) {
       trainer = await ParallelTrainer.create(gan, {
         workers,
         backend,
@@ -149,18 +169,36 @@ export async function benchTraining(options: BenchOptions): Promise<BenchRow> {
       runStep = () => trainStep(gan, realT, zT);
     }
     const total = warmup + steps;
+    let timedFrom = 0;
+    let blockingBefore = 0;
     for (let i = 0; i < total; i++) {
+      if (i === warmup && gpuTrainer) {
+        await gpuTrainer.flush();
+        blockingBefore = gpuTrainer.counters.blockingReadbacks;
+        timedFrom = performance.now();
+      }
       const t0 = performance.now();
       await runStep();
       const ms = performance.now() - t0;
       if (i >= warmup) stepMs.push(ms);
       options.onProgress?.({ type: 'step', preset, backend, done: i + 1, total, warmup: i < warmup, ms });
     }
+    if (gpuTrainer) {
+      const blocking = gpuTrainer.counters.blockingReadbacks - blockingBefore;
+      await gpuTrainer.flush();
+      wallMs = performance.now() - timedFrom;
+      engineStats = {
+        engine: 'kao',
+        dispatchesPerStep: gpuTrainer.counters.dispatchesPerStep,
+        readbacksPerStep: blocking / steps,
+      };
+    } else if (backend === 'webgpu') engineStats = { engine: 'tfjs' };
   } finally {
+    await gpuTrainer?.dispose();
     await trainer?.dispose();
     disposeGan(gan);
   }
-  const msPerStep = median(stepMs);
+  const msPerStep = wallMs !== undefined ? wallMs / steps : median(stepMs);
   const gflopsPerStep = trainingStepFlops(config, batch) / 1e9;
   return {
     backend,
@@ -173,5 +211,6 @@ export async function benchTraining(options: BenchOptions): Promise<BenchRow> {
     gflopsPerStep,
     gflopsPerSec: (gflopsPerStep * 1000) / msPerStep,
     stepMs,
+    ...engineStats,
   };
 }
