@@ -11,6 +11,7 @@ export function createWebBridge(): KaoBridge {
   let nextId = 1;
   let socket: WebSocket | undefined;
   let opened: Promise<WebSocket> | undefined;
+  let sessionEnded = false;
 
   function connect(): Promise<WebSocket> {
     if (opened) return opened;
@@ -28,11 +29,12 @@ export function createWebBridge(): KaoBridge {
         for (const [, settle] of pending) settle({ ok: false, error });
         pending.clear();
         emit('bridge.disconnected', null);
+        if (sessionEnded) return;
         setTimeout(
           () =>
             void connect().then(
               () => emit('bridge.reconnected', null),
-              () => undefined,
+              () => void checkSession(),
             ),
           1500,
         );
@@ -50,6 +52,25 @@ export function createWebBridge(): KaoBridge {
       };
     });
     return opened;
+  }
+
+  /**
+   * A server that answers but refuses our cookie was restarted: its session (and the link it printed) is
+   * new, so retrying cannot help. Say so once and stop; while the server is simply down, keep retrying.
+   */
+  async function checkSession(): Promise<void> {
+    if (sessionEnded) return;
+    const status = await fetch('/', { method: 'HEAD', cache: 'no-store' }).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status !== 401) return;
+    sessionEnded = true;
+    emit('app.notice', {
+      level: 'error',
+      message:
+        'This browser session of Kao Studio has ended because kao serve was restarted. Open the new link it printed.',
+    });
   }
 
   function emit(event: string, payload: unknown): void {
