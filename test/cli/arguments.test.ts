@@ -68,7 +68,7 @@ describe('kao arguments and backend probing', () => {
         ['train', '--data', facesDir, '--run', run, '--preset', 'big'],
         /--preset must be one of anime-48, dcgan-64, tiny, got "big"/,
       ],
-      [['train', '--data', facesDir, '--run', run, '--lr', '0'], /--lr must be a number > 0, got "0"/],
+      [['train', '--data', facesDir, '--run', run, '--lr', '0'], /--lr must be a number > 0.*, got "0"/],
       [
         ['faces', '--in', tmp.dir, '--out', join(tmp.dir, 'f'), '--size', '100'],
         /^kao faces: --size must be one of 64, 96, 128, got "100"\n$/,
@@ -93,7 +93,7 @@ describe('kao arguments and backend probing', () => {
       expect(result.stderr).toMatch(cases[i]![1]);
       expect(result.stderr).not.toMatch(/Warning|vkCreateInstance|Dawn|backend:/);
     });
-  });
+  }, 240_000);
 
   it('keeps Dawn and Vulkan output out of the terminal and says it in the backend reason', async () => {
     const result = await kao([
@@ -111,18 +111,20 @@ describe('kao arguments and backend probing', () => {
       /^kao train: --backend: webgpu: no WebGPU adapter: no GPU with a Vulkan, Metal or Direct3D 12 driver \(driver said: vkCreateInstance failed with VK_ERROR_INCOMPATIBLE_DRIVER, and \d+ more messages\)\n$/,
     );
     expect(result.stderr).not.toMatch(/^Warning|\.cpp:\d+/m);
-  });
+  }, 120_000);
 
   it('lists every backend the core knows, and summarises driver output in one line', () => {
     expect([...backendChoices]).toEqual(['auto', ...backendNames]);
+    // What Dawn prints on a machine whose only Vulkan driver is Mesa's software one (lavapipe), headless.
     expect(
       summariseDriverOutput(
         'error: XDG_RUNTIME_DIR is invalid or not set in the environment.\n' +
           'error: XDG_RUNTIME_DIR is invalid or not set in the environment.\n' +
-          'Warning: vkCreateInstance failed with VK_ERROR_INCOMPATIBLE_DRIVER\n' +
-          '    at CheckVkSuccessImpl (/dawn/src/dawn/native/vulkan/VulkanError.cpp:106)\n',
+          'Warning: Vulkan shaderUniform*ArrayDynamicIndexing required.\n' +
+          ' - While initializing adapter (backend=BackendType::Vulkan)\n' +
+          '    at InitializeImpl (/dawn/src/dawn/native/vulkan/PhysicalDeviceVk.cpp:257)\n',
       ),
-    ).toBe('driver said: vkCreateInstance failed with VK_ERROR_INCOMPATIBLE_DRIVER, and 1 more message');
+    ).toBe('driver said: Vulkan shaderUniform*ArrayDynamicIndexing required., and 1 more message');
     expect(summariseDriverOutput('\n  \n')).toBeUndefined();
   });
 });

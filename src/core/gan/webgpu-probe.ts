@@ -74,8 +74,8 @@ export async function probeWebGpu(): Promise<WebGpuProbeResult> {
 
 /**
  * One line from what Vulkan, Mesa and Dawn printed: the last message (usually the conclusion, such as
- * "vkCreateInstance failed with VK_ERROR_INCOMPATIBLE_DRIVER"), and how many others there were. Stack
- * frames and source locations are dropped.
+ * "vkCreateInstance failed with VK_ERROR_INCOMPATIBLE_DRIVER" or "Vulkan shaderUniform*ArrayDynamicIndexing
+ * required."), and how many others there were. Stack frames, context lines and source locations are dropped.
  */
 export function summariseDriverOutput(stderr: string): string | undefined {
   const messages: string[] = [];
@@ -84,7 +84,8 @@ export function summariseDriverOutput(stderr: string): string | undefined {
       .trim()
       .replace(/^(warning|error|info)\s*:\s*/i, '')
       .trim();
-    if (!line || /^at\s/.test(line) || messages.includes(line)) continue;
+    // Stack frames ("at …") and Dawn's context lines ("- While initializing adapter …") are not the message.
+    if (!line || /^(at\s|-\s)/.test(line) || messages.includes(line)) continue;
     messages.push(line.length > 160 ? `${line.slice(0, 157)}…` : line);
   }
   if (messages.length === 0) return undefined;
