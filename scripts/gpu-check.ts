@@ -4,7 +4,11 @@
  *   2. one whole DCGAN gradient step (D and G) on webgpu against the pure-JS cpu backend, for the tiny
  *      preset and a quarter-width anime-48: the relative error of every gradient and both losses,
  *   3. no tensor left behind by training steps on the GPU,
- *   4. `kao bench` rows for webgpu: anime-48 and dcgan-64 at batch 64 (as the README reports them).
+ *   4. `kao bench` rows for webgpu: anime-48 and dcgan-64 at batch 64 (as the README reports them),
+ *      through tfjs-backend-webgpu op by op,
+ *   5. Kao's WebGPU engine (src/core/gan/webgpu): one step's gradients vs the cpu backend (tiny and
+ *      quarter-width anime-48), GPU buffers steady over steps, and its bench rows (images/s,
+ *      dispatches and blocking read-backs per step) for the same presets.
  * Prints one JSON object per line. `node --import tsx scripts/gpu-check.ts [--quick]`; the device runs a
  * bundle of it (see docs/performance.md, "WebGPU on a real GPU").
  */
@@ -15,6 +19,8 @@ import { resolveGanConfig, type PresetName } from '../src/core/gan/config.ts';
 import { createGan, disposeGan } from '../src/core/gan/models.ts';
 import { trainStep } from '../src/core/gan/step.ts';
 import { ganGradientsOn } from '../test/helpers/gan-gradients.ts';
+import { compareEngineGradients } from '../test/helpers/webgpu-gradients.ts';
+import { WebGpuTrainer } from '../src/core/gan/webgpu/trainer.ts';
 
 const quick = process.argv.includes('--quick');
 const print = (value: object): void => void process.stdout.write(JSON.stringify(value) + '\n');
@@ -79,9 +85,63 @@ for (const preset of presets) {
       batch: 64,
       steps: quick ? 3 : 10,
       warmup: 3,
+      tfjsWebGpu: true,
       ...(gStepsPerD ? { gStepsPerD } : {}),
     });
     print({ check: 'bench', ...row, stepMs: row.stepMs.map((ms) => Math.round(ms)) });
+  }
+}
+
+// Kao's WebGPU engine. Its gradients are compared with the cpu backend's step.ts.
+await tf.setBackend('cpu');
+for (const [preset, overrides, batch] of [
+  ['tiny', {}, 8],
+  ['anime-48', { gWidth: 0.25, dWidth: 0.25 }, 4],
+] as const) {
+  const config = resolveGanConfig(preset, { ...overrides, batchSize: batch, gStepsPerD: 1 });
+  print({
+    check: 'engine gradients vs cpu',
+    preset,
+    overrides,
+    batch,
+    ...(await compareEngineGradients(config, batch)),
+  });
+}
+
+{
+  const config = resolveGanConfig('anime-48', { batchSize: 64 });
+  const gan = createGan(config, 1);
+  const trainer = await WebGpuTrainer.create(gan);
+  // Deterministic inputs in range; their values do not matter for a leak and speed check.
+  const real = Float32Array.from({ length: 64 * 48 * 48 * 3 }, (_, i) => Math.sin(i) * 0.9);
+  const z = Float32Array.from({ length: 64 * config.zDim }, (_, i) => Math.cos(i));
+  await trainer.step(real, z);
+  await trainer.flush();
+  const before = trainer.context.liveBuffers;
+  for (let i = 0; i < 20; i++) await trainer.step(real, z);
+  const last = await trainer.flush();
+  print({
+    check: 'engine no leaks',
+    buffersBefore: before,
+    buffersAfter: trainer.context.liveBuffers,
+    last,
+    counters: trainer.counters,
+  });
+  await trainer.dispose();
+  disposeGan(gan);
+}
+
+for (const preset of presets) {
+  for (const gStepsPerD of preset === 'anime-48' ? [1, 2] : [undefined]) {
+    const row = await benchTraining({
+      backend: 'webgpu',
+      preset,
+      batch: 64,
+      steps: quick ? 20 : 50,
+      warmup: 5,
+      ...(gStepsPerD ? { gStepsPerD } : {}),
+    });
+    print({ check: 'engine bench', ...row, stepMs: row.stepMs.map((ms) => Math.round(ms * 10) / 10) });
   }
 }
 
