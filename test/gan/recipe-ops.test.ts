@@ -7,9 +7,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/core/gan/backend.ts';
-import { resolveGanConfig } from '../../src/core/gan/config.ts';
+import { resolveGanConfig, type AugmentKind } from '../../src/core/gan/config.ts';
 import { createGan, disposeGan, generatorForward } from '../../src/core/gan/models.ts';
-import { augmentDraws, diffAugment, DRAWS_PER_IMAGE } from '../../src/core/gan/recipe/diff-augment.ts';
+import {
+  augmentDraws,
+  diffAugment,
+  diffAugmentComposed,
+  DRAWS_PER_IMAGE,
+} from '../../src/core/gan/recipe/diff-augment.ts';
 import { emaDecayAt, reestimateEmaStats, updateEma } from '../../src/core/gan/recipe/ema.ts';
 import { minibatchStdDev } from '../../src/core/gan/recipe/minibatch-std.ts';
 import {
@@ -271,6 +276,40 @@ describe('DiffAugment', () => {
       const mean = img.reduce((s, v) => s + v, 0) / 48;
       const expected = img.map((v) => (v - mean) * (d(2) + 0.5) + mean);
       expect(relativeError(out.subarray(b * 48, (b + 1) * 48), expected)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('the fused kernel equals the tf-op composition, forward and gradient, on wasm and cpu', async () => {
+    const shape: [number, number, number, number] = [6, 12, 12, 3];
+    const xData = randomArray(6 * 12 * 12 * 3, 16);
+    const dyData = randomArray(6 * 12 * 12 * 3, 17);
+    const draws = augmentDraws(plan, 2, 6);
+    const combos: AugmentKind[][] = [
+      ['color'],
+      ['translation'],
+      ['cutout'],
+      ['color', 'translation', 'cutout'],
+    ];
+    for (const backend of ['wasm', 'cpu'] as const) {
+      for (const kinds of combos) {
+        const run = (op: typeof diffAugment) => () => {
+          const x = tf.tensor4d(xData, shape);
+          const dy = tf.tensor4d(dyData, shape);
+          const y = op(x, kinds, draws);
+          const dx = tf.grad((v) =>
+            op(v as tf.Tensor4D, kinds, draws)
+              .mul(dy)
+              .sum(),
+          )(x);
+          return [y, dx];
+        };
+        const [fused, composed] = [
+          await on(backend, run(diffAugment)),
+          await on(backend, run(diffAugmentComposed)),
+        ];
+        expect(relativeError(fused[0]!, composed[0]!)).toBeLessThan(1e-5);
+        expect(relativeError(fused[1]!, composed[1]!)).toBeLessThan(1e-5);
+      }
     }
   });
 

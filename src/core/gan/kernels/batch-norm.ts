@@ -14,7 +14,7 @@
  * are outputs too (the generator keeps running statistics) and are differentiable.
  */
 import * as tf from '@tensorflow/tfjs';
-import { allocate, floatOffset, heapFloats } from './wasm-kernel-call.ts';
+import { cpuMemory, wasmMemory, type KernelCall, type KernelMemory, type View } from './kernel-memory.ts';
 
 export const BATCH_NORM_ACTIVATION = 'KaoBatchNormActivation';
 export const BATCH_NORM_ACTIVATION_GRAD = 'KaoBatchNormActivationGrad';
@@ -44,20 +44,6 @@ function slopeOf(activation: BatchNormActivationKind): number {
   if (activation === 'relu') return 0;
   if (activation === 'linear') return 1;
   return activation.leak;
-}
-
-/**
- * A float tensor's values: the array they live in (the whole wasm heap, or a cpu array), the same
- * memory as int32 (the gradient reads the sign bits of y) and the index of the first value.
- */
-interface View {
-  a: Float32Array;
-  bits: Int32Array;
-  o: number;
-}
-
-function viewOf(a: Float32Array, o: number): View {
-  return { a, bits: new Int32Array(a.buffer, a.byteOffset, a.length), o };
 }
 
 /** Rows per cache block of the 4-channel column loops: about 32 KB of x. */
@@ -424,7 +410,7 @@ function gradValues(
   inputGradient(dy, x, y, dx, mu, a, b, bias, alpha, rows, channels);
 }
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
+type KernelArgs = KernelCall;
 
 function shapeOf(x: tf.TensorInfo): { rows: number; channels: number } {
   if (x.dtype !== 'float32') throw new Error(`${BATCH_NORM_ACTIVATION} needs float32, got ${x.dtype}`);
@@ -449,45 +435,6 @@ interface GradInputs {
   dMean?: tf.TensorInfo;
   dVariance?: tf.TensorInfo;
 }
-
-/**
- * Where a kernel's tensors live, as views: its inputs (`undefined` stays `undefined`), fresh outputs of
- * these shapes, and `results()` to hand the outputs back to the backend.
- */
-type KernelMemory = (
-  backend: tf.KernelBackend,
-  inputs: ReadonlyArray<tf.TensorInfo | undefined>,
-  outputShapes: ReadonlyArray<readonly number[]>,
-) => { ins: Array<View | undefined>; outs: View[]; results: () => tf.TensorInfo[] };
-
-/** Wasm: outputs allocated first (allocation may grow the heap), then every view is into the heap. */
-const wasmMemory: KernelMemory = (backend, inputs, outputShapes) => {
-  const outputs = outputShapes.map((shape) => allocate(backend, [...shape]));
-  const heap = viewOf(heapFloats(backend), 0);
-  const at = (t: tf.TensorInfo): View => ({ ...heap, o: floatOffset(backend, t) });
-  return { ins: inputs.map((t) => t && at(t)), outs: outputs.map(at), results: () => outputs };
-};
-
-/** Cpu (the pure-JS reference backend): its arrays, and new ones written back as outputs. */
-const cpuMemory: KernelMemory = (backend, inputs, outputShapes) => {
-  const view = (t: tf.TensorInfo): View => {
-    const values = backend.readSync(t.dataId);
-    return viewOf(
-      values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>),
-      0,
-    );
-  };
-  const arrays = outputShapes.map((shape) => new Float32Array(tf.util.sizeFromShape([...shape])));
-  return {
-    ins: inputs.map((t) => t && view(t)),
-    outs: arrays.map((a) => viewOf(a, 0)),
-    results: () =>
-      arrays.map((a, i) => {
-        const shape = [...outputShapes[i]!];
-        return { dataId: backend.write(a, shape, 'float32'), shape, dtype: 'float32' };
-      }),
-  };
-};
 
 /** The forward kernel (outputs y, mean, variance) on a backend's memory. */
 function forwardKernel(memory: KernelMemory): (args: KernelArgs) => tf.TensorInfo[] {

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../../shared/rng.ts';
 import type { AugmentKind } from '../config.ts';
+import { diffAugmentKernel, hasDiffAugmentKernel } from '../kernels/diff-augment.ts';
 
 /** Uniform draws per image: brightness, saturation, contrast, shift y, shift x, cutout y, cutout x. */
 export const DRAWS_PER_IMAGE = 7;
@@ -43,14 +44,14 @@ export function augmentDraws(plan: AugmentPlan, part: number, count: number): Fl
 /**
  * Translation and cutout as one pixel mapping: output pixel p of image b reads source pixel
  * `source[p]` (an index into the batch's pixels) or, where it falls outside the image or inside the
- * cutout square, nothing (index `blank`, a zero row appended to the pixels).
+ * cutout square, nothing (−1).
  */
 function pixelMapping(
   kinds: readonly AugmentKind[],
   draws: Float32Array,
   batch: number,
   size: number,
-): { source: Int32Array; blank: number } {
+): Int32Array {
   const pixels = batch * size * size;
   const source = new Int32Array(pixels);
   const reach = Math.floor(size * TRANSLATION_RATIO + 0.5);
@@ -70,11 +71,11 @@ function pixelMapping(
         const sx = x + shiftX;
         const inside = sy >= 0 && sy < size && sx >= 0 && sx < size;
         const cutAway = cut && y >= cutY && y < cutY + side && x >= cutX && x < cutX + side;
-        source[(b * size + y) * size + x] = inside && !cutAway ? (b * size + sy) * size + sx : pixels;
+        source[(b * size + y) * size + x] = inside && !cutAway ? (b * size + sy) * size + sx : -1;
       }
     }
   }
-  return { source, blank: pixels };
+  return source;
 }
 
 /**
@@ -82,22 +83,24 @@ function pixelMapping(
  * output pixel, one Gather backward (through the inverse mapping) — two kernels on every backend, where
  * Gather's stock gradient (a scatter-add) is missing on some.
  */
-function remapPixels(x: tf.Tensor4D, mapping: { source: Int32Array; blank: number }): tf.Tensor4D {
+function remapPixels(x: tf.Tensor4D, source: Int32Array): tf.Tensor4D {
   const [batch, height, width, channels] = x.shape;
-  const inverse = new Int32Array(mapping.blank).fill(mapping.blank);
-  mapping.source.forEach((src, dst) => {
-    if (src !== mapping.blank) inverse[src] = dst;
+  const blank = source.length; // index of the zero row appended below
+  const forward = source.map((src) => (src < 0 ? blank : src));
+  const inverse = new Int32Array(blank).fill(blank);
+  source.forEach((src, dst) => {
+    if (src >= 0) inverse[src] = dst;
   });
   const gatherRows = (values: tf.Tensor, index: Int32Array) =>
     tf.tidy(() => {
-      const rows = values.reshape([mapping.blank, channels]);
+      const rows = values.reshape([blank, channels]);
       const padded = tf.concat([rows, tf.zeros([1, channels])], 0);
       return tf.gather(padded, tf.tensor1d(index, 'int32')).reshape([batch, height, width, channels]);
     });
   const remap = tf.customGrad((input, save) => {
     void save;
     return {
-      value: gatherRows(input as tf.Tensor, mapping.source),
+      value: gatherRows(input as tf.Tensor, forward),
       gradFunc: (dy: tf.Tensor) => gatherRows(dy, inverse),
     };
   });
@@ -124,11 +127,40 @@ function color(x: tf.Tensor4D, draws: Float32Array): tf.Tensor4D {
     .add(average) as tf.Tensor4D;
 }
 
-/** Applies `kinds` in DiffAugment's order (colour, translation, cutout) with these per-image draws. */
-export function diffAugment(x: tf.Tensor4D, kinds: readonly AugmentKind[], draws: Float32Array): tf.Tensor4D {
-  if (kinds.length === 0) return x;
+function checkDraws(x: tf.Tensor4D, draws: Float32Array): void {
   if (draws.length !== x.shape[0] * DRAWS_PER_IMAGE)
     throw new Error(`diffAugment: ${draws.length} draws for ${x.shape[0]} images`);
+}
+
+/**
+ * Applies `kinds` in DiffAugment's order (colour, translation, cutout) with these per-image draws: one
+ * fused kernel (and one for its gradient) on wasm and cpu, the tf-op composition elsewhere.
+ */
+export function diffAugment(x: tf.Tensor4D, kinds: readonly AugmentKind[], draws: Float32Array): tf.Tensor4D {
+  if (kinds.length === 0) return x;
+  checkDraws(x, draws);
+  if (x.dtype !== 'float32' || !hasDiffAugmentKernel()) return diffAugmentComposed(x, kinds, draws);
+  const [batch, size] = x.shape;
+  const color = kinds.includes('color')
+    ? Float32Array.from({ length: batch * 3 }, (_, i) => {
+        const [b, k] = [Math.floor(i / 3), i % 3];
+        const d = draws[b * DRAWS_PER_IMAGE + k]!;
+        return k === 0 ? d - 0.5 : k === 1 ? d * 2 : d + 0.5;
+      })
+    : undefined;
+  const remaps = kinds.includes('translation') || kinds.includes('cutout');
+  const source = remaps ? pixelMapping(kinds, draws, batch, size) : undefined;
+  return diffAugmentKernel(x, { color, source });
+}
+
+/** The same augmentation as a composition of tf ops: the reference, and the path on GPU backends. */
+export function diffAugmentComposed(
+  x: tf.Tensor4D,
+  kinds: readonly AugmentKind[],
+  draws: Float32Array,
+): tf.Tensor4D {
+  if (kinds.length === 0) return x;
+  checkDraws(x, draws);
   return tf.tidy(() => {
     let y = x;
     if (kinds.includes('color')) y = color(y, draws);
