@@ -71,6 +71,9 @@ export class GpuContext {
 
   /** A zero-filled storage buffer of `floats` float32s (at least one, WebGPU has no empty bindings). */
   storage(name: string, floats: number): GpuBuffer {
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (floats * 4 > limit)
+      throw new Error(`${name} needs ${floats * 4} bytes, over this GPU's storage binding limit of ${limit}`);
     const u = usage();
     const buffer = this.device.createBuffer({
       label: name,
