@@ -9,7 +9,7 @@ export const ThemeSetting = z.enum(['system', 'light', 'dark']);
 export const BackendPreference = z.enum(['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
 export const BackendName = z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
 export const Rendition = z.enum(['sample', 'preview', 'jpeg', 'original']);
-export const PresetName = z.enum(['anime-48', 'dcgan-64', 'tiny']);
+export const PresetName = z.enum(['kao-48', 'anime-48', 'dcgan-64', 'tiny']);
 
 export const BackendStatus = z.object({
   name: BackendName,

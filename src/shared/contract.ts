@@ -99,7 +99,7 @@ export const FaceSettings = z.object({
 });
 
 export const TrainingSettings = z.object({
-  preset: PresetName.default('anime-48'),
+  preset: PresetName.default('kao-48'),
   batchSize: z.int().min(1).max(1024).default(64),
   backend: BackendPreference.default('auto'),
   checkpointEvery: z.int().min(1).max(1_000_000).default(200),

@@ -66,7 +66,7 @@ describe('kao arguments and backend probing', () => {
       ],
       [
         ['train', '--data', facesDir, '--run', run, '--preset', 'big'],
-        /--preset must be one of anime-48, dcgan-64, tiny, got "big"/,
+        /--preset must be one of kao-48, anime-48, dcgan-64, tiny, got "big"/,
       ],
       [['train', '--data', facesDir, '--run', run, '--lr', '0'], /--lr must be a number > 0.*, got "0"/],
       [

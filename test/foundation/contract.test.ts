@@ -93,7 +93,7 @@ describe('settings', () => {
       delayMs: 1000,
       unsafeRatings: false,
     });
-    expect(settings.training).toMatchObject({ preset: 'anime-48', batchSize: 64, backend: 'auto' });
+    expect(settings.training).toMatchObject({ preset: 'kao-48', batchSize: 64, backend: 'auto' });
     expect(settings.faces).toMatchObject({ size: 96, scaleFactor: 1.1, minNeighbors: 5, minSize: 24 });
     expect(settings.theme).toBe('system');
   });

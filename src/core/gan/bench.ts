@@ -85,11 +85,13 @@ export function layerFlops(config: GanConfig): {
   const generator = [{ name: 'g.dense', flops: 2 * zDim * baseSize * baseSize * gChannels[0]! }];
   let size = baseSize;
   const gOut = [...gChannels.slice(1), 3];
+  // Resize-convolution runs as a 4×4 stride-2 transposed convolution (recipe/resize-conv.ts).
+  const gk = config.upsample === 'resize' ? 4 : k;
   gChannels.forEach((cin, i) => {
     // A stride-2 transposed conv costs what the mirrored conv does: each input pixel meets k² taps.
     generator.push({
       name: i + 1 < gChannels.length ? `g.up${i + 1}` : 'g.out',
-      flops: 2 * size * size * k * k * cin * gOut[i]!,
+      flops: 2 * size * size * gk * gk * cin * gOut[i]!,
     });
     size *= 2;
   });
@@ -100,7 +102,8 @@ export function layerFlops(config: GanConfig): {
     const cin = i === 0 ? 3 : dChannels[i - 1]!;
     discriminator.push({ name: `d.conv${i}`, flops: 2 * size * size * k * k * cin * cout });
   });
-  discriminator.push({ name: 'd.out', flops: 2 * size * size * dChannels.at(-1)! });
+  const features = dChannels.at(-1)! + (config.minibatchStd ? 1 : 0);
+  discriminator.push({ name: 'd.out', flops: 2 * size * size * features });
   return { generator, discriminator };
 }
 

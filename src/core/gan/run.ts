@@ -12,6 +12,7 @@ import { appendJsonl } from '../util/jsonl.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import {
   configDifferences,
+  DEFAULT_PRESET,
   isPresetName,
   resolveGanConfig,
   type GanConfigOverrides,
@@ -53,7 +54,7 @@ export interface TrainingOptions {
   faces?: string[];
   /** A folder of images (e.g. the output of `kao faces`), read recursively. */
   dataDir?: string;
-  /** New run: the preset (default anime-48). Existing run: must match what it was created with, if given. */
+  /** New run: the preset (default kao-48). Existing run: must match what it was created with, if given. */
   preset?: PresetName;
   overrides?: GanConfigOverrides;
   /** New run: the seed (default 1). Existing run: must match, if given. */
@@ -220,7 +221,7 @@ async function trainLocked(
       );
     }
   } else {
-    const preset = options.preset ?? 'anime-48';
+    const preset = options.preset ?? DEFAULT_PRESET;
     if (!isPresetName(preset)) throw new Error(`unknown preset "${String(preset)}"`);
     const overrides = options.overrides ?? {};
     runConfig = {
