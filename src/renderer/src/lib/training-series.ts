@@ -187,7 +187,8 @@ export function formatStepsShort(step: number, total: number): string {
 }
 
 export const presetLabels: Record<string, string> = {
-  'anime-48': 'Anime faces, 48×48',
+  'kao-48': 'Anime faces, 48×48',
+  'anime-48': 'Classic DCGAN, 48×48',
   'dcgan-64': 'DCGAN, 64×64',
   tiny: 'Quick test (16×16)',
 };
