@@ -5,9 +5,21 @@ import { createAppServices, type Platform } from './app-services.ts';
 import { jsonFileSettingsStore } from './settings.ts';
 import { nodeTrainerLauncher } from './node-trainer-launcher.ts';
 
-export const packageVersion: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+/**
+ * The app's version from its package.json: two folders up from src/services/, and from out/main/chunks/ in the
+ * built CLI three; the nearest package.json above this module is the app's in both.
+ */
+export const packageVersion: string = (() => {
+  for (let url = new URL('./package.json', import.meta.url); ;) {
+    try {
+      return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+    } catch (error) {
+      const next = new URL('../package.json', url);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || next.href === url.href) throw error;
+      url = next;
+    }
+  }
+})();
 
 /** App services outside Electron (`kao serve`, tests): JSON settings file, trainer as a Node child. */
 export function createNodeAppServices(
