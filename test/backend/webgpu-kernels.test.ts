@@ -24,7 +24,8 @@ import { useSoftwareWebGpu } from '../helpers/webgpu.ts';
 const skip = useSoftwareWebGpu();
 if (skip) console.warn(`WebGPU kernel tests skipped: ${skip}`);
 
-describe.skipIf(skip)('WebGPU engine kernels vs the tfjs cpu backend', () => {
+// SwiftShader compiles the GEMM pipeline for seconds, and CI shares its two cores between test files.
+describe.skipIf(skip)('WebGPU engine kernels vs the tfjs cpu backend', { timeout: 180_000 }, () => {
   let ctx: GpuContext;
   const rng = new Rng(5);
   const random = (n: number, scale = 1) => new Float32Array(n).map(() => (rng.next() * 2 - 1) * scale);
