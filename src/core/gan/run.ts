@@ -27,7 +27,7 @@ import {
 } from './checkpoint.ts';
 import { FaceBatchSource, listImageFiles, type DataPosition } from './data.ts';
 import { writeSampleGrid } from './images.ts';
-import { createGan, disposeGan } from './models.ts';
+import { createGan, disposeGan, type Gan } from './models.ts';
 import {
   dataFingerprint,
   readRunConfig,
@@ -42,7 +42,9 @@ import {
 } from './run-folder.ts';
 import { generateWithGan } from './sampling.ts';
 import { deriveSeed } from './seeds.ts';
-import { trainStep } from './step.ts';
+import { trainStep, type StepResult } from './step.ts';
+import { webGpuEngineSupport } from './webgpu/support.ts';
+import type { WebGpuTrainer } from './webgpu/trainer.ts';
 import { ParallelTrainer } from './parallel/trainer.ts';
 import { acquireRunLock, removeEmptyDirs, type RunLock, type RunLockInfo } from './run-lock.ts';
 import { createSwdEvaluator } from './swd-evaluator.ts';
@@ -84,6 +86,12 @@ export interface TrainingOptions {
   workerUrl?: URL;
   /** Who trains, recorded in the run folder's lock and shown to a second trainer ("kao train", "Kao Studio"). */
   owner?: string;
+  /**
+   * Which step implementation trains: 'auto' (default) takes Kao's WebGPU engine (webgpu/) when tfjs runs
+   * on WebGPU and the engine implements the config, tfjs otherwise; 'webgpu-engine' insists on the engine
+   * whatever tfjs runs on (tfjs then only samples); 'tfjs' never uses it.
+   */
+  stepper?: 'auto' | 'tfjs' | 'webgpu-engine';
 }
 
 export interface TrainingProgress {
@@ -272,6 +280,7 @@ async function trainLocked(
   let resumedFrom: number | undefined;
   let lastCheckpoint: TrainingResult['lastCheckpoint'];
   let parallel: ParallelTrainer | undefined;
+  let engine: WebGpuTrainer | undefined;
   try {
     await removeStaleCheckpointTemps(runDir);
     const loaded = await loadLatestCheckpoint(runDir);
@@ -304,21 +313,25 @@ async function trainLocked(
       state.position,
     );
     const workers = Math.min(options.workers ?? 1, Math.floor(config.batchSize / 2));
+    const engineWanted =
+      options.stepper === 'webgpu-engine' ||
+      ((options.stepper ?? 'auto') === 'auto' && tf.getBackend() === 'webgpu');
     parallel =
-      workers > 1
+      workers > 1 && !engineWanted
         ? await ParallelTrainer.create(gan, {
             workers,
             ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
           })
         : undefined;
+    engine = await createEngine(options.stepper ?? 'auto', gan, logEvery, log);
     if (parallel) log(`training on ${parallel.workerCount} worker threads`);
-    // The workers hold the live weights; samples, SWD and checkpoints read `gan`, so bring it up to date —
-    // once per step at most (a step that samples and checkpoints copies the state once), and not before
-    // the first step (the workers were just created from `gan`).
+    // The workers (or the GPU) hold the live weights; samples, SWD and checkpoints read `gan`, so bring it
+    // up to date — once per step at most (a step that samples and checkpoints copies the state once), and
+    // not before the first step (the workers were just created from `gan`).
     let workersAhead = false;
     const syncFromWorkers = async () => {
-      if (!parallel || !workersAhead) return;
-      await parallel.syncTo(gan);
+      if (!workersAhead) return;
+      await (engine ?? parallel)?.syncTo(gan);
       workersAhead = false;
     };
     const swd =
@@ -372,7 +385,9 @@ async function trainLocked(
     }
 
     // Throughput counts training steps only (data wait included), not samples, SWD or checkpoint time.
-    const window = { steps: 0, lossD: 0, lossG: 0, dReal: 0, dFake: 0, seconds: 0 };
+    const window = { steps: 0, losses: 0, lossD: 0, lossG: 0, dReal: 0, dFake: 0, seconds: 0 };
+    /** The newest step whose losses the WebGPU engine has read back. */
+    let lossStep = 0;
     let smoothedRate = 0;
     let stopped = false;
     while (state.step < totalSteps) {
@@ -391,8 +406,24 @@ async function trainLocked(
       // DiffAugment's draws for this step come from the same checkpointed stream (only when used, so
       // classic runs keep their noise sequence).
       const augmentSeed = config.augment.length > 0 ? zRng.int(2 ** 32) : 0;
-      let result;
-      if (parallel) {
+      let result: StepResult;
+      // Losses of the WebGPU engine arrive a few steps late (lossStep); only new ones are checked and
+      // averaged, and a log point waits for the current step's (one blocking read per logEvery steps).
+      let fresh = true;
+      if (engine) {
+        const next = state.step + 1;
+        const logPoint =
+          next % logEvery === 0 ||
+          next === totalSteps ||
+          (swdEvery > 0 && next % swdEvery === 0) ||
+          lossStep === 0;
+        let r = await engine.step(batch.data, zData);
+        if (logPoint) r = await engine.flush();
+        fresh = r.lossStep > lossStep;
+        lossStep = Math.max(lossStep, r.lossStep);
+        result = r;
+        workersAhead = true;
+      } else if (parallel) {
         result = await parallel.step(batch.data, zData, augmentSeed);
         workersAhead = true;
       } else {
@@ -405,9 +436,9 @@ async function trainLocked(
           z.dispose();
         }
       }
-      if (![result.lossD, result.lossG].every(Number.isFinite)) {
+      if (fresh && ![result.lossD, result.lossG].every(Number.isFinite)) {
         throw new Error(
-          `training diverged at step ${state.step + 1} (loss D ${result.lossD}, G ${result.lossG}); ` +
+          `training diverged at step ${engine ? lossStep : state.step + 1} (loss D ${result.lossD}, G ${result.lossG}); ` +
             (lastCheckpoint
               ? `the checkpoint at step ${lastCheckpoint.step} is intact`
               : 'no checkpoint was written'),
@@ -420,17 +451,23 @@ async function trainLocked(
       smoothedRate = smoothedRate === 0 ? rate : 0.9 * smoothedRate + 0.1 * rate;
       window.steps++;
       window.seconds += stepSeconds;
-      window.lossD += result.lossD;
-      window.lossG += result.lossG;
-      window.dReal += result.dReal;
-      window.dFake += result.dFake;
+      if (fresh) {
+        window.losses++;
+        window.lossD += result.lossD;
+        window.lossG += result.lossG;
+        window.dReal += result.dReal;
+        window.dFake += result.dFake;
+      }
 
       const memory = tf.memory();
       hooks.onProgress?.({
         step: state.step,
         totalSteps,
         epoch,
-        ...result,
+        lossD: result.lossD,
+        lossG: result.lossG,
+        dReal: result.dReal,
+        dFake: result.dFake,
         imagesPerSec: smoothedRate,
         etaSeconds:
           smoothedRate > 0 ? ((totalSteps - state.step) * config.batchSize) / smoothedRate : undefined,
@@ -449,17 +486,17 @@ async function trainLocked(
         const line: StepMetricLine = {
           step: state.step,
           epoch: round(epoch, 4),
-          lossD: window.lossD / window.steps,
-          lossG: window.lossG / window.steps,
-          dReal: window.dReal / window.steps,
-          dFake: window.dFake / window.steps,
+          lossD: window.lossD / window.losses,
+          lossG: window.lossG / window.losses,
+          dReal: window.dReal / window.losses,
+          dFake: window.dFake / window.losses,
           imagesPerSec: round((window.steps * config.batchSize) / window.seconds, 2),
           ...(swdResult ? { swd: swdResult.average, swdLevels: swdResult.levels } : {}),
           time: new Date().toISOString(),
         };
         await appendJsonl(paths.metrics, line);
         hooks.onMetric?.(line);
-        Object.assign(window, { steps: 0, lossD: 0, lossG: 0, dReal: 0, dFake: 0, seconds: 0 });
+        Object.assign(window, { steps: 0, losses: 0, lossD: 0, lossG: 0, dReal: 0, dFake: 0, seconds: 0 });
       }
       if (sampleEvery > 0 && (state.step % sampleEvery === 0 || last)) await samplesNow();
       if (checkpointEvery > 0 && state.step % checkpointEvery === 0) await saveNow();
@@ -471,8 +508,33 @@ async function trainLocked(
     return { runDir, runId, step: state.step, totalSteps, stopped, resumedFrom, lastCheckpoint, warnings };
   } finally {
     await parallel?.dispose();
+    await engine?.dispose();
     disposeGan(gan);
   }
+}
+
+/**
+ * Kao's WebGPU engine for this run, when the stepper choice and the config allow it (see
+ * TrainingOptions.stepper); says why not when tfjs runs on WebGPU but the engine cannot take the config.
+ */
+async function createEngine(
+  stepper: NonNullable<TrainingOptions['stepper']>,
+  gan: Gan,
+  logEvery: number,
+  log: (message: string) => void,
+): Promise<WebGpuTrainer | undefined> {
+  if (stepper === 'tfjs' || (stepper === 'auto' && tf.getBackend() !== 'webgpu')) return undefined;
+  const support = webGpuEngineSupport(gan.config);
+  if (!support.ok) {
+    if (stepper === 'webgpu-engine') throw new Error(support.reason);
+    log(`${support.reason}: training through TensorFlow.js on WebGPU, op by op (slower)`);
+    return undefined;
+  }
+  // Loaded on demand: the engine's module graph reaches Dawn only when a run really uses it.
+  const { WebGpuTrainer } = await import('./webgpu/trainer.ts');
+  const engine = await WebGpuTrainer.create(gan, { readbackEvery: logEvery });
+  log(`training on Kao's WebGPU engine (${engine.adapter})`);
+  return engine;
 }
 
 function epochOf(position: DataPosition, batchesPerEpoch: number, batchSize: number): number {
