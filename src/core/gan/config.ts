@@ -188,6 +188,19 @@ export function withRecipeDefaults(config: GanConfig): GanConfig {
   return filled;
 }
 
+/** The recipe in a few words, for a run's header ("resize-conv · DiffAugment · EMA"); '' when classic. */
+export function recipeSummary(config: Partial<GanConfig>): string {
+  const parts = [
+    config.upsample === 'resize' ? 'resize-conv' : '',
+    config.augment?.length ? 'DiffAugment' : '',
+    config.emaDecay ? 'EMA' : '',
+    config.loss === 'hinge' ? 'hinge loss' : '',
+    config.spectralNorm ? 'spectral norm' : '',
+    config.minibatchStd ? 'minibatch stddev' : '',
+  ];
+  return parts.filter(Boolean).join(' · ');
+}
+
 export function resolveGanConfig(preset: PresetName, overrides: GanConfigOverrides = {}): GanConfig {
   const base = presets[preset];
   if (!base) throw new Error(`unknown preset "${String(preset)}" (known: ${presetNames.join(', ')})`);
