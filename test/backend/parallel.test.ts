@@ -15,8 +15,9 @@ import {
   type GradMap,
 } from '../../src/core/gan/step.ts';
 import { combineMoments, ParallelTrainer, splitBatch } from '../../src/core/gan/parallel/trainer.ts';
-import { averageRowsInto, readGanState, type GanState } from '../../src/core/gan/parallel/state.ts';
+import { averageRowsInto, readGanState } from '../../src/core/gan/parallel/state.ts';
 import { Rng } from '../../src/shared/rng.ts';
+import { flatGanState } from '../helpers/gan-state.ts';
 
 const config: GanConfig = resolveGanConfig('tiny', { batchSize: 8, gWidth: 0.5, dWidth: 0.5, gStepsPerD: 2 });
 
@@ -25,28 +26,6 @@ function batchData(seed: number) {
   const real = new Float32Array(config.batchSize * 16 * 16 * 3).map(() => rng.next() * 2 - 1);
   const z = rng.normalArray(config.batchSize * config.zDim);
   return { real, z };
-}
-
-function flatState(state: GanState): Float32Array {
-  const parts: Float32Array[] = [];
-  for (const record of [
-    state.g,
-    state.d,
-    state.gStats,
-    state.optG.m,
-    state.optG.v,
-    state.optD.m,
-    state.optD.v,
-  ]) {
-    for (const name of Object.keys(record).sort()) parts.push(record[name]!.data);
-  }
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -163,7 +142,9 @@ describe('data-parallel trainer (worker_threads, one wasm backend each)', () => 
       await trainer.syncTo(remote);
       expect(remote.optD.step).toBe(2);
       expect(remote.optG.step).toBe(2 * config.gStepsPerD);
-      expect(maxAbsDiff(flatState(await readGanState(remote)), flatState(await readGanState(local)))).toBe(0);
+      expect(
+        maxAbsDiff(flatGanState(await readGanState(remote)), flatGanState(await readGanState(local))),
+      ).toBe(0);
     });
 
     it('two workers average their slices exactly like the hand-written reference', async () => {
@@ -179,12 +160,12 @@ describe('data-parallel trainer (worker_threads, one wasm backend each)', () => 
         await trainer.step(real, z);
       }
       await trainer.syncTo(remote);
-      const a = flatState(await readGanState(remote));
-      const b = flatState(await readGanState(local));
+      const a = flatGanState(await readGanState(remote));
+      const b = flatGanState(await readGanState(local));
       expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
       // And it really trained: the weights moved away from the initial ones.
       const initial = createGan(config, 22);
-      expect(maxAbsDiff(a, flatState(await readGanState(initial)))).toBeGreaterThan(1e-4);
+      expect(maxAbsDiff(a, flatGanState(await readGanState(initial)))).toBeGreaterThan(1e-4);
       disposeGan(initial);
     });
 

@@ -16,13 +16,14 @@ import { buildLayersGenerator, readGeneratorWeights } from '../../src/core/gan/g
 import { generatorFromWeights } from '../../src/core/gan/generator-web.ts';
 import { createGan, disposeGan } from '../../src/core/gan/models.ts';
 import { ParallelTrainer } from '../../src/core/gan/parallel/trainer.ts';
-import { readGanState, type GanState } from '../../src/core/gan/parallel/state.ts';
+import { readGanState } from '../../src/core/gan/parallel/state.ts';
 import { readRunConfig, type MetricLine } from '../../src/core/gan/run-folder.ts';
 import { runTraining } from '../../src/core/gan/run.ts';
 import { trainStep } from '../../src/core/gan/step.ts';
 import { readJsonl } from '../../src/core/util/jsonl.ts';
 import { Rng } from '../../src/shared/rng.ts';
 import { facesDir } from '../helpers/shared-data.ts';
+import { flatGanState } from '../helpers/gan-state.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
 const recipe: GanConfigOverrides = {
@@ -42,30 +43,6 @@ beforeAll(async () => {
   temp = await makeTempDir('kao-gan-recipe-');
 });
 afterAll(() => temp.cleanup());
-
-function flatState(state: GanState): Float32Array {
-  const records = [
-    state.g,
-    state.d,
-    state.gStats,
-    state.dStats,
-    state.gEma ?? {},
-    state.optG.m,
-    state.optD.v,
-  ];
-  const parts = records.flatMap((r) =>
-    Object.keys(r)
-      .sort()
-      .map((name) => r[name]!.data),
-  );
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 describe('recipe training', () => {
   it('a worker reproduces the in-thread step bit for bit, recipe state included', async () => {
@@ -101,7 +78,7 @@ describe('recipe training', () => {
         'd.out.snU',
       ]);
       expect(a.gEma).toBeDefined();
-      expect(flatState(a)).toEqual(flatState(b));
+      expect(flatGanState(a)).toEqual(flatGanState(b));
       // The weight average really moved away from the raw weights' start but is not the raw weights.
       const start = createGan(config, 31);
       const ema = a.gEma!['g.out.kernel']!.data;
