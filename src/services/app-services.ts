@@ -66,12 +66,13 @@ export function createAppServices(options: AppServicesOptions) {
     paths: makePaths(settings),
   };
 
+  const estimates = estimateHandlers(context, options.platform.version, options.launchTrainer);
   const handlers: Handlers = {
     // ---- domain handlers (one module per domain in src/services)
     ...datasetHandlers(context),
     ...facesHandlers(context),
     ...trainingHandlers(context),
-    ...estimateHandlers(context, options.platform.version),
+    ...estimates.handlers,
     ...explorerHandlers(context),
     ...favoritesHandlers(context),
     'app.info': async () => ({
@@ -111,7 +112,7 @@ export function createAppServices(options: AppServicesOptions) {
     trainer,
     dispatch: createDispatcher(handlers),
     async dispose(): Promise<void> {
-      await trainer.shutdown();
+      await Promise.all([trainer.shutdown(), estimates.dispose()]);
     },
   };
 }

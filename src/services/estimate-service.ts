@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
 import { BackendStatus } from '../shared/contract.ts';
+import { KaoError } from '../shared/errors.ts';
 import type { StepEstimate } from '../shared/training-schemas.ts';
 import type { ServiceContext } from './context.ts';
 import type { Handlers } from './dispatcher.ts';
+import { TrainerHost, type TrainerLauncher } from './trainer-host.ts';
 
 /** Step timings kept in the data folder's cache/, keyed by machine, app version, backend choice, preset, batch. */
 const CACHE_FILE = 'step-times.json';
@@ -20,14 +22,28 @@ const TimingReply = z.object({ backend: BackendStatus, msPerStep: z.number().pos
 
 /**
  * `training.estimate`: how long one step of a preset takes here, for the New run form's time estimate.
- * Measured once in the trainer process (where runs train, on the backend they would get) and cached; a
- * new app version or another machine sharing the data folder measures again.
+ * Measured once in a trainer process of its own (the same code and backend choice as a run, so the same
+ * speed) and cached; a new app version or another machine sharing the data folder measures again. That
+ * process is killed the moment the app's trainer starts a run: a run never waits for a timing.
  */
-export function estimateHandlers(ctx: ServiceContext, version: string): Pick<Handlers, 'training.estimate'> {
+export function estimateHandlers(
+  ctx: ServiceContext,
+  version: string,
+  launch: TrainerLauncher,
+): { handlers: Pick<Handlers, 'training.estimate'>; dispose(): Promise<void> } {
   /** One measurement at a time: the form asks again as the user changes presets. */
   let measuring: Promise<unknown> = Promise.resolve();
+  let timer: TrainerHost | undefined;
+  const stop = async (): Promise<void> => {
+    const host = timer;
+    timer = undefined;
+    await host?.shutdown(0);
+  };
+  ctx.trainer.onStatus((status) => {
+    if (status.state === 'running') void stop();
+  });
 
-  return {
+  const handlers: Pick<Handlers, 'training.estimate'> = {
     'training.estimate': async ({ preset, batchSize, backend }) => {
       const file = join(ctx.paths().cache, CACHE_FILE);
       const key = [hostname(), version, backend, preset, batchSize].join('|');
@@ -41,9 +57,21 @@ export function estimateHandlers(ctx: ServiceContext, version: string): Pick<Han
       const run = measuring.then(async () => {
         const again = (await read())[key];
         if (again) return { ...again, cached: true } satisfies StepEstimate;
-        const reply = TimingReply.parse(
-          await ctx.trainer.request({ type: 'estimate', preset, batchSize, backend }, 600_000),
-        );
+        if (ctx.trainer.status.state === 'running' || ctx.trainer.status.state === 'paused')
+          throw new KaoError('busy', 'A run is training: its own speed shows on its page.');
+        const host = new TrainerHost({ launch });
+        timer = host;
+        let raw: unknown;
+        try {
+          raw = await host.request({ type: 'estimate', preset, batchSize, backend }, 600_000);
+        } catch (error) {
+          // Killed because a run started: say so rather than how the process ended.
+          if (timer !== host) throw new KaoError('busy', 'A run started: the step timing was dropped.');
+          throw error;
+        } finally {
+          if (timer === host) await stop();
+        }
+        const reply = TimingReply.parse(raw);
         const timing = {
           backend: reply.backend.name,
           label: reply.backend.label,
@@ -57,4 +85,5 @@ export function estimateHandlers(ctx: ServiceContext, version: string): Pick<Han
       return run;
     },
   };
+  return { handlers, dispose: stop };
 }

@@ -4,7 +4,6 @@ import { selectBackend } from '../core/gan/backend.ts';
 import type { PresetName } from '../core/gan/config.ts';
 import type { BackendPreference } from '../core/gan/backend.ts';
 import type { BackendStatus } from '../shared/contract.ts';
-import { KaoError } from '../shared/errors.ts';
 
 export interface StepTiming {
   backend: BackendStatus;
@@ -20,7 +19,6 @@ export async function timeTrainingStep(
   preset: PresetName,
   batchSize: number,
   preference: BackendPreference,
-  signal?: AbortSignal,
 ): Promise<StepTiming> {
   const backend = await selectBackend(preference);
   const row = await benchTraining({
@@ -29,10 +27,6 @@ export async function timeTrainingStep(
     batch: batchSize,
     steps: 1,
     warmup: 1,
-    // Called after each step: a run that starts meanwhile drops the timing at the next step.
-    onProgress: () => {
-      if (signal?.aborted) throw new KaoError('cancelled', 'A run started: the step timing was dropped.');
-    },
     ...(process.env.KAO_GAN_WORKER ? { workerUrl: pathToFileURL(process.env.KAO_GAN_WORKER) } : {}),
   });
   return {

@@ -12,9 +12,6 @@ import { TrainingJobs } from './training-jobs.ts';
 const port = connectToParent();
 const post = (message: TrainerToHost): void => port.post(message);
 const jobs = new TrainingJobs(post);
-/** The step timings asked for, one after another; a run's start aborts them. */
-let estimating: Promise<void> = Promise.resolve();
-let timings = new AbortController();
 
 port.onMessage(async (raw) => {
   const parsed = HostToTrainer.safeParse(raw);
@@ -36,30 +33,18 @@ port.onMessage(async (raw) => {
       });
       break;
     case 'start':
-      // A run goes first: a step being timed is dropped after its current step (the two would share the
-      // CPU and the engine, and the timing would be wrong).
-      timings.abort();
-      timings = new AbortController();
-      await estimating;
       await reply(message.requestId, () => jobs.start(message.job));
       break;
-    case 'estimate': {
-      const { signal } = timings;
-      const done = estimating.then(() =>
-        reply(message.requestId, async () => {
-          // A timing taken beside a training run would be wrong, and slow that run down.
-          if (jobs.busy || signal.aborted)
-            throw new KaoError('busy', 'A run is training: its own speed shows on its page.');
-          const { timeTrainingStep } = await import('./estimate.ts');
-          const timing = await timeTrainingStep(message.preset, message.batchSize, message.backend, signal);
-          post({ type: 'backend', backend: timing.backend });
-          return timing;
-        }),
-      );
-      estimating = done;
-      await done;
+    case 'estimate':
+      // The app times steps in a trainer process of their own (killed when a run starts); never beside a job.
+      await reply(message.requestId, async () => {
+        if (jobs.busy) throw new KaoError('busy', 'A run is training: its own speed shows on its page.');
+        const { timeTrainingStep } = await import('./estimate.ts');
+        const timing = await timeTrainingStep(message.preset, message.batchSize, message.backend);
+        post({ type: 'backend', backend: timing.backend });
+        return timing;
+      });
       break;
-    }
     case 'pause':
       jobs.pause();
       break;
