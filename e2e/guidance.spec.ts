@@ -71,11 +71,9 @@ describe('guidance from an empty dataset to a first avatar', () => {
     }
   });
 
-  it('with too few faces, Faces and Training say a good run needs about 1,000 and set up the crawl', async () => {
+  it('with too few faces, Faces and Training say a good run needs about 400 and set up the crawl', async () => {
     const faces = await open('faces');
-    await expect
-      .poll(() => text(faces, 'faces-next'))
-      .toMatch(/20 kept faces\..*a good run needs about 1,000/);
+    await expect.poll(() => text(faces, 'faces-next')).toMatch(/20 kept faces\..*a good run needs about 400/);
     await faces.getByTestId('faces-next-go').click();
     await expect.poll(() => faces.locator('main h1').textContent()).toBe('Training');
     await faces.context().close();
@@ -84,13 +82,11 @@ describe('guidance from an empty dataset to a first avatar', () => {
       const page = await open('training', scheme);
       await expect
         .poll(() => text(page, 'data-guide'))
-        .toMatch(
-          /20 kept faces: enough to try training, not to learn faces\.[\s\S]*about 1,000 faces or more/,
-        );
+        .toMatch(/20 kept faces: enough to try training, not to learn faces\.[\s\S]*about 400 faces or more/);
       await screenshot(page, `guide-training-few-faces-${scheme}`);
       if (scheme === 'dark') {
-        // 20 illustrations gave 20 faces: 980 more at 1 each, a tenth more for misses, in pages of 100.
-        expect(await text(page, 'guide-crawl-count')).toBe('1,100');
+        // 20 illustrations gave 20 faces: 380 more at 1 each, a tenth more for misses, in pages of 100.
+        expect(await text(page, 'guide-crawl-count')).toBe('500');
         await page.getByTestId('guide-crawl').click();
         await expect.poll(() => page.locator('main h1').textContent()).toBe('Dataset');
         expect(await page.getByTestId('crawl-limit').inputValue()).toBe('1100');

@@ -118,11 +118,11 @@ describe('guidance from faces to a first run', () => {
   }, 240_000);
 
   it('says how many faces a good run needs and how much to crawl for it', () => {
-    expect(GOOD_RUN_FACES).toBe(1000);
-    // 27 illustrations gave 31 faces: 1.15 a piece; 969 more faces → ~927 illustrations → 1,000 (whole pages).
-    expect(crawlToReachGoodRun(31, 27)).toEqual({ illustrations: 1000, facesPerIllustration: 31 / 27 });
-    // Too few illustrations to trust their yield: about 0.8 faces each.
-    expect(crawlToReachGoodRun(5, 4)).toEqual({ illustrations: 1400, facesPerIllustration: 0.8 });
+    expect(GOOD_RUN_FACES).toBe(400);
+    // 27 illustrations gave 31 faces: 1.15 a piece; 369 more faces → ~354 illustrations → 400 (whole pages).
+    expect(crawlToReachGoodRun(31, 27)).toEqual({ illustrations: 400, facesPerIllustration: 31 / 27 });
+    // Too few illustrations to trust their yield: about 0.8 faces each (395 more → 544 → 600).
+    expect(crawlToReachGoodRun(5, 4)).toEqual({ illustrations: 600, facesPerIllustration: 0.8 });
     expect(crawlToReachGoodRun(1500, 1000).illustrations).toBe(0);
     expect([trainingLevel(148), trainingLevel(4000), trainingLevel(12_000)]).toEqual([
       'barely',
