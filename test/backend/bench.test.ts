@@ -119,7 +119,9 @@ describe('kao bench', () => {
     const { io } = captureIO(false);
     await expect(benchCommand.run(['--preset', 'huge'], io)).rejects.toThrow(/unknown preset "huge"/);
     await expect(benchCommand.run(['--backend', 'tpu'], io)).rejects.toThrow(/unknown backend "tpu"/);
-    await expect(benchCommand.run(['--batch', '0'], io)).rejects.toThrow(/--batch must be a whole number ≥ 1/);
+    await expect(benchCommand.run(['--batch', '0'], io)).rejects.toThrow(
+      /--batch must be a whole number ≥ 1/,
+    );
     await expect(benchCommand.run(['--backend', 'tensorflow'], io)).rejects.toThrow(
       /tfjs-node is not installed/,
     );

@@ -125,8 +125,8 @@ const anime48: GanConfig = {
 
 export const presets: Record<PresetName, GanConfig> = {
   // The default: faces within minutes on a CPU. Chosen by measurement (docs/quality.md): anime-48 at a
-  // quarter of its width, with resize-convolution upsampling, DiffAugment on everything D sees and an
-  // averaged G, one G update per D update.
+  // quarter of its width, with resize-convolution upsampling and an averaged G, one G update per D
+  // update. (DiffAugment did not help at the screened budgets; `--augment` adds it.)
   'kao-48': {
     ...anime48,
     preset: 'kao-48',
@@ -134,7 +134,6 @@ export const presets: Record<PresetName, GanConfig> = {
     dChannels: [16, 32, 64, 128],
     gStepsPerD: 1,
     upsample: 'resize',
-    augment: ['color', 'translation', 'cutout'],
     emaDecay: 0.999,
   },
   'anime-48': anime48,
