@@ -7,7 +7,7 @@
  * Kept faces a run needs to learn faces rather than noise or near-copies of a few crops.
  *
  * Measured with the quality harness (docs/quality.md): the default preset trained on 400 faces for
- * 16 CPU-minutes scores SWD 36.9 on faces it never saw — recognisable faces, close to the 34.9 it reaches
+ * 16 CPU-minutes scores SWD 21.4 on faces it never saw — recognisable faces, as good as the 25.4 it reaches
  * with 1,200 — while the classic recipe stays at ~87 (blobs) with either. Smaller sets were not measured:
  * below 400 the app says more faces will help. Fewer still train, and are fine for trying the app.
  */
