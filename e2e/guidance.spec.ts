@@ -89,7 +89,7 @@ describe('guidance from an empty dataset to a first avatar', () => {
         expect(await text(page, 'guide-crawl-count')).toBe('500');
         await page.getByTestId('guide-crawl').click();
         await expect.poll(() => page.locator('main h1').textContent()).toBe('Dataset');
-        expect(await page.getByTestId('crawl-limit').inputValue()).toBe('1100');
+        expect(await page.getByTestId('crawl-limit').inputValue()).toBe('500');
         expect(await page.getByTestId('crawl-tags').inputValue()).toBe('solo');
       }
       await page.context().close();

@@ -256,16 +256,20 @@ describe('the Training screen in Chromium over kao serve', () => {
   });
 
   it('exports the generator as a tfjs model and shows where', async () => {
+    // In the browser, Export offers a download or a folder on the server; the server folder is checked
+    // here (the download is covered by the explorer spec).
     await page.getByTestId('export').click();
+    await page.getByTestId('export-server').click();
     // The path, or the error the app showed instead (so a failure says why, at once).
     const outcome = async () =>
-      (await page.getByTestId('export-path').count()) > 0
+      (await page.getByTestId('export-result').count()) > 0
         ? 'exported'
         : (await page.locator('.notice.error').allTextContents()).join(' ') || 'waiting';
     await expect.poll(outcome, { timeout: 60_000 }).not.toBe('waiting');
     expect(await outcome()).toBe('exported');
-    const exported = (await page.getByTestId('export-path').locator('code').textContent())!;
+    const exported = (await page.getByTestId('export-result').locator('code').textContent())!;
     expect(existsSync(join(exported, 'model.json'))).toBe(true);
+    await page.getByTestId('export').click(); // closes the panel
     mark('exported');
   });
 
