@@ -86,9 +86,18 @@ export async function reestimateEmaStats(
   await stats.values().next().value?.data();
 }
 
-/** The generator to sample from: the average (statistics re-estimated) when the run keeps one. */
+/** The G update count the averaged generator's statistics were last re-estimated at, per GAN. */
+const estimatedAt = new WeakMap<Gan, number>();
+
+/**
+ * The generator to sample from: the average (statistics re-estimated) when the run keeps one. A step
+ * that samples, evaluates and checkpoints re-estimates once: the average only changes with G updates.
+ */
 export async function samplingGenerator(gan: Gan): Promise<{ g: ParamSet; stats: ParamSet }> {
   if (!gan.ema) return { g: gan.g, stats: gan.gStats };
-  await reestimateEmaStats(gan.config, gan.ema.g, gan.ema.stats);
+  if (estimatedAt.get(gan) !== gan.optG.step) {
+    await reestimateEmaStats(gan.config, gan.ema.g, gan.ema.stats);
+    estimatedAt.set(gan, gan.optG.step);
+  }
   return gan.ema;
 }
