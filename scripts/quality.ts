@@ -10,27 +10,26 @@
  * (never trained on, the SWD reference), the first 1,200 train; `--train 400` uses the first 400 of
  * those (the small-data column). Budget: `--minutes` of wall-clock (fair only on an otherwise idle
  * machine) or `--cpu-minutes` of this process's CPU time, its worker threads included (fair under other
- * load). Setup (decoding the faces) counts; the final evaluation does not.
+ * load). Setup (decoding the faces) counts; the final evaluation does not. Beside SWD, the memorisation
+ * check (src/core/gan/memorisation.ts): nearest training vs nearest held-out face of each sample.
  *
  * Rows go to docs/quality/results.jsonl (or --out); grids to .tmp/quality/<row id>/ unless --keep-dir.
+ * --keep-dir of an earlier run's folder continues that run (same split and recipe) for another budget.
  */
 import { availableParallelism, cpus } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Rng } from '../src/shared/rng.ts';
 import { selectBackend } from '../src/core/gan/backend.ts';
 import { isPresetName, resolveGanConfig, type GanConfigOverrides } from '../src/core/gan/config.ts';
 import { recipeFlags, recipeOverrides } from '../src/cli/recipe-options.ts';
-import { listImageFiles } from '../src/core/gan/data.ts';
-import { evaluateRun, type EvaluationResult } from '../src/core/gan/evaluate.ts';
+import { evaluateMemorisation, evaluateRun, type EvaluationResult } from '../src/core/gan/evaluate.ts';
 import { runTraining } from '../src/core/gan/run.ts';
-import { deriveSeed } from '../src/core/gan/seeds.ts';
 import { appendJsonl } from '../src/core/util/jsonl.ts';
 import { RunControl } from '../src/core/util/run-control.ts';
+import { HELD_OUT, qualitySplit } from './quality-split.ts';
 
-const HELD_OUT = 400;
 const root = resolve(import.meta.dirname, '..');
 
 const { values } = parseArgs({
@@ -78,13 +77,9 @@ const cpuBudget = number('cpu-minutes');
 if ((wallBudget === undefined) === (cpuBudget === undefined)) fail('give --minutes or --cpu-minutes');
 const workers = number('workers') ?? availableParallelism();
 
-// The split: a fixed seeded order of the face files; the held-out faces never depend on --train.
-const allFaces = await listImageFiles(resolve(values.faces!));
-if (allFaces.length < HELD_OUT + trainCount)
-  fail(`${allFaces.length} faces in ${values.faces}, need ${HELD_OUT + trainCount}`);
-const ordered = new Rng(deriveSeed(0, 'quality-split')).shuffle([...allFaces]);
-const heldOut = ordered.slice(ordered.length - HELD_OUT);
-const trainFaces = ordered.slice(0, trainCount);
+const { trainFaces, heldOut } = await qualitySplit(resolve(values.faces!), trainCount).catch(
+  (error: unknown) => fail((error as Error).message),
+);
 
 const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${preset}-s${seed}-n${trainCount}`;
 const runDir = resolve(values['keep-dir'] ?? join(root, '.tmp', 'quality', id));
@@ -140,6 +135,8 @@ async function evaluate(raw: boolean): Promise<EvaluationResult> {
 }
 const primary = await evaluate(false);
 const raw = config.emaDecay > 0 ? await evaluate(true) : undefined;
+// Beside SWD, which cannot see copying: are samples nearer to training faces than to unseen ones?
+const copying = await evaluateMemorisation(runDir, trainFaces, heldOut, { n: HELD_OUT, seed: 1 });
 const grids = (await readdir(join(runDir, 'samples'))).filter((n) => /^step-\d+\.png$/.test(n));
 const grid = join(runDir, 'samples', `step-${result.step}.png`);
 if (!grids.includes(`step-${result.step}.png`)) fail(`no sample grid for step ${result.step}`);
@@ -149,6 +146,9 @@ const levels = (e: EvaluationResult) =>
   Object.fromEntries(e.swd.levels.map((l) => [l.resolution, round(l.swd)]));
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
 }
 let commit = 'unknown';
 try {
@@ -166,12 +166,18 @@ const row = {
   heldOut: HELD_OUT,
   budget: wallBudget !== undefined ? { wallMinutes: wallBudget } : { cpuMinutes: cpuBudget },
   steps: result.step,
+  // A continued run (--keep-dir of an earlier run) trained from this step; its budget is this call's alone.
+  ...(result.resumedFrom !== undefined ? { resumedFrom: result.resumedFrom } : {}),
   wallSeconds: round(trainedWall),
   cpuSeconds: round(trainedCpu),
-  imagesPerSec: round((result.step * config.batchSize) / trainedWall),
+  imagesPerSec: round(((result.step - (result.resumedFrom ?? 0)) * config.batchSize) / trainedWall),
   swd: round(primary.swd.average),
   swdLevels: levels(primary),
   ...(raw ? { swdRaw: round(raw.swd.average), swdRawLevels: levels(raw) } : {}),
+  memorisation: {
+    ratio: round3(copying.ratio),
+    nearCopies: round3(copying.nearCopies),
+  },
   sampled: config.emaDecay > 0 ? 'ema' : 'raw',
   grid: join(runDir, 'final-grid.png'),
   backend: backend.name,
