@@ -6,11 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bundledCascadePath,
   CASCADE_SHA256,
-  CascadeError,
   resolveCascade,
   sha256Hex,
 } from '../../src/core/faces/cascade.ts';
+import { FacesError } from '../../src/core/faces/errors.ts';
 import { FaceDetector } from '../../src/core/faces/opencv.ts';
+import { facesProblemForCli } from '../../src/cli/faces-errors.ts';
+import { facesProblemForApp } from '../../src/services/faces-errors.ts';
 import { cascadePath } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
@@ -102,10 +104,21 @@ describe('the face cascade', () => {
       env: {},
       bundledPath: null,
     }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CascadeError);
-    expect((error as Error).message).toMatch(
+    expect(error).toBeInstanceOf(FacesError);
+    const problem = (error as FacesError).problem;
+    expect(problem).toEqual({
+      code: 'cascade-download-failed',
+      url: `http://127.0.0.1:${port}/x.xml`,
+      reason: expect.stringMatching(/ECONNREFUSED/),
+    });
+    // The CLI names its own way out; the app asks for the file in a field instead.
+    expect(facesProblemForCli(problem)).toMatch(
       /^could not download the face cascade from http:\/\/127\.0\.0\.1:\d+\/x\.xml \(.*ECONNREFUSED.*\); download it yourself and pass --cascade FILE \/ set KAO_CASCADE$/,
     );
+    expect(facesProblemForApp(problem)).toEqual({
+      code: 'not-found',
+      message: expect.stringMatching(/^Could not download the face cascade from .*ECONNREFUSED.*\)$/),
+    });
     await expect(
       resolveCascade({
         cacheDir: join(tmp.dir, 'c4'),
@@ -127,8 +140,14 @@ describe('the face cascade', () => {
     await expect(resolveCascade({ cascadePath: wrong, env: {}, bundledPath: null })).rejects.toThrow(
       /haarcascade_frontalface\.xml is not lbpcascade_animeface\.xml: its SHA-256 is [0-9a-f]{64} \(34 bytes\)/,
     );
-    await expect(resolveCascade({ env: { KAO_CASCADE: join(tmp.dir, 'missing.xml') } })).rejects.toThrow(
-      /cannot read KAO_CASCADE .*missing\.xml/,
+    const unreadable = await resolveCascade({ env: { KAO_CASCADE: join(tmp.dir, 'missing.xml') } }).catch(
+      (e: unknown) => e,
+    );
+    expect(unreadable).toMatchObject({
+      problem: { code: 'cascade-unreadable', given: 'env', path: join(tmp.dir, 'missing.xml') },
+    });
+    expect(facesProblemForCli((unreadable as FacesError).problem)).toMatch(
+      /^cannot read KAO_CASCADE .*missing\.xml: /,
     );
   });
 });

@@ -6,11 +6,11 @@ import {
   FACES_EXCLUDED_FILE,
   FACES_LOG_FILE,
   faceId,
-  FacesIndexError,
   listTrainingFaces,
   compactIndex,
   type ImageRecord,
 } from '../../src/core/faces/index-store.ts';
+import { FacesError } from '../../src/core/faces/errors.ts';
 import { faceDetectionSettingsSchema } from '../../src/core/faces/options.ts';
 import { appendJsonl } from '../../src/core/util/jsonl.ts';
 import { Rng } from '../../src/shared/rng.ts';
@@ -131,7 +131,7 @@ describe('FaceDataset at 50,000 faces', () => {
     const before = dataset.counts();
     await expect(
       dataset.setExcluded(['nope-0', dataset.list({ limit: 1 }).faces[0]!.id], true),
-    ).rejects.toThrow(/unknown face id: nope-0/);
+    ).rejects.toMatchObject({ problem: { code: 'unknown-face-ids', ids: ['nope-0'] } });
     expect(dataset.counts()).toEqual(before);
   });
 
@@ -139,7 +139,7 @@ describe('FaceDataset at 50,000 faces', () => {
     const other = join(tmp.dir, 'damaged');
     await compactIndex(other, settings, tmp.dir, [syntheticImage(1, 1, new Rng(1))]);
     await writeFile(join(other, FACES_EXCLUDED_FILE), '{"ids": [1, 2');
-    await expect(FaceDataset.open(other)).rejects.toBeInstanceOf(FacesIndexError);
+    await expect(FaceDataset.open(other)).rejects.toBeInstanceOf(FacesError);
     await expect(FaceDataset.open(other)).rejects.toThrow(/excluded\.json is not valid JSON/);
   });
 });

@@ -13,7 +13,8 @@ import {
   readStoredIndex,
 } from '../../src/core/faces/index-store.ts';
 import { pruneDeletedSources, type PruneStep } from '../../src/core/faces/prune.ts';
-import { MissingImagesFolderError, nodeSourceFs, type SourceFs } from '../../src/core/faces/source-files.ts';
+import { nodeSourceFs, type SourceFs } from '../../src/core/faces/source-files.ts';
+import { FacesError } from '../../src/core/faces/errors.ts';
 import { cascadePath, illustrationsDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
@@ -244,11 +245,12 @@ describe('faces of deleted illustrations', () => {
 
     await rename(f.inputDir, `${f.inputDir}-away`);
     const error = await pruneDeletedSources(f.facesDir).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(MissingImagesFolderError);
+    expect(error).toBeInstanceOf(FacesError);
+    expect((error as FacesError).problem).toEqual({ code: 'images-folder-missing', folder: f.inputDir });
     expect((error as Error).message).toBe(`the images folder ${f.inputDir} is missing; nothing was removed`);
     await expect(
       extractFaces({ inputDir: f.inputDir, outputDir: f.facesDir, cascadePath, workers: 1 }),
-    ).rejects.toThrow(`input folder ${f.inputDir} does not exist or is not a folder; nothing was removed`);
+    ).rejects.toMatchObject({ problem: { code: 'images-folder-missing', folder: f.inputDir } });
     // Training cannot tell either, so it uses every kept face.
     expect(await listTrainingFaces(f.facesDir)).toHaveLength(9 - 2);
     await expectUntouched();

@@ -12,11 +12,10 @@ import {
 } from '../command.ts';
 import { CancelledError, RunControl } from '../../core/util/run-control.ts';
 import { FolderLockedError } from '../../core/folder-lock.ts';
-import { CascadeError } from '../../core/faces/cascade.ts';
 import { extractFaces, type FaceExtractionSummary } from '../../core/faces/extract.ts';
-import { FacesIndexError } from '../../core/faces/index-store.ts';
+import { FacesError } from '../../core/faces/errors.ts';
 import { faceExtractionOptionsSchema } from '../../core/faces/options.ts';
-import { MissingImagesFolderError } from '../../core/faces/source-files.ts';
+import { facesProblemForCli } from '../faces-errors.ts';
 
 const usage =
   'kao faces --in DIR --out DIR [--size 64|96|128] [--margin 0.25] [--min-neighbors 5] [--scale-factor 1.1] ' +
@@ -102,13 +101,8 @@ export const facesCommand: CliCommand = {
         io.stderr.write('faces: interrupted; the index is saved and a re-run continues where this stopped\n');
         return 130;
       }
-      if (
-        error instanceof CascadeError ||
-        error instanceof FacesIndexError ||
-        error instanceof FolderLockedError ||
-        error instanceof MissingImagesFolderError
-      )
-        throw new CliError(error.message);
+      if (error instanceof FacesError) throw new CliError(facesProblemForCli(error.problem));
+      if (error instanceof FolderLockedError) throw new CliError(error.message);
       throw error;
     } finally {
       process.off('SIGINT', onSignal);

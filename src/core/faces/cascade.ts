@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/atomic-file.ts';
+import { FacesError, type CascadeGiven } from './errors.ts';
 
 /** nagadomi/lbpcascade_animeface (MIT): the one cascade the detector is validated with. */
 export const CASCADE_FILE_NAME = 'lbpcascade_animeface.xml';
@@ -11,10 +12,6 @@ export const CASCADE_URL =
   'https://raw.githubusercontent.com/nagadomi/lbpcascade_animeface/master/lbpcascade_animeface.xml';
 export const CASCADE_SHA256 = '9376d30ac38db6bda2a68b88b3b76bbd7e6aa33af47f7f5c76bc88ca75f1ce30';
 export const CASCADE_BYTES = 246_945;
-
-export class CascadeError extends Error {
-  override readonly name = 'CascadeError';
-}
 
 /**
  * The copy the app ships in its `resources/` folder (MIT; the file keeps its licence header). Found by
@@ -74,9 +71,8 @@ export async function resolveCascade(options: ResolveCascadeOptions = {}): Promi
   const env = options.env ?? process.env;
   const userPath = options.cascadePath || undefined;
   const envPath = env['KAO_CASCADE'] || undefined;
-  if (userPath)
-    return { path: userPath, bytes: await readVerified(userPath, 'the --cascade file'), from: 'option' };
-  if (envPath) return { path: envPath, bytes: await readVerified(envPath, 'KAO_CASCADE'), from: 'env' };
+  if (userPath) return { path: userPath, bytes: await readVerified(userPath, 'option'), from: 'option' };
+  if (envPath) return { path: envPath, bytes: await readVerified(envPath, 'env'), from: 'env' };
   const bundled = options.bundledPath === undefined ? bundledCascadePath(env) : options.bundledPath;
   if (bundled) {
     // A damaged shipped copy is not fatal: the cache or a download can still stand in for it.
@@ -87,9 +83,7 @@ export async function resolveCascade(options: ResolveCascadeOptions = {}): Promi
 
   const url = options.url ?? CASCADE_URL;
   if (!options.cacheDir) {
-    throw new CascadeError(
-      `no face cascade given: download ${url} yourself and pass --cascade FILE / set KAO_CASCADE`,
-    );
+    throw new FacesError({ code: 'cascade-not-given', url });
   }
   const cached = join(options.cacheDir, CASCADE_FILE_NAME);
   const existing = await readFile(cached).catch(() => undefined);
@@ -104,35 +98,38 @@ export async function resolveCascade(options: ResolveCascadeOptions = {}): Promi
     bytes = new Uint8Array(await response.arrayBuffer());
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason ?? error;
-    throw new CascadeError(
-      `could not download the face cascade from ${url} (${describe(error)}); ` +
-        `download it yourself and pass --cascade FILE / set KAO_CASCADE`,
-    );
+    throw new FacesError({ code: 'cascade-download-failed', url, reason: describe(error) });
   }
   const digest = sha256Hex(bytes);
   if (digest !== CASCADE_SHA256) {
-    throw new CascadeError(
-      `the face cascade downloaded from ${url} has SHA-256 ${digest}, expected ${CASCADE_SHA256}; ` +
-        `not using it. Download it yourself and pass --cascade FILE / set KAO_CASCADE`,
-    );
+    throw new FacesError({
+      code: 'cascade-download-mismatch',
+      url,
+      sha256: digest,
+      expected: CASCADE_SHA256,
+    });
   }
   await writeFileAtomic(cached, bytes);
   return { path: cached, bytes, from: 'download' };
 }
 
-async function readVerified(path: string, what: string): Promise<Uint8Array> {
+async function readVerified(path: string, given: CascadeGiven): Promise<Uint8Array> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new CascadeError(`cannot read ${what} ${path}: ${describe(error)}`);
+    throw new FacesError({ code: 'cascade-unreadable', path, given, reason: describe(error) });
   }
   const digest = sha256Hex(bytes);
   if (digest !== CASCADE_SHA256) {
-    throw new CascadeError(
-      `${path} is not lbpcascade_animeface.xml: its SHA-256 is ${digest} (${bytes.length} bytes), ` +
-        `expected ${CASCADE_SHA256} (${CASCADE_BYTES} bytes). Get the original from ${CASCADE_URL}`,
-    );
+    throw new FacesError({
+      code: 'cascade-wrong-file',
+      path,
+      given,
+      sha256: digest,
+      bytes: bytes.length,
+      expected: { sha256: CASCADE_SHA256, bytes: CASCADE_BYTES, url: CASCADE_URL },
+    });
   }
   return new Uint8Array(bytes);
 }

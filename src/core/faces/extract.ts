@@ -8,7 +8,6 @@ import {
   FACES_INDEX_FILE,
   FACES_LOCK,
   FACES_LOG_FILE,
-  FacesIndexError,
   clearFacesFolder,
   compactIndex,
   faceId,
@@ -26,7 +25,7 @@ import {
 } from './options.ts';
 import { NearDuplicateIndex } from './phash.ts';
 import { pruneWithLock } from './prune.ts';
-import { MissingImagesFolderError } from './source-files.ts';
+import { FacesError } from './errors.ts';
 import { FaceWorkerPool, type WorkerResponse } from './worker-pool.ts';
 
 /** File types the extractor reads; anything else in the input folder is ignored. */
@@ -106,10 +105,7 @@ export async function extractFaces(
 
   const inputStat = await stat(inputDir).catch(() => undefined);
   if (!inputStat?.isDirectory()) {
-    throw new MissingImagesFolderError(
-      inputDir,
-      `input folder ${inputDir} does not exist or is not a folder; nothing was removed`,
-    );
+    throw new FacesError({ code: 'images-folder-missing', folder: inputDir });
   }
   const cascade = await resolveCascade({
     cascadePath: opts.cascadePath,
@@ -143,10 +139,12 @@ async function extractLocked(
   let stored = await readStoredIndex(outputDir);
   if (stored.settings && stored.images.size > 0 && !sameSettings(stored.settings, settings)) {
     if (!opts.rebuild) {
-      throw new FacesIndexError(
-        `${outputDir} holds faces extracted with different settings (${describeSettings(stored.settings)}; ` +
-          `now ${describeSettings(settings)}). Use another output folder, or rebuild to start over.`,
-      );
+      throw new FacesError({
+        code: 'settings-differ',
+        folder: outputDir,
+        stored: describeSettings(stored.settings),
+        requested: describeSettings(settings),
+      });
     }
   }
   // Faces of illustrations deleted since the last run go first (a rebuild drops their exclusions too).

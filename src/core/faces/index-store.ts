@@ -12,6 +12,7 @@ import {
 } from '../folder-lock.ts';
 import { faceDetectionSettingsSchema, type FaceDetectionSettings } from './options.ts';
 import { findDeletedSources } from './source-files.ts';
+import { FacesError } from './errors.ts';
 
 /**
  * The faces folder: `<id>.png` crops, `faces-index.json` (compacted, atomic), `faces-log.jsonl` (one line
@@ -121,8 +122,13 @@ function isImageRecord(value: unknown): value is ImageRecord {
 
 const excludedFileSchema = z.object({ ids: z.array(z.string()) });
 
-export class FacesIndexError extends Error {
-  override readonly name = 'FacesIndexError';
+/** One of the folder's JSON files does not parse: its path and the parser's reason. */
+export function notValidJson(file: string, error: unknown): FacesError {
+  return new FacesError({
+    code: 'index-corrupt',
+    file,
+    reason: `is not valid JSON (${(error as Error).message})`,
+  });
 }
 
 /** A face id: stable for a source path and detection number, so re-running overwrites instead of piling up. */
@@ -152,7 +158,7 @@ export async function readStoredIndex(facesDir: string): Promise<StoredIndex> {
   try {
     raw = await readJsonIfExists(indexPath);
   } catch (error) {
-    throw new FacesIndexError(`${indexPath} is not valid JSON (${(error as Error).message})`);
+    throw notValidJson(indexPath, error);
   }
   const images = new Map<string, ImageRecord>();
   let settings: FaceDetectionSettings | undefined;
@@ -160,14 +166,22 @@ export async function readStoredIndex(facesDir: string): Promise<StoredIndex> {
   if (raw !== undefined) {
     const parsed = indexFileSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new FacesIndexError(
-        `${indexPath} is not a Kao Studio faces index: ${z.prettifyError(parsed.error)}`,
-      );
+      throw new FacesError({
+        code: 'index-corrupt',
+        file: indexPath,
+        reason: `is not a Kao Studio faces index: ${z.prettifyError(parsed.error)}`,
+      });
     }
     settings = parsed.data.settings;
     inputDir = parsed.data.inputDir;
     for (const [i, record] of parsed.data.images.entries()) {
-      if (!isImageRecord(record)) throw new FacesIndexError(`${indexPath}: image record ${i} is malformed`);
+      if (!isImageRecord(record)) {
+        throw new FacesError({
+          code: 'index-corrupt',
+          file: indexPath,
+          reason: `has a malformed image record (${i})`,
+        });
+      }
       images.set(record.source, record);
     }
   }
@@ -225,10 +239,12 @@ export async function readExcludedIds(facesDir: string): Promise<Set<string>> {
   try {
     parsed = excludedFileSchema.safeParse(JSON.parse(text));
   } catch (error) {
-    throw new FacesIndexError(`${path} is not valid JSON (${(error as Error).message})`);
+    throw notValidJson(path, error);
   }
-  if (!parsed.success)
-    throw new FacesIndexError(`${path} is not an exclusion list: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) {
+    const reason = `is not an exclusion list: ${z.prettifyError(parsed.error)}`;
+    throw new FacesError({ code: 'index-corrupt', file: path, reason });
+  }
   return new Set(parsed.data.ids);
 }
 
@@ -396,11 +412,7 @@ export class FaceDataset {
     await assertFolderNotLocked(this.facesDir, FACES_LOCK, { exceptThisProcess: true });
     const unknown = ids.filter((id) => !this.#byId.has(id));
     if (unknown.length) {
-      return Promise.reject(
-        new FacesIndexError(
-          `unknown face id${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).join(', ')}`,
-        ),
-      );
+      return Promise.reject(new FacesError({ code: 'unknown-face-ids', ids: unknown }));
     }
     // Serialized so two quick clicks cannot write their files out of order.
     const next = this.#writeQueue.then(async () => {

@@ -18,7 +18,6 @@ export {
 } from './extract.ts';
 export {
   FaceDataset,
-  FacesIndexError,
   listTrainingFaces,
   readStoredIndex,
   FACES_INDEX_FILE,
@@ -39,7 +38,6 @@ export {
 export {
   resolveCascade,
   bundledCascadePath,
-  CascadeError,
   CASCADE_URL,
   CASCADE_SHA256,
   CASCADE_FILE_NAME,
@@ -48,7 +46,9 @@ export {
 } from './cascade.ts';
 export { isFacesFolder, listTrainingImages } from './training-set.ts';
 export { pruneDeletedSources, type PruneResult, type PruneOptions, type PruneStep } from './prune.ts';
-export { findDeletedSources, MissingImagesFolderError, type SourceFs } from './source-files.ts';
+export { findDeletedSources, type SourceFs } from './source-files.ts';
+export { FacesFolder, type FacesFolderOptions, type PrunedFaces } from './faces-folder.ts';
+export { FacesError, describeFacesProblem, type FacesProblem, type FacesProblemCode } from './errors.ts';
 export { setFaceWorkerUrl } from './worker-pool.ts';
 export { FaceDetector, type Box, type DetectParams } from './opencv.ts';
 export { extractImageFaces, squareCrop, type ImageFaces, type CroppedFace } from './process-image.ts';

@@ -6,14 +6,15 @@ import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.ts';
 import {
   FACES_LOCK,
   FACES_PRUNE_FILE,
-  FacesIndexError,
   compactIndex,
   faceIdPrefix,
+  notValidJson,
   readExcludedIds,
   readStoredIndex,
   writeExcludedIds,
 } from './index-store.ts';
 import { findDeletedSources, type SourceFs } from './source-files.ts';
+import { FacesError } from './errors.ts';
 
 /**
  * Removing the faces of illustrations deleted from the images folder: their records leave the index, their
@@ -71,7 +72,7 @@ const emptyPruneResult = (): PruneResult => ({ sources: [], faces: 0, exclusions
 
 /**
  * Removes the faces of every indexed illustration whose file no longer exists (see findDeletedSources for
- * what counts as gone), first finishing a prune that was interrupted. Throws MissingImagesFolderError, with
+ * what counts as gone), first finishing a prune that was interrupted. Throws FacesError (images-folder-missing or -empty), with
  * nothing removed, when the images folder is missing or looks unmounted. Holds the faces folder's lock
  * meanwhile: while an extraction writes to the folder (it prunes by itself before it starts) this throws
  * a `busy` FolderLockedError, with nothing removed.
@@ -134,14 +135,16 @@ async function finishPrune(dir: string, step: (name: PruneStep) => Promise<void>
   try {
     raw = await readJsonIfExists(journalPath);
   } catch (error) {
-    throw new FacesIndexError(`${journalPath} is not valid JSON (${(error as Error).message})`);
+    throw notValidJson(journalPath, error);
   }
   if (raw === undefined) return emptyPruneResult();
   const parsed = journalSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new FacesIndexError(
-      `${journalPath} is not a Kao Studio prune journal: ${z.prettifyError(parsed.error)}`,
-    );
+    throw new FacesError({
+      code: 'index-corrupt',
+      file: journalPath,
+      reason: `is not a Kao Studio prune journal: ${z.prettifyError(parsed.error)}`,
+    });
   }
   const stored = await readStoredIndex(dir);
   const committed = parsed.data.images.filter((image) => !stored.images.has(image.source));

@@ -1,5 +1,6 @@
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { FacesError } from './errors.ts';
 
 /**
  * Which indexed illustrations are gone from the images folder. Only a definite "no such file" counts: a
@@ -20,17 +21,6 @@ export const nodeSourceFs: SourceFs = {
   readdir: (path) => readdir(path),
 };
 
-/** The images folder is missing or looks unmounted: pruning would wipe the index, so nothing is removed. */
-export class MissingImagesFolderError extends Error {
-  override readonly name = 'MissingImagesFolderError';
-  constructor(
-    readonly folder: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** Candidates confirmed at once: the thread pool overlaps them, and 50,000 do not open 50,000 requests. */
 const LSTAT_BATCH = 32;
 
@@ -40,7 +30,7 @@ const isErrno = (error: unknown, ...codes: string[]): boolean =>
 /**
  * The sources (paths relative to `inputDir`, forward slashes) whose file no longer exists. One `readdir`
  * per folder finds the candidates (a name missing from its folder's listing); each candidate is then
- * confirmed with `lstat`, and only ENOENT confirms it. Throws MissingImagesFolderError when `inputDir`
+ * confirmed with `lstat`, and only ENOENT confirms it. Throws FacesError (images-folder-*) when `inputDir`
  * itself is gone, or when it is empty and holds none of the sources (a mount point whose drive is away),
  * and rethrows any other error on `inputDir` itself: in neither case can anything be told apart.
  */
@@ -104,20 +94,13 @@ export async function findDeletedSources(
   if (deleted.size === all.length) {
     rootEntries ??= await fs.readdir(inputDir).catch(() => undefined);
     if (!rootEntries || rootEntries.every((name) => name.startsWith('.'))) {
-      throw new MissingImagesFolderError(
-        inputDir,
-        `the images folder ${inputDir} is empty and none of the ${all.length.toLocaleString('en-US')} illustration${all.length === 1 ? '' : 's'} ` +
-          `of the faces index are there (a drive that is not mounted?); nothing was removed`,
-      );
+      throw new FacesError({ code: 'images-folder-empty', folder: inputDir, sources: all.length });
     }
   }
   // In the sources' order, whatever order the lstat calls finished in.
   return new Set(all.filter((source) => deleted.has(source)));
 }
 
-function missing(inputDir: string): MissingImagesFolderError {
-  return new MissingImagesFolderError(
-    inputDir,
-    `the images folder ${inputDir} is missing; nothing was removed`,
-  );
+function missing(inputDir: string): FacesError {
+  return new FacesError({ code: 'images-folder-missing', folder: inputDir });
 }
