@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import {
+  CrawlOptionError,
   crawl,
   importFolder,
   listDataset,
@@ -194,12 +195,9 @@ function validateCrawl(input: CrawlOptionsInput, form: CrawlForm): void {
   try {
     parseCrawlOptions(input);
   } catch (error) {
+    // The core's refusals name their option, which is the form's field of the same name.
+    const field = error instanceof CrawlOptionError ? error.problem.option : '(request)';
     const message = errorMessage(error);
-    const field = /^delay/.test(message)
-      ? 'delayMs'
-      : /^tag /.test(message)
-        ? 'tags'
-        : (/^invalid crawl option (\w+)/.exec(message)?.[1] ?? '(request)');
     throw new KaoError('invalid-input', capitalize(message), [{ path: field, message }]);
   }
   // What settings.crawl accepts, so saving the form can never fail after the crawl started.

@@ -78,6 +78,9 @@ describe('Moebooru protocol', () => {
     expect(buildTagQuery('solo rating:safe', false)).toBe('solo rating:safe');
     expect(buildTagQuery('solo -rating:e', false)).toBe('solo -rating:e rating:s');
     expect(() => buildTagQuery('solo rating:q', false)).toThrow(/rating:q needs unsafe ratings/);
+    expect(() => buildTagQuery('solo rating:q', false)).toThrow(
+      expect.objectContaining({ problem: { code: 'unsafe-rating-tag', option: 'tags', tag: 'rating:q' } }),
+    );
     expect(buildTagQuery('solo', true)).toBe('solo');
     expect(buildTagQuery('rating:e', true)).toBe('rating:e');
   });
@@ -152,6 +155,11 @@ describe('Retry-After and options', () => {
     );
     expect(() => parseCrawlOptions({ datasetDir: '/x', site: 'https://yande.re', delayMs: 100 })).toThrow(
       /at least 500 ms for yande\.re/,
+    );
+    expect(() => parseCrawlOptions({ datasetDir: '/x', site: 'https://yande.re', delayMs: 100 })).toThrow(
+      expect.objectContaining({
+        problem: expect.objectContaining({ code: 'delay-too-short', option: 'delayMs' }),
+      }),
     );
     expect(parseCrawlOptions({ datasetDir: '/x', site: 'http://localhost:3000', delayMs: 0 }).delayMs).toBe(
       0,

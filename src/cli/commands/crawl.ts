@@ -16,6 +16,7 @@ import {
   type CrawlOptionsInput,
   type CrawlSummary,
 } from '../../core/crawler/crawl.ts';
+import { CrawlOptionError, describeCrawlOptionProblem } from '../../core/crawler/errors.ts';
 import { RENDITIONS, type Rendition } from '../../core/crawler/moebooru.ts';
 import { RunControl } from '../../core/util/run-control.ts';
 
@@ -68,7 +69,7 @@ export const crawlCommand: CliCommand = {
     try {
       parseCrawlOptions(input);
     } catch (error) {
-      throw new CliError((error as Error).message, 2);
+      throw new CliError(crawlOptionMessage(error), 2);
     }
 
     // Ctrl-C cancels cleanly (the partial download is removed); a second Ctrl-C kills at once.
@@ -141,4 +142,11 @@ function describeStop(summary: CrawlSummary): string {
     case 'error':
       return 'error';
   }
+}
+
+/** The core's refusal, with the flag that lifts it where there is one. */
+function crawlOptionMessage(error: unknown): string {
+  if (!(error instanceof CrawlOptionError)) return (error as Error).message;
+  const message = describeCrawlOptionProblem(error.problem);
+  return error.problem.code === 'unsafe-rating-tag' ? `${message} (--unsafe-ratings)` : message;
 }

@@ -12,6 +12,7 @@ import {
 } from '../images/dataset.ts';
 import { DEFAULT_MAX_PIXELS, InvalidImageError, validateImage } from '../images/validate.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
+import { CrawlOptionError } from './errors.ts';
 import { HostPolicy } from './hosts.ts';
 import {
   PermanentHttpError,
@@ -369,14 +370,18 @@ export function parseCrawlOptions(input: CrawlOptionsInput): CrawlOptions {
   const parsed = crawlOptionsSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new Error(`invalid crawl option ${issue.path.join('.') || '(options)'}: ${issue.message}`);
+    const option = issue.path.join('.') || '(options)';
+    throw new CrawlOptionError({ code: 'invalid-option', option, detail: issue.message });
   }
   const options = parsed.data;
   const host = new URL(options.site).hostname;
   if (options.delayMs < MIN_PUBLIC_DELAY_MS && !isLoopback(host)) {
-    throw new Error(
-      `delay must be at least ${MIN_PUBLIC_DELAY_MS} ms for ${host}; lower delays are for local test servers only`,
-    );
+    throw new CrawlOptionError({
+      code: 'delay-too-short',
+      option: 'delayMs',
+      host,
+      minMs: MIN_PUBLIC_DELAY_MS,
+    });
   }
   buildTagQuery(options.tags, options.unsafeRatings);
   return options;

@@ -18,6 +18,7 @@ export {
   type JobState,
   type JobHooks,
 } from './crawl.ts';
+export { CrawlOptionError, describeCrawlOptionProblem, type CrawlOptionProblem } from './errors.ts';
 export {
   importFolder,
   importOptionsSchema,

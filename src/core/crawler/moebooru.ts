@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CrawlOptionError } from './errors.ts';
 
 /** Renditions a Moebooru post offers, smallest first. Only `original` has the bytes the post's md5 describes. */
 export const RENDITIONS = ['preview', 'sample', 'jpeg', 'original'] as const;
@@ -105,9 +106,7 @@ export function buildTagQuery(userTags: string, unsafeRatings: boolean): string 
     const ratingTags = tags.filter((tag) => /^rating:/i.test(tag));
     const unsafe = ratingTags.filter((tag) => !/^rating:s(afe)?$/i.test(tag));
     if (unsafe.length > 0) {
-      throw new Error(
-        `tag ${unsafe[0]} needs unsafe ratings to be allowed explicitly (unsafeRatings / --unsafe-ratings)`,
-      );
+      throw new CrawlOptionError({ code: 'unsafe-rating-tag', option: 'tags', tag: unsafe[0]! });
     }
     if (ratingTags.length === 0) tags.push('rating:s');
   }
