@@ -4,10 +4,6 @@ import {
   canContinue,
   describeElsewhere,
   emaSmooth,
-  formatBytes,
-  formatDuration,
-  formatNumber,
-  formatStepsShort,
   holderKey,
   insertSample,
   isLiveState,
@@ -164,27 +160,5 @@ describe('samples and run states', () => {
     expect(lowerBound([1, 3, 5], 3)).toBe(1);
     expect(lowerBound([1, 3, 5], 4)).toBe(2);
     expect(lowerBound([1, 3, 5], 9)).toBe(3);
-  });
-});
-
-describe('formatting', () => {
-  it('formats durations for the ETA', () => {
-    expect(formatDuration(undefined)).toBe('—');
-    expect(formatDuration(44.6)).toBe('45s');
-    expect(formatDuration(200)).toBe('3m 20s');
-    expect(formatDuration(3720)).toBe('1h 02m');
-    expect(formatDuration(2 * 86400 + 3 * 3600 + 5)).toBe('2d 3h');
-  });
-
-  it('formats numbers and bytes', () => {
-    expect(formatNumber(0.123456)).toBe('0.123');
-    expect(formatNumber(12345.6)).toBe('12,346');
-    expect(formatNumber(0.00001234)).toBe('1.2e-5');
-    expect(formatNumber(Number.NaN)).toBe('—');
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.5 KB');
-    expect(formatBytes(50 * 1024 * 1024)).toBe('50 MB');
-    expect(formatStepsShort(1200, 100_000)).toBe('1,200 / 100K');
-    expect(formatStepsShort(40, 5000)).toBe('40 / 5,000');
   });
 });

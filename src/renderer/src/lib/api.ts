@@ -33,7 +33,3 @@ export function createKaoApi(bridge: KaoBridge): KaoApi {
 }
 
 export const kao: KaoApi = createKaoApi(window.kao ?? createWebBridge());
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -1,6 +1,7 @@
-import { getContext, setContext } from 'svelte';
+import { createContext } from 'svelte';
 import type { AppInfo, Settings, TrainerStatus } from '../../../shared/contract.ts';
-import { errorMessage, kao } from './api.ts';
+import { kao } from './api.ts';
+import { errorMessage } from './format.ts';
 
 export const screens = [
   { id: 'dataset', label: 'Dataset', key: '1' },
@@ -21,6 +22,9 @@ export interface Notice {
   level: 'info' | 'warning' | 'error';
   message: string;
 }
+
+/** How a screen's state raises a toast (AppState.notify, handed in by App.svelte). */
+export type Notify = (level: Notice['level'], message: string) => void;
 
 /** App-wide state: which screen, settings, trainer status, notices. Fed by window.kao subscriptions. */
 export class AppState {
@@ -114,10 +118,5 @@ function readScreenFromHash(): ScreenId {
   return screens.some((s) => s.id === id) ? (id as ScreenId) : 'dataset';
 }
 
-const KEY = Symbol('app-state');
-export function setAppState(state: AppState): AppState {
-  return setContext(KEY, state);
-}
-export function useAppState(): AppState {
-  return getContext<AppState>(KEY);
-}
+/** Created once in App.svelte; every screen and component reads it with `useAppState()`. */
+export const [useAppState, setAppState] = createContext<AppState>();

@@ -1,4 +1,6 @@
+import { createContext } from 'svelte';
 import { SvelteMap } from 'svelte/reactivity';
+import { PagedList } from './paged-list.svelte.ts';
 import type { EventOf, ResponseOf, Settings } from '../../../shared/contract.ts';
 import type {
   CrawlForm,
@@ -7,9 +9,10 @@ import type {
   ImportIssue,
   InterruptedCrawl,
 } from '../../../shared/dataset-schemas.ts';
-import { KaoError } from '../../../shared/errors.ts';
-import { errorMessage, kao } from './api.ts';
-import { isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
+import { kao } from './api.ts';
+import { controlJob, isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
+import { formErrors } from './form-errors.ts';
+import { errorMessage } from './format.ts';
 
 export type CrawlJob = EventOf<'dataset.crawl'>;
 export type ImportJob = EventOf<'dataset.import'>;
@@ -51,23 +54,21 @@ export class DatasetState {
   importPath = $state('');
   importMode = $state<'copy' | 'link'>('copy');
   importError = $state<string | undefined>();
-  /** Files in the dataset; undefined until the first listing arrives. */
-  total = $state<number | undefined>();
   listError = $state<string | undefined>();
   loaded = $state(false);
 
-  /** Dataset items by index, for the pages fetched so far in this listing generation. */
-  readonly items = new SvelteMap<number, DatasetItem>();
+  /** The gallery's names, fetched a page at a time for the rows in view. */
+  readonly #list = new PagedList<DatasetItem>({
+    pageSize: PAGE_SIZE,
+    fetch: (offset, limit) => kao.invoke('dataset.list', { offset, limit }),
+    onError: (error) => (this.listError = errorMessage(error)),
+  });
   /** Thumbnail URL by file name; null when the image has none (unreadable, removed). */
   readonly thumbs = new SvelteMap<string, string | null>();
 
   crawlBusy = $derived(isJobBusy(this.crawl));
   importBusy = $derived(isJobBusy(this.importJob));
 
-  #visible: [number, number] = [0, 0];
-  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
-  #pagesLoading = new Set<number>();
-  #generation = 0;
   #thumbsInFlight = false;
   /** While a job adds files, the gallery re-reads the folder at most every 1.5 s. */
   #refresher = new RefreshThrottle(() => void this.refresh());
@@ -116,7 +117,7 @@ export class DatasetState {
       this.crawl = await kao.invoke('dataset.crawl.start', { ...form, site: form.site.trim() });
       this.interrupted = undefined;
     } catch (error) {
-      this.#showFormError(error);
+      ({ formError: this.formError, fieldErrors: this.fieldErrors } = formErrors(error, FORM_FIELDS));
     }
   }
 
@@ -165,59 +166,26 @@ export class DatasetState {
     }
   }
 
+  /** Files in the dataset; undefined until the first listing arrives. */
+  get total(): number | undefined {
+    return this.#list.total;
+  }
+
+  /** Dataset items by index, for the pages fetched so far. */
+  get items(): ReadonlyMap<number, DatasetItem> {
+    return this.#list.items;
+  }
+
   /** The grid's rendered cells changed: fetch their names, then their thumbnails. */
   setVisible(first: number, end: number): void {
-    this.#visible = [first, end];
-    void this.#ensureRange(first, end);
+    void this.#list.setVisible(first, end).then(() => this.#loadThumbs());
   }
 
   /** Re-reads the dataset's size and the rows in view; cached thumbnails are kept (names never change content). */
   async refresh(): Promise<void> {
-    const generation = ++this.#generation;
     this.#refresher.refreshed();
-    this.#pagesLoading.clear();
-    const [first, end] = this.#visible;
-    const firstPage = Math.floor(first / PAGE_SIZE);
-    const lastPage = Math.max(firstPage, Math.floor(Math.max(first, end - 1) / PAGE_SIZE));
-    try {
-      const pages = await Promise.all(
-        range(firstPage, lastPage + 1).map((page) =>
-          kao.invoke('dataset.list', { offset: page * PAGE_SIZE, limit: PAGE_SIZE }),
-        ),
-      );
-      if (generation !== this.#generation) return;
-      // Swap in one go: the cells in view keep their old content until the new names are here.
-      this.items.clear();
-      for (const page of pages) page.items.forEach((item, i) => this.items.set(page.offset + i, item));
-      this.total = pages[0]?.total ?? 0;
-      this.listError = undefined;
-    } catch (error) {
-      this.listError = errorMessage(error);
-      return;
-    }
-    void this.#loadThumbs();
-  }
-
-  async #ensureRange(first: number, end: number): Promise<void> {
-    const generation = this.#generation;
-    const missing = range(Math.floor(first / PAGE_SIZE), Math.ceil(end / PAGE_SIZE)).filter(
-      (page) => !this.#pagesLoading.has(page) && !this.items.has(page * PAGE_SIZE),
-    );
-    await Promise.all(
-      missing.map(async (page) => {
-        this.#pagesLoading.add(page);
-        try {
-          const result = await kao.invoke('dataset.list', { offset: page * PAGE_SIZE, limit: PAGE_SIZE });
-          if (generation !== this.#generation) return;
-          result.items.forEach((item, i) => this.items.set(result.offset + i, item));
-          this.total = result.total;
-        } catch (error) {
-          this.listError = errorMessage(error);
-        } finally {
-          this.#pagesLoading.delete(page);
-        }
-      }),
-    );
+    if (!(await this.#list.refresh())) return;
+    this.listError = undefined;
     void this.#loadThumbs();
   }
 
@@ -227,7 +195,7 @@ export class DatasetState {
     this.#thumbsInFlight = true;
     try {
       for (;;) {
-        const [first, end] = this.#visible;
+        const [first, end] = this.#list.visible;
         const names: string[] = [];
         for (let index = first; index < end && names.length < THUMB_BATCH; index++) {
           const item = this.items.get(index);
@@ -277,28 +245,12 @@ export class DatasetState {
   }
 
   async #control(action: () => Promise<CrawlJob>): Promise<void> {
-    try {
-      this.crawl = await action();
-    } catch (error) {
-      this.formError = errorMessage(error);
-    }
+    await controlJob(
+      action,
+      (job) => (this.crawl = job),
+      (message) => (this.formError = message),
+    );
   }
-
-  #showFormError(error: unknown): void {
-    if (error instanceof KaoError && error.code === 'invalid-input' && error.issues?.length) {
-      this.fieldErrors = Object.fromEntries(error.issues.map((i) => [i.path, i.message]));
-      // Each field shows its own message; a summary is enough here unless a problem has no field.
-      if (error.issues.every((i) => FORM_FIELDS.has(i.path))) {
-        this.formError = 'Check the highlighted fields.';
-        return;
-      }
-    }
-    this.formError = errorMessage(error);
-  }
-}
-
-function range(start: number, end: number): number[] {
-  return Array.from({ length: Math.max(0, end - start) }, (_, i) => start + i);
 }
 
 function defaultForm(): CrawlForm {
@@ -328,9 +280,5 @@ export function issuesOf(job: ImportJob): ImportIssue[] {
   return p.rejectedFiles ?? p.recentRejections;
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
-}
+/** Created once in App.svelte, so the state outlives a screen switch; read with `useDatasetState()`. */
+export const [useDatasetState, setDatasetState] = createContext<DatasetState>();

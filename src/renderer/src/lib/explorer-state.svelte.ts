@@ -4,6 +4,7 @@
  * cache, saving favorites and exporting animations. One instance lives for the whole session, so leaving
  * the screen and coming back keeps the face, the history and the loaded model.
  */
+import { createContext } from 'svelte';
 import { KaoError } from '../../../shared/errors.ts';
 import type { ExplorerRun, Favorite, InterpolationExportResult } from '../../../shared/explorer-schemas.ts';
 import { History } from '../../../core/explorer/history.ts';
@@ -29,10 +30,11 @@ import {
 } from '../../../core/explorer/state.ts';
 import type { PrincipalDirections, PrincipalDirectionsProgress } from '../../../core/explorer/directions.ts';
 import type { RgbaImage } from '../../../core/explorer/generator.ts';
-import { errorMessage, kao } from './api.ts';
+import { kao } from './api.ts';
 import type { BackendChoice, GeneratorRuntime } from './generator-runtime.ts';
+import { errorMessage } from './format.ts';
+import type { Notify } from './app-state.svelte.ts';
 
-type Notify = (level: 'info' | 'warning' | 'error', message: string) => void;
 export type ExplorerTab = 'directions' | 'variations' | 'interpolation' | 'arithmetic' | 'raw';
 
 /** A face picked as an interpolation end: what it looked like, as the latent the generator sees. */
@@ -113,11 +115,7 @@ export class ExplorerState {
   #directionsAbort: AbortController | undefined;
   #pendingFavorite: Favorite | undefined;
 
-  constructor(private notify: Notify) {}
-
-  setNotify(notify: Notify): void {
-    this.notify = notify;
-  }
+  constructor(private readonly notify: Notify) {}
 
   connect(): () => void {
     const offs = [
@@ -585,11 +583,5 @@ function clampSeed(seed: number): number {
   return Math.min(MAX_SEED, Math.max(0, Math.round(seed)));
 }
 
-let shared: ExplorerState | undefined;
-
-/** The session's one explorer (kept across screen switches). */
-export function useExplorerState(notify: Notify): ExplorerState {
-  shared ??= new ExplorerState(notify);
-  shared.setNotify(notify);
-  return shared;
-}
+/** Created once in App.svelte, so leaving the screen keeps the model; read with `useExplorerState()`. */
+export const [useExplorerState, setExplorerState] = createContext<ExplorerState>();

@@ -22,3 +22,8 @@ export function withAll(selection: Selection, ids: Iterable<string>): Selection 
   for (const id of ids) next.add(id);
   return next;
 }
+
+/** "96×96 px at 120, 40": where a face was found on its illustration. */
+export function describeBox(b: { x: number; y: number; width: number; height: number }): string {
+  return `${b.width}×${b.height} px at ${b.x}, ${b.y}`;
+}

@@ -1,4 +1,4 @@
-import { SvelteMap } from 'svelte/reactivity';
+import { createContext } from 'svelte';
 import type { EventOf, Settings } from '../../../shared/contract.ts';
 import {
   MAX_IDS_PER_REQUEST,
@@ -10,13 +10,16 @@ import {
   type FaceItem,
   type FacesState as FacesStateResponse,
 } from '../../../shared/faces-schemas.ts';
-import { KaoError } from '../../../shared/errors.ts';
-import { errorMessage, kao } from './api.ts';
-import { isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
+import { kao } from './api.ts';
+import { controlJob, isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
+import { formErrors } from './form-errors.ts';
 import { emptySelection, selectionOf, toggled, withAll, type Selection } from './faces-selection.ts';
+import { errorMessage } from './format.ts';
+import { PagedList, range, type Page } from './paged-list.svelte.ts';
 
 export type ExtractionJob = EventOf<'faces.extraction'>;
 type Form = Required<FaceExtractionForm>;
+type FacePage = Page<FaceItem> & { counts: FaceCounts };
 
 /** Crops come in pages of this many faces. */
 const PAGE_SIZE = 200;
@@ -50,13 +53,10 @@ export class FacesState {
   loaded = $state(false);
 
   filter = $state<FaceFilter>('all');
-  /** Faces in the current filter; undefined until the first page arrives. */
-  total = $state<number | undefined>();
   listError = $state<string | undefined>();
   actionError = $state<string | undefined>();
   /** "N faces removed because their illustrations were deleted": told once (not an error), until dismissed. */
   prunedNotice = $state<string | undefined>();
-  readonly items = new SvelteMap<number, FaceItem>();
   /** Selected face ids (replaced, never mutated: a select-all of 50,000 is one assignment). */
   selected = $state.raw<Selection>(emptySelection);
   focus = $state<number | undefined>();
@@ -76,14 +76,22 @@ export class FacesState {
       !sameOptions(this.indexSettings, this.form),
   );
 
-  #visible: [number, number] = [0, 0];
-  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
-  #pagesLoading = new Map<number, Promise<void>>();
-  #generation = 0;
+  /** The current filter's faces, fetched a page at a time for the rows in view. */
+  readonly #list = new PagedList<FaceItem, FacePage>({
+    pageSize: PAGE_SIZE,
+    fetch: async (offset, limit) => {
+      const page = await kao.invoke('faces.list', { filter: this.filter, offset, limit });
+      return { ...page, items: page.faces };
+    },
+    onError: (error) => (this.listError = errorMessage(error)),
+    onPage: (page) => (this.counts = page.counts),
+  });
   /** While an extraction adds faces, the grid re-reads the list at most every 1.5 s. */
   #refresher = new RefreshThrottle(() => void this.refresh());
 
   async load(settings: Settings | undefined): Promise<void> {
+    // The state outlives the screen: a source view left open on the last visit does not reopen by itself.
+    this.viewing = false;
     if (settings) this.form = { ...settings.faces, rebuild: false };
     this.cascadePath = settings?.faces.cascadePath ?? '';
     try {
@@ -141,7 +149,7 @@ export class FacesState {
       });
       return true;
     } catch (error) {
-      this.#showFormError(error);
+      ({ formError: this.formError, fieldErrors: this.fieldErrors } = formErrors(error, FORM_FIELDS));
       return false;
     }
   }
@@ -192,72 +200,33 @@ export class FacesState {
     this.selected = emptySelection;
     this.focus = undefined;
     this.anchor = undefined;
-    this.total = undefined;
-    this.items.clear();
-    this.#visible = [0, 0];
+    this.#list.clear();
     void this.refresh();
   }
 
   /** The grid's rendered cells changed: fetch the pages they are on. */
   setVisible(first: number, end: number): void {
-    this.#visible = [first, end];
-    void this.#ensureRange(first, end);
+    void this.#list.setVisible(first, end);
+  }
+
+  /** Faces in the current filter; undefined until the first page arrives. */
+  get total(): number | undefined {
+    return this.#list.total;
+  }
+
+  /** Faces by index in the current filter, for the pages fetched so far. */
+  get items(): ReadonlyMap<number, FaceItem> {
+    return this.#list.items;
   }
 
   /** Re-reads the list's size and the rows in view, swapping them in at once. */
   async refresh(): Promise<void> {
-    const generation = ++this.#generation;
     this.#refresher.refreshed();
-    this.#pagesLoading.clear();
-    const [first, end] = this.#visible;
-    const firstPage = Math.floor(first / PAGE_SIZE);
-    const lastPage = Math.max(firstPage, Math.floor(Math.max(first, end - 1) / PAGE_SIZE));
-    const filter = this.filter;
-    try {
-      const pages = await Promise.all(
-        range(firstPage, lastPage + 1).map((page) =>
-          kao.invoke('faces.list', { filter, offset: page * PAGE_SIZE, limit: PAGE_SIZE }),
-        ),
-      );
-      if (generation !== this.#generation) return;
-      this.items.clear();
-      for (const page of pages) page.faces.forEach((face, i) => this.items.set(page.offset + i, face));
-      this.total = pages[0]?.total ?? 0;
-      if (pages[0]) this.counts = pages[0].counts;
-      this.listError = undefined;
-      this.#afterListChange();
-    } catch (error) {
-      this.listError = errorMessage(error);
-    }
-  }
-
-  /** Fetches the pages of [first, end) not yet here; resolves once they are (also when already on their way). */
-  async #ensureRange(first: number, end: number): Promise<void> {
-    const generation = this.#generation;
-    const filter = this.filter;
-    const waits = range(Math.floor(first / PAGE_SIZE), Math.ceil(end / PAGE_SIZE)).flatMap((page) => {
-      const pending = this.#pagesLoading.get(page);
-      if (pending) return [pending];
-      if (this.items.has(page * PAGE_SIZE)) return [];
-      const load: Promise<void> = this.#loadPage(page, filter, generation).finally(() => {
-        if (this.#pagesLoading.get(page) === load) this.#pagesLoading.delete(page);
-      });
-      this.#pagesLoading.set(page, load);
-      return [load];
-    });
-    await Promise.all(waits);
-  }
-
-  async #loadPage(page: number, filter: FaceFilter, generation: number): Promise<void> {
-    try {
-      const result = await kao.invoke('faces.list', { filter, offset: page * PAGE_SIZE, limit: PAGE_SIZE });
-      if (generation !== this.#generation) return;
-      result.faces.forEach((face, i) => this.items.set(result.offset + i, face));
-      this.total = result.total;
-      this.counts = result.counts;
-    } catch (error) {
-      this.listError = errorMessage(error);
-    }
+    const pages = await this.#list.refresh();
+    if (!pages) return;
+    if (pages[0]) this.counts = pages[0].counts;
+    this.listError = undefined;
+    this.#afterListChange();
   }
 
   /** Keeps focus inside the list and the inspected face current after the list changed under it. */
@@ -391,7 +360,7 @@ export class FacesState {
   async #faceAt(index: number): Promise<FaceItem | undefined> {
     const known = this.items.get(index);
     if (known) return known;
-    await this.#ensureRange(index, index + 1);
+    await this.#list.ensure(index, index + 1);
     return this.items.get(index);
   }
 
@@ -413,22 +382,11 @@ export class FacesState {
   }
 
   async #control(action: () => Promise<ExtractionJob>): Promise<void> {
-    try {
-      this.job = await action();
-    } catch (error) {
-      this.formError = errorMessage(error);
-    }
-  }
-
-  #showFormError(error: unknown): void {
-    if (error instanceof KaoError && error.code === 'invalid-input' && error.issues?.length) {
-      this.fieldErrors = Object.fromEntries(error.issues.map((i) => [i.path, i.message]));
-      if (error.issues.every((i) => FORM_FIELDS.has(i.path))) {
-        this.formError = 'Check the highlighted fields.';
-        return;
-      }
-    }
-    this.formError = errorMessage(error);
+    await controlJob(
+      action,
+      (job) => (this.job = job),
+      (message) => (this.formError = message),
+    );
   }
 }
 
@@ -458,10 +416,6 @@ function defaultForm(): Form {
   };
 }
 
-function range(start: number, end: number): number[] {
-  return Array.from({ length: Math.max(0, end - start) }, (_, i) => start + i);
-}
-
 /** Share of the images this run has to process that it has processed. */
 export function extractionFraction(job: ExtractionJob): number {
   return jobFraction(job, (p) => (p.toProcess > 0 ? p.processed / p.toProcess : 0));
@@ -472,3 +426,6 @@ export function prunedMessage(faces: number): string {
     ? '1 face removed because its source illustration was deleted from the dataset.'
     : `${faces.toLocaleString()} faces removed because their source illustrations were deleted from the dataset.`;
 }
+
+/** Created once in App.svelte, so the state outlives a screen switch; read with `useFacesState()`. */
+export const [useFacesState, setFacesState] = createContext<FacesState>();

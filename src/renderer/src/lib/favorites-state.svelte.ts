@@ -1,9 +1,10 @@
+import { createContext } from 'svelte';
 import type { Favorite } from '../../../shared/explorer-schemas.ts';
 import { KaoError } from '../../../shared/errors.ts';
-import { errorMessage, kao } from './api.ts';
+import { kao } from './api.ts';
 import { startDownload } from './download.ts';
-
-type Notify = (level: 'info' | 'warning' | 'error', message: string) => void;
+import { errorMessage } from './format.ts';
+import type { Notify } from './app-state.svelte.ts';
 
 /** The Favorites screen's state: the library listing, kept fresh by `favorites.changed` events. */
 export class FavoritesState {
@@ -119,3 +120,6 @@ export class FavoritesState {
     await this.#act(id, 'revealing', () => kao.invoke('favorites.reveal', { id }));
   }
 }
+
+/** Created once in App.svelte, so the state outlives a screen switch; read with `useFavoritesState()`. */
+export const [useFavoritesState, setFavoritesState] = createContext<FavoritesState>();

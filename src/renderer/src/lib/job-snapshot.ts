@@ -1,6 +1,9 @@
+import type { JobPhase } from '../../../shared/contract-base.ts';
+import { errorMessage } from './format.ts';
+
 /** What the UI needs of a long job's snapshot (crawl, import, extraction): see `jobSnapshot` in shared. */
 export interface JobLike<P = unknown> {
-  phase: 'idle' | 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+  phase: JobPhase;
   progress?: P;
 }
 
@@ -22,12 +25,17 @@ export function jobFraction<P>(job: JobLike<P>, share: (progress: P) => number):
   return share(p);
 }
 
-/** A duration (an ETA, a run's length) in seconds, as "42 s", "3 min 5 s" or "1 h 20 min". */
-export function formatDuration(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds)) return '—';
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+/** Pause, resume or cancel: the reply is the job's new snapshot; a refusal is a message for the form. */
+export async function controlJob<J>(
+  action: () => Promise<J>,
+  apply: (job: J) => void,
+  fail: (message: string) => void,
+): Promise<void> {
+  try {
+    apply(await action());
+  } catch (error) {
+    fail(errorMessage(error));
+  }
 }
 
 /**

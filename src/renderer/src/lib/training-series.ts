@@ -180,12 +180,6 @@ export function holderKey(holder: RunHolder | undefined): string {
   return holder ? `${holder.hostname}:${holder.pid}:${holder.startedAt}` : '';
 }
 
-const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
-/** "1,200 / 100K": the run list's short form. */
-export function formatStepsShort(step: number, total: number): string {
-  return `${step.toLocaleString('en-US')} / ${total >= 10_000 ? compact.format(total) : total.toLocaleString('en-US')}`;
-}
-
 export const presetLabels: Record<string, string> = {
   'kao-48': 'Anime faces, 48×48',
   'anime-48': 'Classic DCGAN, 48×48',
@@ -201,41 +195,3 @@ export const runStateLabels: Record<RunState, string> = {
   interrupted: 'Interrupted',
   failed: 'Failed',
 };
-
-/** "45s", "3m 20s", "1h 02m", "2d 3h"; an em dash when unknown. */
-export function formatDuration(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '—';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h ${String(m % 60).padStart(2, '0')}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
-
-/** Three significant digits at most, without exponent notation for everyday magnitudes. */
-export function formatNumber(value: number | undefined, digits = 3): string {
-  if (value === undefined || !Number.isFinite(value)) return '—';
-  const abs = Math.abs(value);
-  if (abs >= 1000) return Math.round(value).toLocaleString('en-US');
-  if (abs === 0) return '0';
-  if (abs < 1e-3) return value.toExponential(1);
-  return Number(value.toPrecision(digits)).toString();
-}
-
-export function formatBytes(bytes: number | undefined): string {
-  if (bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return '—';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-export function formatSteps(step: number, total: number): string {
-  return `${step.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}`;
-}

@@ -1,13 +1,15 @@
+import { createContext } from 'svelte';
 import type {
   FollowCursor,
   MetricPoint,
   RunDetail,
   RunSummary,
   TrainingOptions,
-  TrainingProgress,
+  TrainingProgressEvent,
 } from '../../../shared/training-schemas.ts';
 import type { EventOf } from '../../../shared/contract.ts';
-import { errorMessage, kao } from './api.ts';
+import { kao } from './api.ts';
+import { errorMessage } from './format.ts';
 import {
   canContinue,
   holderKey,
@@ -17,8 +19,8 @@ import {
   runStateLabels,
   type SampleRef,
 } from './training-series.ts';
+import type { Notify } from './app-state.svelte.ts';
 
-type Notify = (level: 'info' | 'warning' | 'error', message: string) => void;
 export type TrainingAction = 'starting' | 'pausing' | 'resuming' | 'stopping' | 'continuing';
 
 /**
@@ -44,7 +46,7 @@ export class TrainingState {
 
   /** The run the trainer works on (running or paused), and its latest progress. */
   liveRunId = $state<string | undefined>();
-  progress = $state.raw<TrainingProgress | undefined>();
+  progress = $state.raw<TrainingProgressEvent | undefined>();
   action = $state<TrainingAction | undefined>();
   /** Stop was asked for; the trainer is writing its checkpoint until the state event arrives. */
   stopping = $state(false);
@@ -108,11 +110,12 @@ export class TrainingState {
     try {
       await this.refreshRuns();
       this.loadError = undefined;
-      // Reopen what matters: the live run, else the newest run.
+      // Reopen what matters: the live run, else the newest run. The state outlives the screen, so a run
+      // opened on an earlier visit is read again (its metrics and grids went on while the screen was away).
       const live = this.runs.find((r) => isLiveState(r.state));
-      if (live) this.liveRunId = live.id;
-      const first = live ?? this.runs[0];
-      if (first && !this.selectedId) await this.open(first.id);
+      this.liveRunId = live?.id;
+      const first = this.selected ?? live ?? this.runs[0];
+      if (first) await this.open(first.id);
     } catch (error) {
       this.loadError = errorMessage(error);
     } finally {
@@ -286,9 +289,10 @@ export class TrainingState {
     });
   }
 
-  async continueRun(id: string, steps?: number): Promise<void> {
+  /** Starts a stopped or interrupted run again from its newest checkpoint (`steps` raises its total). */
+  async continueFromCheckpoint(id: string, steps?: number): Promise<void> {
     await this.#act('continuing', async () => {
-      const run = await kao.invoke('training.continue', steps ? { id, steps } : { id });
+      const run = await kao.invoke('training.continueFromCheckpoint', steps ? { id, steps } : { id });
       this.#upsertRun(run);
       this.liveRunId = run.id;
       this.progress = undefined;
@@ -306,7 +310,7 @@ export class TrainingState {
 
   async resume(): Promise<void> {
     await this.#act('resuming', async () => {
-      await kao.invoke('training.unpause', {});
+      await kao.invoke('training.resume', {});
       if (this.liveRunId) this.#patchRun(this.liveRunId, { state: 'running' });
     });
   }
@@ -398,7 +402,7 @@ export class TrainingState {
     }
   }
 
-  #onProgress(progress: TrainingProgress): void {
+  #onProgress(progress: TrainingProgressEvent): void {
     this.progress = progress;
     if (this.liveRunId !== progress.runId) this.liveRunId = progress.runId;
     const run = this.runs.find((r) => r.id === progress.runId);
@@ -495,3 +499,6 @@ function whileVisible(intervalMs: number, poll: () => Promise<void>): () => void
     document.removeEventListener('visibilitychange', onVisibility);
   };
 }
+
+/** Created once in App.svelte, so the state outlives a screen switch; read with `useTrainingState()`. */
+export const [useTrainingState, setTrainingState] = createContext<TrainingState>();
