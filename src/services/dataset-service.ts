@@ -3,6 +3,8 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import {
   CrawlOptionError,
   crawl,
+  crawlProgressOf,
+  importProgressOf,
   importFolder,
   listDataset,
   parseCrawlOptions,
@@ -11,7 +13,6 @@ import {
   type CrawlOptionsInput,
   type CrawlProgress as CoreCrawlProgress,
   type CrawlSummary,
-  type ImportProgress as CoreImportProgress,
   type ImportSummary,
 } from '../core/crawler/index.ts';
 import { buildTagQuery } from '../core/crawler/moebooru.ts';
@@ -150,7 +151,7 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetChan
           { from, datasetDir, mode },
           {
             control,
-            onProgress: (p) => report(wireImportProgress(p)),
+            onProgress: (p) => report(importProgressOf(p)),
             onWarning: (message) => ctx.events.emit('app.notice', { level: 'warning', message }),
           },
         );
@@ -232,45 +233,13 @@ async function findInterrupted(
 
 /** Exactly the wire fields: the core's summary carries more (every failure, the site) than an event should. */
 function wireCrawlProgress(p: CoreCrawlProgress | CrawlSummary): CrawlProgress {
-  return {
-    state: p.state,
-    page: p.page,
-    pagesDone: p.pagesDone,
-    found: p.found,
-    downloaded: p.downloaded,
-    skipped: p.skipped,
-    filtered: p.filtered,
-    failed: p.failed,
-    bytes: p.bytes,
-    ...(p.imagesPerSec !== undefined ? { imagesPerSec: p.imagesPerSec } : {}),
-    ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}),
-    ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
-    recentFailures: p.recentFailures.map((f) => ({ ...f })),
-    ...('stoppedBecause' in p ? { stoppedBecause: p.stoppedBecause } : {}),
-  };
-}
-
-function wireImportProgress(p: CoreImportProgress): ImportProgress {
-  return {
-    state: p.state,
-    total: p.total,
-    processed: p.processed,
-    imported: p.imported,
-    skipped: p.skipped,
-    rejected: p.rejected,
-    ignored: p.ignored,
-    bytes: p.bytes,
-    ...(p.imagesPerSec !== undefined ? { imagesPerSec: p.imagesPerSec } : {}),
-    ...(p.etaSeconds !== undefined ? { etaSeconds: p.etaSeconds } : {}),
-    ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
-    recentRejections: p.recentRejections.map((r) => ({ ...r })),
-  };
+  return { ...crawlProgressOf(p), ...('stoppedBecause' in p ? { stoppedBecause: p.stoppedBecause } : {}) };
 }
 
 function wireImportSummary(summary: ImportSummary): ImportProgress {
   const cap = (issues: ImportIssue[]) => issues.slice(0, MAX_LISTED_ISSUES).map((i) => ({ ...i }));
   return {
-    ...wireImportProgress(summary),
+    ...importProgressOf(summary),
     rejectedFiles: cap(summary.rejectedFiles),
     ignoredFiles: cap(summary.ignoredFiles),
   };

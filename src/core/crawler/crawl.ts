@@ -11,6 +11,7 @@ import {
   resetPartialDir,
 } from '../images/dataset.ts';
 import { DEFAULT_MAX_PIXELS, InvalidImageError, validateImage } from '../images/validate.ts';
+import { pickDefined } from '../util/pick.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import { CrawlOptionError } from './errors.ts';
 import { HostPolicy } from './hosts.ts';
@@ -138,6 +139,9 @@ export class CrawlError extends Error {
   }
 }
 
+/** What the progress of every dataset job has besides its own counters. */
+export const JOB_PROGRESS_FIELDS = ['state', 'bytes', 'imagesPerSec', 'etaSeconds', 'lastError'] as const;
+
 export interface JobHooks<P> {
   onProgress?: (progress: P) => void;
   control?: RunControl;
@@ -189,7 +193,7 @@ export async function crawl(
     const seconds = summary.durationMs / 1000;
     summary.imagesPerSec = seconds > 0 ? round2(summary.downloaded / seconds) : undefined;
     summary.etaSeconds = estimateRemaining(options, summary, seconds);
-    hooks.onProgress?.(progressOf(summary));
+    hooks.onProgress?.(crawlProgressOf(summary));
   };
   const fail = (failure: CrawlFailure) => {
     summary.failed++;
@@ -459,35 +463,12 @@ function pickHttpPolicy(options: CrawlOptions) {
   return { delayMs, maxRetries, retryBaseMs, maxRetryWaitMs, connectTimeoutMs, stallTimeoutMs };
 }
 
-function progressOf(summary: CrawlSummary): CrawlProgress {
-  const {
-    state,
-    page,
-    pagesDone,
-    found,
-    downloaded,
-    skipped,
-    filtered,
-    failed,
-    bytes,
-    imagesPerSec,
-    etaSeconds,
-    lastError,
-  } = summary;
+/** A copy of the progress fields alone (a summary has more), for an event or the wire. */
+export function crawlProgressOf(p: CrawlProgress): CrawlProgress {
+  const counts = ['page', 'pagesDone', 'found', 'downloaded', 'skipped', 'filtered', 'failed'] as const;
   return {
-    state,
-    page,
-    pagesDone,
-    found,
-    downloaded,
-    skipped,
-    filtered,
-    failed,
-    bytes,
-    imagesPerSec,
-    etaSeconds,
-    lastError,
-    recentFailures: [...summary.recentFailures],
+    ...pickDefined(p, [...JOB_PROGRESS_FIELDS, ...counts]),
+    recentFailures: p.recentFailures.map((f) => ({ ...f })),
   };
 }
 

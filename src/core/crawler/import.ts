@@ -15,8 +15,9 @@ import {
   InvalidImageError,
   validateImage,
 } from '../images/validate.ts';
+import { pickDefined } from '../util/pick.ts';
 import { CancelledError } from '../util/run-control.ts';
-import type { JobHooks, JobState } from './crawl.ts';
+import { JOB_PROGRESS_FIELDS, type JobHooks, type JobState } from './crawl.ts';
 
 export const importOptionsSchema = z.object({
   from: z.string().min(1, 'from is required'),
@@ -117,7 +118,7 @@ export async function importFolder(
       summary.imagesPerSec = Math.round((summary.imported / seconds) * 100) / 100;
       summary.etaSeconds = Math.round((summary.total - summary.processed) / (summary.processed / seconds));
     }
-    hooks.onProgress?.(progressOf(summary));
+    hooks.onProgress?.(importProgressOf(summary));
   };
   const reject = (path: string, reason: string) => {
     summary.rejected++;
@@ -245,32 +246,11 @@ async function walk(
   return files.sort();
 }
 
-function progressOf(summary: ImportSummary): ImportProgress {
-  const {
-    state,
-    total,
-    processed,
-    imported,
-    skipped,
-    rejected,
-    ignored,
-    bytes,
-    imagesPerSec,
-    etaSeconds,
-    lastError,
-  } = summary;
+/** A copy of the progress fields alone (a summary has more), for an event or the wire. */
+export function importProgressOf(p: ImportProgress): ImportProgress {
+  const counts = ['total', 'processed', 'imported', 'skipped', 'rejected', 'ignored'] as const;
   return {
-    state,
-    total,
-    processed,
-    imported,
-    skipped,
-    rejected,
-    ignored,
-    bytes,
-    imagesPerSec,
-    etaSeconds,
-    lastError,
-    recentRejections: [...summary.recentRejections],
+    ...pickDefined(p, [...JOB_PROGRESS_FIELDS, ...counts]),
+    recentRejections: p.recentRejections.map((r) => ({ ...r })),
   };
 }

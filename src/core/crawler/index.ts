@@ -1,6 +1,7 @@
 /** The dataset builder: Moebooru crawler, folder import, and the dataset gallery helpers. */
 export {
   crawl,
+  crawlProgressOf,
   crawlOptionsSchema,
   crawlSettingsSchema,
   parseCrawlOptions,
@@ -21,6 +22,7 @@ export {
 export { CrawlOptionError, describeCrawlOptionProblem, type CrawlOptionProblem } from './errors.ts';
 export {
   importFolder,
+  importProgressOf,
   importOptionsSchema,
   importSettingsSchema,
   type ImportSettingsInput,
