@@ -5,8 +5,9 @@
  * checkpoint or none. Loading verifies the checksum and falls back to the previous good checkpoint.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncDir, writeFileSynced } from '../util/atomic-file.ts';
 import {
   assignParams,
   readParamRecord,
@@ -71,29 +72,6 @@ function checksum(bin: Uint8Array, manifest: CheckpointManifest): string {
     .digest('hex');
 }
 
-async function writeSynced(path: string, data: string | Uint8Array): Promise<void> {
-  const handle = await open(path, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    /* not supported everywhere (Windows); the rename is still atomic */
-  }
-}
-
 /** Writes a checkpoint atomically and deletes all but the newest `keep` ones. Returns its folder. */
 export async function saveCheckpoint(
   runDir: string,
@@ -129,14 +107,14 @@ export async function saveCheckpoint(
 
   const temp = join(dir, `.tmp-${checkpointFolderName(step)}-${randomBytes(4).toString('hex')}`);
   await mkdir(temp);
-  await writeSynced(join(temp, 'tensors.bin'), bin);
-  await writeSynced(join(temp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
-  await syncDir(temp);
+  await writeFileSynced(join(temp, 'tensors.bin'), bin);
+  await writeFileSynced(join(temp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
+  await fsyncDir(temp);
   const final = join(dir, checkpointFolderName(step));
   // Re-saving a step (stop right after a resume) replaces the folder; rename cannot overwrite a non-empty one.
   await rm(final, { recursive: true, force: true });
   await rename(temp, final);
-  await syncDir(dir);
+  await fsyncDir(dir);
 
   const steps = await listCheckpoints(runDir);
   for (const old of steps.slice(0, Math.max(0, steps.length - keep))) {

@@ -10,13 +10,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeFileSynced(temp, data);
   try {
     await rename(temp, path);
   } catch (error) {
@@ -26,7 +20,19 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   await fsyncDir(dir);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** Writes a file and flushes it to the disk before returning (not atomic: see writeFileAtomic). */
+export async function writeFileSynced(path: string, data: string | Uint8Array): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Flushes a folder's entries (a rename into it, say) to the disk; a no-op where unsupported. */
+export async function fsyncDir(dir: string): Promise<void> {
   // Directory fsync makes the rename itself durable; not supported on every platform (Windows), hence the catch.
   try {
     const handle = await open(dir, 'r');
