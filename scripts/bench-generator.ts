@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
-import { selectBackend, type BackendName } from '../src/core/gan/backend.ts';
+import type { BackendName } from '../src/shared/contract-base.ts';
+import { selectBackend } from '../src/core/gan/backend.ts';
 import { resolveGanConfig, type PresetName } from '../src/core/gan/config.ts';
 import {
   generatorParamSpecs,

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { BackendPreference } from '../core/gan/backend.ts';
+import { BackendPreference } from '../shared/contract-base.ts';
 
 /** What every `kao` subcommand gets: where to write, and whether the user asked for JSON. */
 export interface CliIO {
@@ -122,14 +122,7 @@ export function choiceOption<T extends string>(
 }
 
 /** Backend names the CLI accepts, checked before any backend (and its native code) is loaded. */
-export const backendChoices = [
-  'auto',
-  'tensorflow-gpu',
-  'webgpu',
-  'tensorflow',
-  'wasm',
-  'cpu',
-] as const satisfies readonly BackendPreference[];
+export const backendChoices: readonly BackendPreference[] = BackendPreference.options;
 
 export function writeJson(io: CliIO, value: unknown): void {
   io.stdout.write(JSON.stringify(value, null, 2) + '\n');

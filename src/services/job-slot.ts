@@ -1,7 +1,6 @@
 import { RunControl } from '../core/util/run-control.ts';
 import { KaoError, toWireError, type WireError } from '../shared/errors.ts';
-
-export type JobPhase = 'idle' | 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+import type { JobPhase } from '../shared/contract-base.ts';
 
 /**
  * One long-running job of a kind at a time (a crawl, an extraction): start, pause, resume, cancel, and

@@ -14,7 +14,6 @@ import { KaoError } from '../shared/errors.ts';
 import { formatDateTime } from '../shared/format-since.ts';
 import {
   MetricPoint,
-  TrainingProgress,
   type FollowCursor,
   type RunFollowUpdate,
   type RunHolder,
@@ -27,10 +26,11 @@ import {
 import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
 import { readJsonl, readJsonlAfter } from '../core/util/jsonl.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
+import { readRunConfig } from '../core/gan/run-folder.ts';
 import { describeHolder, readRunLock } from '../core/gan/run-lock.ts';
 import { exportGenerator } from '../core/gan/generator-node.ts';
 import { listTrainingImages } from '../core/faces/index.ts';
-import type { TrainJob } from '../trainer/train-job-schema.ts';
+import type { TrainJob } from '../shared/trainer-protocol.ts';
 
 type TrainingChannel =
   | 'training.runs'
@@ -38,9 +38,9 @@ type TrainingChannel =
   | 'training.run'
   | 'training.follow'
   | 'training.start'
-  | 'training.continue'
+  | 'training.continueFromCheckpoint'
   | 'training.pause'
-  | 'training.unpause'
+  | 'training.resume'
   | 'training.stop'
   | 'training.rename'
   | 'training.delete'
@@ -137,16 +137,13 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
 
   async function relay(event: TrainerEvent, runId: string): Promise<void> {
     switch (event.type) {
-      case 'progress': {
-        const parsed = TrainingProgress.safeParse({ ...event.progress, runId });
-        if (parsed.success) ctx.events.emit('training.progress', parsed.data);
+      case 'progress':
+        ctx.events.emit('training.progress', { ...event.progress, runId });
         break;
-      }
-      case 'metric': {
-        const parsed = MetricPoint.safeParse(event.metric);
-        if (parsed.success) ctx.events.emit('training.metric', { ...parsed.data, runId });
+      case 'metric':
+        // The chart's view of the line: without the per-level SWD.
+        ctx.events.emit('training.metric', { ...MetricPoint.parse(event.metric), runId });
         break;
-      }
       case 'samples':
         ctx.events.emit('training.sample', { runId, ...(await sampleRef(event.path, event.step)) });
         break;
@@ -337,7 +334,8 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       const record = await requireRecord(id);
       const dir = runDir(id);
       const [config, tail, samples] = await Promise.all([
-        readJsonIfExists(join(dir, 'config.json')).catch(() => undefined),
+        // A run whose trainer has not written config.json yet (or a damaged one) shows without it.
+        readRunConfig(dir).catch(() => undefined),
         readJsonlAfter(join(dir, 'metrics.jsonl')),
         listSamples(dir),
       ]);
@@ -349,7 +347,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       const metrics = metricPoints(records);
       const detail: RunDetail = {
         ...summary,
-        config: (config && typeof config === 'object' ? config : {}) as Record<string, unknown>,
+        ...(config ? { config } : {}),
         options: record.options,
         metrics: downsample(metrics, MAX_CHART_POINTS),
         samples: await sampleRefs(dir, samples),
@@ -419,7 +417,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       return launch(id, record, options);
     },
 
-    'training.continue': async ({ id, steps }) => {
+    'training.continueFromCheckpoint': async ({ id, steps }) => {
       const record = await requireRecord(id);
       const next = steps ? { ...record, totalSteps: steps } : record;
       return launch(id, next, next.options as TrainingOptions);
@@ -430,7 +428,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       ctx.trainer.send({ type: 'pause' });
       return { ok: true };
     },
-    'training.unpause': async () => {
+    'training.resume': async () => {
       if (!active) throw new KaoError('not-found', 'No training run is in progress.');
       ctx.trainer.send({ type: 'resume' });
       return { ok: true };

@@ -7,25 +7,47 @@ import { WireError } from './errors.ts';
 
 export const ThemeSetting = z.enum(['system', 'light', 'dark']);
 export const BackendPreference = z.enum(['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
+export type BackendPreference = z.infer<typeof BackendPreference>;
+/** The tf backends, fastest first (the order `auto` tries them in). */
 export const BackendName = z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
+export type BackendName = z.infer<typeof BackendName>;
 export const Rendition = z.enum(['sample', 'preview', 'jpeg', 'original']);
+/** The GAN presets (core/gan/config.ts defines each). */
 export const PresetName = z.enum(['kao-48', 'anime-48', 'dcgan-64', 'tiny']);
+export type PresetName = z.infer<typeof PresetName>;
 
+/** One backend `auto` (or an explicit choice) tried, and why it could not be used. */
+export const BackendAttempt = z.object({
+  name: z.string(),
+  ok: z.boolean(),
+  /** A human reason when it could not be used, e.g. "@tensorflow/tfjs-node is not installed". */
+  error: z.string().optional(),
+});
+export type BackendAttempt = z.infer<typeof BackendAttempt>;
+
+/** The backend a process selected (the trainer's, the CLI's, a parallel worker's). */
 export const BackendStatus = z.object({
   name: BackendName,
   /** What runs, in a few words ("WebAssembly with SIMD (…)"); `reason` adds why the faster ones did not. */
   label: z.string(),
   reason: z.string(),
-  tried: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
+  tried: z.array(BackendAttempt),
 });
 export type BackendStatus = z.infer<typeof BackendStatus>;
 
 export const Empty = z.object({}).strict();
 
+/** Where a long job of the app stands (crawl, import, extraction): `idle` before the first start. */
+export const JobPhase = z.enum(['idle', 'running', 'paused', 'done', 'cancelled', 'failed']);
+export type JobPhase = z.infer<typeof JobPhase>;
+/** A job's own state in its progress reports: it exists, so it is past `idle`. */
+export const JobState = JobPhase.exclude(['idle']);
+export type JobState = z.infer<typeof JobState>;
+
 /** A long job's state as pushed to the UI (crawl, import, extraction); `progress` is the domain's snapshot. */
 export function jobSnapshot<P extends z.ZodType>(progress: P) {
   return z.object({
-    phase: z.enum(['idle', 'running', 'paused', 'done', 'cancelled', 'failed']),
+    phase: JobPhase,
     progress: progress.optional(),
     error: WireError.optional(),
   });

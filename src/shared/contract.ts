@@ -28,7 +28,7 @@ import {
   StepEstimate,
   StepEstimateRequest,
   TrainingOptions,
-  TrainingProgress,
+  TrainingProgressEvent,
   TrainingStateEvent,
 } from './training-schemas.ts';
 
@@ -298,13 +298,17 @@ export const invokeContract = {
   'training.estimate': { request: StepEstimateRequest, response: StepEstimate },
   /** Starts a new run on the kept faces in the trainer process. */
   'training.start': { request: TrainingOptions, response: RunSummary },
-  /** Continues a stopped or interrupted run from its newest valid checkpoint. */
-  'training.continue': {
+  /**
+   * Starts a stopped or interrupted run again from its newest valid checkpoint (in a fresh trainer job;
+   * `steps` raises its total). Not to be confused with `training.resume`, which un-pauses a running job.
+   */
+  'training.continueFromCheckpoint': {
     request: z.object({ id: RunId, steps: z.int().min(1).max(10_000_000).optional() }).strict(),
     response: RunSummary,
   },
+  /** Pauses the running job between steps; `training.resume` goes on from the same step. */
   'training.pause': { request: Empty, response: z.object({ ok: z.literal(true) }) },
-  'training.unpause': { request: Empty, response: z.object({ ok: z.literal(true) }) },
+  'training.resume': { request: Empty, response: z.object({ ok: z.literal(true) }) },
   /** Stops the running job after writing a checkpoint. */
   'training.stop': { request: Empty, response: z.object({ ok: z.literal(true) }) },
   'training.rename': {
@@ -383,7 +387,7 @@ export const eventContract = {
   'faces.extraction': jobSnapshot(FaceExtractionProgress),
   'faces.changed': FacesChanged,
   // ---- training events
-  'training.progress': TrainingProgress,
+  'training.progress': TrainingProgressEvent,
   'training.metric': MetricPoint.extend({ runId: RunId }),
   'training.sample': SampleRef.extend({ runId: RunId }),
   'training.checkpoint': z.object({ runId: RunId, step: z.int() }),

@@ -3,6 +3,7 @@
  * thumbnails. Pure zod (the renderer imports it); contract.ts names the channels that use them.
  */
 import { z } from 'zod';
+import { JobState } from './contract-base.ts';
 
 export const CRAWL_RENDITIONS = ['sample', 'preview', 'jpeg', 'original'] as const;
 
@@ -34,8 +35,6 @@ export const CrawlFailure = z.object({
   reason: z.string(),
 });
 export type CrawlFailure = z.infer<typeof CrawlFailure>;
-
-const JobState = z.enum(['running', 'paused', 'done', 'cancelled', 'failed']);
 
 /** The crawler's progress as the core reports it (counts since this crawl started). */
 export const CrawlProgress = z.object({

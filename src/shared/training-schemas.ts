@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BackendPreference, BackendStatus, PresetName } from './contract-base.ts';
+import { BackendName, BackendPreference, PresetName } from './contract-base.ts';
+import { RunConfigFile } from './run-config-schemas.ts';
 
 /** A run's id is its folder name under `runs/`: letters, digits, dash, underscore. */
 export const RunId = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'not a run id');
@@ -68,23 +69,61 @@ export const RunSummary = z.object({
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
-/**
- * One logged step, as in metrics.jsonl; swd only on the steps where it was computed. The losses and D
- * outputs are there on every line but one: a new run's step-0 line, which only carries the untrained
- * generator's SWD (no training step has run yet).
- */
-export const MetricPoint = z.object({
-  step: z.int(),
-  epoch: z.number().optional(),
-  lossD: z.number().optional(),
-  lossG: z.number().optional(),
-  dReal: z.number().optional(),
-  dFake: z.number().optional(),
-  imagesPerSec: z.number().optional(),
-  swd: z.number().optional(),
-  /** ISO time the line was written. */
-  time: z.string().optional(),
+/** Where training stands after a step: what both the progress reports and the metrics lines carry. */
+const StepStats = z.object({
+  step: z.int().min(0),
+  /** Fractional epochs done (1.5 = half-way through the second epoch). */
+  epoch: z.number(),
+  lossD: z.number(),
+  lossG: z.number(),
+  /** The discriminator's mean output on real and on generated images. */
+  dReal: z.number(),
+  dFake: z.number(),
+  /** Smoothed training throughput. */
+  imagesPerSec: z.number(),
 });
+
+/** SWD ×10³ at one level of the Laplacian pyramid. */
+export const SwdLevel = z.object({ resolution: z.int(), swd: z.number() });
+
+/** A metrics.jsonl line logged after a training step; the losses are means since the previous line. */
+export const StepMetricLine = StepStats.extend({
+  /** Average SWD ×10³ over pyramid levels, when computed at this step. */
+  swd: z.number().optional(),
+  swdLevels: z.array(SwdLevel).optional(),
+  /** ISO time the line was written. */
+  time: z.string(),
+});
+export type StepMetricLine = z.infer<typeof StepMetricLine>;
+
+/**
+ * The first metrics.jsonl line of a new run with SWD on: the untrained generator's SWD, before any
+ * training step, so the quality curve has its starting point. No step has run, so it has no losses or
+ * throughput (declared absent, so code can read `line.lossD` on any line).
+ */
+export const InitialSwdLine = z.object({
+  step: z.literal(0),
+  epoch: z.literal(0),
+  swd: z.number(),
+  swdLevels: z.array(SwdLevel),
+  time: z.string(),
+  lossD: z.undefined().optional(),
+  lossG: z.undefined().optional(),
+  dReal: z.undefined().optional(),
+  dFake: z.undefined().optional(),
+  imagesPerSec: z.undefined().optional(),
+});
+export type InitialSwdLine = z.infer<typeof InitialSwdLine>;
+
+/** A line of metrics.jsonl, as the trainer appends it (and sends it with a `metric` message). */
+export const MetricLine = z.union([StepMetricLine, InitialSwdLine]);
+export type MetricLine = z.infer<typeof MetricLine>;
+
+/**
+ * A metrics line as the charts get it (`training.run`, `training.follow`, `training.metric`): any line of
+ * metrics.jsonl, the step-0 SWD line included, without the per-level SWD.
+ */
+export const MetricPoint = StepMetricLine.omit({ swdLevels: true }).partial().required({ step: true });
 export type MetricPoint = z.infer<typeof MetricPoint>;
 
 /**
@@ -115,7 +154,8 @@ export const FollowCursor = z
 export type FollowCursor = z.infer<typeof FollowCursor>;
 
 export const RunDetail = RunSummary.extend({
-  config: z.record(z.string(), z.unknown()),
+  /** The run's config.json; absent while the trainer has not written it (or it cannot be read). */
+  config: RunConfigFile.optional(),
   /** The options the run was started with (intervals, batch, seed, backend). */
   options: z.record(z.string(), z.unknown()),
   metrics: z.array(MetricPoint),
@@ -147,22 +187,23 @@ export const RunFollowUpdate = z.union([
 ]);
 export type RunFollowUpdate = z.infer<typeof RunFollowUpdate>;
 
-export const TrainingProgress = z.object({
-  runId: RunId,
-  step: z.int(),
+/** Where a training run stands, reported after each step (the trainer forwards at most 4 a second). */
+export const TrainingProgress = StepStats.extend({
   totalSteps: z.int(),
-  epoch: z.number(),
-  lossD: z.number(),
-  lossG: z.number(),
-  dReal: z.number(),
-  dFake: z.number(),
-  imagesPerSec: z.number(),
   etaSeconds: z.number().optional(),
-  backend: BackendStatus.shape.name.optional(),
-  numTensors: z.int().optional(),
-  memoryBytes: z.number().optional(),
+  /** Live tf tensors and their bytes: a number that keeps growing is a leak. */
+  numTensors: z.int(),
+  tensorBytes: z.number(),
+  /** The training process's resident memory. */
+  rssBytes: z.number(),
+  /** The backend the steps run on, as the trainer process knows it. */
+  backend: BackendName.optional(),
 });
 export type TrainingProgress = z.infer<typeof TrainingProgress>;
+
+/** `training.progress`: the progress of the app's run. */
+export const TrainingProgressEvent = TrainingProgress.extend({ runId: RunId });
+export type TrainingProgressEvent = z.infer<typeof TrainingProgressEvent>;
 
 export const TrainingStateEvent = z.object({
   runId: RunId,
@@ -183,7 +224,7 @@ export type StepEstimateRequest = z.infer<typeof StepEstimateRequest>;
 /** One measured training step on this machine (cached per backend, preset, batch and app version). */
 export const StepEstimate = z.object({
   /** The backend the choice resolved to ("wasm" for auto on most machines without a GPU). */
-  backend: BackendStatus.shape.name,
+  backend: BackendName,
   label: z.string(),
   /** Median wall time of one full training step (D and G updates), after a warm-up step. */
   msPerStep: z.number().positive(),

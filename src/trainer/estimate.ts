@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { benchTraining } from '../core/gan/bench.ts';
 import { selectBackend } from '../core/gan/backend.ts';
 import type { PresetName } from '../core/gan/config.ts';
-import type { BackendPreference } from '../core/gan/backend.ts';
+import type { BackendPreference } from '../shared/contract-base.ts';
 import type { BackendStatus } from '../shared/contract.ts';
 
 export interface StepTiming {

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import type { TrainerToHost } from '../shared/trainer-protocol.ts';
+import type { TrainJob, TrainerToHost } from '../shared/trainer-protocol.ts';
+import { MetricLine, TrainingProgress } from '../shared/training-schemas.ts';
 import type { RunControl } from '../core/util/run-control.ts';
-import { KaoError, toWireError } from '../shared/errors.ts';
+import { toWireError } from '../shared/errors.ts';
 import { selectBackend } from '../core/gan/backend.ts';
 import { runTraining } from '../core/gan/run.ts';
 import { defaultWorkerCount } from '../core/gan/parallel/trainer.ts';
 import { pathToFileURL } from 'node:url';
-import { TrainJob } from './train-job-schema.ts';
 
 /** Progress goes to the UI at most this often; metrics, samples and checkpoints always go. */
 const PROGRESS_INTERVAL_MS = 250;
@@ -19,13 +19,10 @@ const PROGRESS_INTERVAL_MS = 250;
  * engine's `busy` error, and posts no `done`.
  */
 export async function startTrainingJob(
-  rawJob: Record<string, unknown>,
+  job: TrainJob,
   control: RunControl,
   post: (message: TrainerToHost) => void,
 ): Promise<{ finished: Promise<void> }> {
-  const parsed = TrainJob.safeParse(rawJob);
-  if (!parsed.success) throw new KaoError('invalid-input', `Invalid training job: ${parsed.error.message}`);
-  const job = parsed.data;
   const backend = await selectBackend(job.options.backend);
   post({ type: 'backend', backend });
   let locked = false;
@@ -65,32 +62,24 @@ export async function startTrainingJob(
             post({ type: 'state', state: 'running' });
             markLocked();
           },
+          // The host stops a trainer that sends a malformed message, and a report with a non-finite number
+          // (a metrics line averaged over no fresh losses, say) would be one: such a report is left out.
           onProgress: (progress) => {
             const now = Date.now();
             if (now - lastProgress < PROGRESS_INTERVAL_MS && progress.step < progress.totalSteps) return;
             lastProgress = now;
-            post({
-              type: 'progress',
-              progress: {
-                step: progress.step,
-                totalSteps: progress.totalSteps,
-                epoch: progress.epoch,
-                lossD: progress.lossD,
-                lossG: progress.lossG,
-                dReal: progress.dReal,
-                dFake: progress.dFake,
-                imagesPerSec: progress.imagesPerSec,
-                ...(progress.etaSeconds !== undefined ? { etaSeconds: progress.etaSeconds } : {}),
-                backend:
-                  tf.getBackend() === backend.name || backend.name.startsWith('tensorflow')
-                    ? backend.name
-                    : undefined,
-                numTensors: progress.numTensors,
-                memoryBytes: progress.tensorBytes,
-              },
+            // Named when tf runs on the selected backend (tfjs-node calls both native builds 'tensorflow').
+            const training = tf.getBackend() === backend.name || backend.name.startsWith('tensorflow');
+            const checked = TrainingProgress.safeParse({
+              ...progress,
+              ...(training ? { backend: backend.name } : {}),
             });
+            if (checked.success) post({ type: 'progress', progress: checked.data });
           },
-          onMetric: (line) => post({ type: 'metric', metric: { ...line } }),
+          onMetric: (line) => {
+            const checked = MetricLine.safeParse(line);
+            if (checked.success) post({ type: 'metric', metric: checked.data });
+          },
           onSamples: ({ step, path }) => post({ type: 'samples', step, path }),
           onCheckpoint: ({ step, path }) => post({ type: 'checkpoint', step, path }),
           onWarning: (message) => post({ type: 'log', level: 'warning', message }),

@@ -1,4 +1,4 @@
-import type { TrainerToHost } from '../shared/trainer-protocol.ts';
+import type { TrainJob, TrainerToHost } from '../shared/trainer-protocol.ts';
 import { KaoError } from '../shared/errors.ts';
 import { RunControl } from '../core/util/run-control.ts';
 
@@ -14,7 +14,7 @@ export class TrainingJobs {
     return this.#running !== undefined || this.#control !== undefined;
   }
 
-  async start(job: Record<string, unknown>): Promise<{ started: true }> {
+  async start(job: TrainJob): Promise<{ started: true }> {
     if (this.#running) throw new KaoError('busy', 'A training run is already in progress.');
     const { startTrainingJob } = await import('./train-job.ts');
     const control = new RunControl();

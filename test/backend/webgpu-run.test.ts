@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadLatestCheckpoint } from '../../src/core/gan/checkpoint.ts';
 import { listImageFiles } from '../../src/core/gan/data.ts';
 import type { MetricLine } from '../../src/core/gan/run-folder.ts';
-import { runTraining, type TrainingOptions } from '../../src/core/gan/run.ts';
+import { runTraining, type RunTrainingOptions } from '../../src/core/gan/run.ts';
 import { readJsonl } from '../../src/core/util/jsonl.ts';
 import { facesDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 afterAll(() => temp.cleanup());
 
-const common = (runDir: string, steps: number): TrainingOptions => ({
+const common = (runDir: string, steps: number): RunTrainingOptions => ({
   runDir,
   faces,
   preset: 'tiny',

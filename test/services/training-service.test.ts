@@ -9,6 +9,7 @@ import { createNodeAppServices } from '../../src/services/node-services.ts';
 import type { AppServices } from '../../src/services/app-services.ts';
 import type { EventName } from '../../src/shared/contract.ts';
 import type { TrainerToHost } from '../../src/shared/trainer-protocol.ts';
+import { TrainingProgressEvent, type RunDetail } from '../../src/shared/training-schemas.ts';
 import { RunControl } from '../../src/core/util/run-control.ts';
 import { startTrainingJob } from '../../src/trainer/train-job.ts';
 import { facesDir } from '../helpers/shared-data.ts';
@@ -114,6 +115,57 @@ describe('training service over the real trainer process', () => {
     expect(run.samples.map((s) => s.step)).toContain(6);
     for (const sample of run.samples)
       expect(sample.path).toBe(`runs/${runId}/samples/step-${sample.step}.png`);
+    // The run's config.json arrives parsed: the GAN config with its recipe, the seed, the backend.
+    expect((detail.value as RunDetail).config).toMatchObject({
+      runId,
+      seed: 3,
+      preset: 'tiny',
+      backend: 'wasm',
+      config: { imageSize: 16, batchSize: 16, upsample: 'transposed', loss: 'bce', augment: [], emaDecay: 0 },
+    });
+    // Progress is the contract's shape end to end (tensor memory included), not a hand-mapped copy.
+    const progress = events.filter((e) => e.name === 'training.progress').map((e) => e.payload);
+    for (const payload of progress) expect(TrainingProgressEvent.safeParse(payload).success).toBe(true);
+    expect(progress.at(-1)).toMatchObject({
+      runId,
+      step: 12,
+      totalSteps: 12,
+      tensorBytes: expect.any(Number),
+    });
+  });
+
+  it('pauses the running job and resumes it from the same step', async () => {
+    events.length = 0;
+    const started = await services.dispatch('training.start', { ...options, steps: 100_000 });
+    if (!started.ok) throw new Error(started.error.message);
+    const id = (started.value as { id: string }).id;
+    const stateEvent = (state: string) => () =>
+      events.find((e) => e.name === 'training.state' && (e.payload as { state: string }).state === state);
+    const lastStep = () =>
+      (events.findLast((e) => e.name === 'training.progress')?.payload as { step: number } | undefined)?.step;
+    await until(() => ((lastStep() ?? 0) >= 2 ? true : undefined));
+
+    expect(await services.dispatch('training.pause', {})).toEqual({ ok: true, value: { ok: true } });
+    await until(stateEvent('paused'));
+    expect(await services.dispatch('training.runs', {})).toMatchObject({
+      ok: true,
+      value: [{ id, state: 'paused' }],
+    });
+    // Paused means no step: what was reported shortly after the pause is where it stays.
+    await new Promise((r) => setTimeout(r, 300));
+    const pausedAt = lastStep()!;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(lastStep()).toBe(pausedAt);
+
+    events.length = 0;
+    expect(await services.dispatch('training.resume', {})).toEqual({ ok: true, value: { ok: true } });
+    await until(stateEvent('running'));
+    const resumedAt = await until(() => lastStep());
+    expect(resumedAt).toBeGreaterThan(pausedAt);
+
+    expect(await services.dispatch('training.stop', {})).toEqual({ ok: true, value: { ok: true } });
+    await until(stateEvent('stopped'));
+    expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
   });
 
   it('continues a finished run to more steps from its checkpoint, then renames, exports and deletes it', async () => {
@@ -121,7 +173,7 @@ describe('training service over the real trainer process', () => {
     if (!list.ok) throw new Error('list failed');
     const id = (list.value as Array<{ id: string }>)[0]!.id;
     events.length = 0;
-    const continued = await services.dispatch('training.continue', { id, steps: 16 });
+    const continued = await services.dispatch('training.continueFromCheckpoint', { id, steps: 16 });
     expect(continued).toMatchObject({ ok: true, value: { state: 'running', totalSteps: 16 } });
     await until(() =>
       events.find(
@@ -186,7 +238,7 @@ describe('training service over the real trainer process', () => {
     expect(eighth).toBeDefined();
     await rm(join(checkpoints, eighth!), { recursive: true });
     events.length = 0;
-    expect(await services.dispatch('training.continue', { id })).toMatchObject({ ok: true });
+    expect(await services.dispatch('training.continueFromCheckpoint', { id })).toMatchObject({ ok: true });
     await until(finished);
     const relayed = events.find((e) => e.name === 'training.sample' && (e.payload as Sample).step === 6)
       ?.payload as Sample;
@@ -262,7 +314,7 @@ describe('a run folder another process trains', () => {
       });
 
       events.length = 0;
-      const continued = await services.dispatch('training.continue', { id, steps: 8 });
+      const continued = await services.dispatch('training.continueFromCheckpoint', { id, steps: 8 });
       expect(continued).toMatchObject({
         ok: false,
         error: {

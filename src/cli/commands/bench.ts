@@ -8,9 +8,10 @@ import {
   type CliCommand,
   type CliIO,
 } from '../command.ts';
-import { backendNames, selectBackend, type BackendName } from '../../core/gan/backend.ts';
+import type { BackendName, PresetName } from '../../shared/contract-base.ts';
+import { backendNames, selectBackend } from '../../core/gan/backend.ts';
 import { benchTraining, type BenchRow } from '../../core/gan/bench.ts';
-import { isPresetName, presetNames, type PresetName } from '../../core/gan/config.ts';
+import { isPresetName, presetNames } from '../../core/gan/config.ts';
 
 const usage =
   'kao bench [--preset anime-48|dcgan-64|tiny] [--batch N] [--backend tensorflow-gpu|webgpu|tensorflow|wasm|cpu] ' +

@@ -2,7 +2,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CliError, intOption, parseCommandArgs, writeJson, type CliCommand, type CliIO } from '../command.ts';
 import { dataPaths } from '../../core/util/data-paths.ts';
-import { selectBackend, type BackendPreference } from '../../core/gan/backend.ts';
+import type { BackendPreference } from '../../shared/contract-base.ts';
+import { selectBackend } from '../../core/gan/backend.ts';
 import { exportFavoritePng, FavoriteNotFoundError, listFavorites } from '../../core/library/favorites.ts';
 
 const usage = [

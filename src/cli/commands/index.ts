@@ -19,7 +19,7 @@ export const commandTable: Array<{ name: string; summary: string; load: () => Pr
   },
   {
     name: 'train',
-    summary: 'Train (or resume) a DCGAN run on a face set',
+    summary: 'Train a DCGAN run on a face set, or continue one from its checkpoint',
     load: async () => (await import('./train.ts')).trainCommand,
   },
   {

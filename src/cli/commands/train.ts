@@ -35,7 +35,7 @@ export async function trainingImages(dir: string): Promise<string[]> {
 
 export const trainCommand: CliCommand = {
   name: 'train',
-  summary: 'Train (or resume) a DCGAN run on a face set',
+  summary: 'Train a DCGAN run on a face set, or continue one from its checkpoint',
   usage,
   async run(argv, io) {
     const { values } = parseCommandArgs(
@@ -90,7 +90,8 @@ export const trainCommand: CliCommand = {
       throw new CliError(`--backend: ${error.message}`);
     });
     io.stderr.write(`backend: ${backend.reason}\n`);
-    if (existing) io.stderr.write(`resuming the run in ${resolve(values.run)}\n`);
+    if (existing)
+      io.stderr.write(`continuing the run in ${resolve(values.run)} from its newest checkpoint\n`);
 
     const control = new RunControl();
     const onSignal = (): void => {

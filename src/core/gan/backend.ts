@@ -17,26 +17,14 @@ import { igemmFor } from './kernels/igemm/module.ts';
 import { registerWasmTrainingKernels } from './kernels/index.ts';
 import { assertWebGpuAdapterQuietly } from './webgpu-probe.ts';
 
-export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
-export type BackendPreference = 'auto' | BackendName;
+import {
+  BackendName,
+  type BackendAttempt,
+  type BackendPreference,
+  type BackendStatus,
+} from '../../shared/contract-base.ts';
 
-export interface BackendAttempt {
-  name: string;
-  ok: boolean;
-  /** A human reason when it could not be used, e.g. "@tensorflow/tfjs-node is not installed". */
-  error?: string;
-}
-
-export interface BackendInfo {
-  name: BackendName;
-  /** What runs, in a few words: "WebAssembly with SIMD (Kao's … kernels, one thread per worker)". */
-  label: string;
-  /** One sentence for the UI: the label and why the faster backends were not used. */
-  reason: string;
-  tried: BackendAttempt[];
-}
-
-export const backendNames: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
+export const backendNames: readonly BackendName[] = BackendName.options;
 
 const WASM_FILES = [
   'tfjs-backend-wasm.wasm',
@@ -74,7 +62,7 @@ function candidatesFor(preference: BackendPreference): BackendName[] {
  * Select and initialise a backend. `auto` tries tensorflow-gpu → webgpu → tensorflow → wasm → cpu and keeps
  * the first that works; an explicit name tries only that one and throws with the reason if it fails.
  */
-export async function selectBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+export async function selectBackend(preference: BackendPreference = 'auto'): Promise<BackendStatus> {
   const tried: BackendAttempt[] = [];
   for (const name of candidatesFor(preference)) {
     try {

@@ -16,7 +16,8 @@
  * The textbook "forward + backward ≈ 3 × forward" is within a few % of this for these models.
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendInfo, type BackendName } from './backend.ts';
+import type { BackendName, BackendStatus } from '../../shared/contract-base.ts';
+import { selectBackend } from './backend.ts';
 import { resolveGanConfig, type GanConfig, type PresetName } from './config.ts';
 import { createGan, disposeGan } from './models.ts';
 import { trainStep } from './step.ts';
@@ -65,7 +66,7 @@ export interface BenchOptions {
 }
 
 export type BenchProgress =
-  | { type: 'backend'; backend: BackendInfo }
+  | { type: 'backend'; backend: BackendStatus }
   | {
       type: 'step';
       preset: PresetName;

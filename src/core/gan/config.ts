@@ -1,66 +1,25 @@
 /**
- * DCGAN architecture and hyper-parameters. Browser-safe: imported by the sandboxed renderer through
+ * DCGAN presets, and the checks of a config a schema cannot make (the config's fields are declared once,
+ * in shared/run-config-schemas.ts). Browser-safe: imported by the sandboxed renderer through
  * generator-web.ts, so nothing here may touch Node.
  */
+import {
+  AugmentKind,
+  LossKind,
+  UpsampleKind,
+  type GanConfig,
+  type GanConfigOverrides,
+  type StoredGanConfig,
+} from '../../shared/run-config-schemas.ts';
+import { PresetName } from '../../shared/contract-base.ts';
 
-export const presetNames = ['kao-48', 'anime-48', 'dcgan-64', 'tiny'] as const;
-export type PresetName = (typeof presetNames)[number];
+// Core code names these types from here, beside the presets; they are declared in src/shared.
+export type { AugmentKind, GanConfig, GanConfigOverrides, LossKind, PresetName, UpsampleKind };
 
-export interface GanConfig {
-  preset: PresetName;
-  /** Side of the square RGB images the generator produces and the discriminator reads. */
-  imageSize: number;
-  /** Side of the first feature map (the dense layer's output); imageSize = baseSize × 2^gChannels.length. */
-  baseSize: number;
-  kernelSize: number;
-  zDim: number;
-  /** Generator feature maps from the dense layer down to the last hidden layer (the output layer has 3). */
-  gChannels: number[];
-  /** Discriminator conv widths, first to last (each conv halves the resolution). */
-  dChannels: number[];
-  batchSize: number;
-  lrG: number;
-  lrD: number;
-  beta1: number;
-  beta2: number;
-  /** Generator updates per discriminator update (the classic anime-face recipe uses 2). */
-  gStepsPerD: number;
-  /** One-sided label smoothing: real images are labelled 1 − labelSmoothing. */
-  labelSmoothing: number;
-  /** Random horizontal flips of the training faces. */
-  flip: boolean;
-  leak: number;
-  bnEpsilon: number;
-  /** Weight of the newest batch in the generator's BN running statistics (used at inference). */
-  bnMomentum: number;
-  // The training recipe. Runs created before these fields existed read as the classic values
-  // (`classicRecipe`), so old runs load, resume and sample exactly as before.
-  /**
-   * How the generator doubles its resolution: 'transposed' (stride-2 transposed convolutions, the classic
-   * DCGAN) or 'resize' (nearest-neighbour ×2 then a 3×3 convolution; Odena et al. 2016: no checkerboard).
-   */
-  upsample: UpsampleKind;
-  /** 'bce': the non-saturating logistic loss; 'hinge': the hinge loss of SN-GAN / BigGAN. */
-  loss: LossKind;
-  /**
-   * DiffAugment (Zhao et al. 2020): the same random differentiable augmentations on every image the
-   * discriminator sees, real and generated. Empty: none.
-   */
-  augment: AugmentKind[];
-  /** Decay of an exponential moving average of G's weights, used for sampling; 0 = no average. */
-  emaDecay: number;
-  /** Spectral normalisation of D's weights (Miyato et al. 2018); D then has biases instead of batch norm. */
-  spectralNorm: boolean;
-  /** A minibatch standard-deviation feature before D's output layer (Karras et al. 2018), groups of 4. */
-  minibatchStd: boolean;
-}
-
-export const upsampleKinds = ['transposed', 'resize'] as const;
-export type UpsampleKind = (typeof upsampleKinds)[number];
-export const lossKinds = ['bce', 'hinge'] as const;
-export type LossKind = (typeof lossKinds)[number];
-export const augmentKinds = ['color', 'translation', 'cutout'] as const;
-export type AugmentKind = (typeof augmentKinds)[number];
+export const presetNames = PresetName.options;
+export const upsampleKinds = UpsampleKind.options;
+export const lossKinds = LossKind.options;
+export const augmentKinds = AugmentKind.options;
 
 /** The recipe fields, as the classic DCGAN has them (and every run made before they existed). */
 export const classicRecipe = {
@@ -71,27 +30,6 @@ export const classicRecipe = {
   spectralNorm: false,
   minibatchStd: false,
 } satisfies Pick<GanConfig, 'upsample' | 'loss' | 'augment' | 'emaDecay' | 'spectralNorm' | 'minibatchStd'>;
-
-/** What a caller (CLI, app settings) may change on top of a preset. Width multipliers scale channels. */
-export interface GanConfigOverrides {
-  gWidth?: number;
-  dWidth?: number;
-  zDim?: number;
-  batchSize?: number;
-  lrG?: number;
-  lrD?: number;
-  beta1?: number;
-  beta2?: number;
-  gStepsPerD?: number;
-  labelSmoothing?: number;
-  flip?: boolean;
-  upsample?: UpsampleKind;
-  loss?: LossKind;
-  augment?: AugmentKind[];
-  emaDecay?: number;
-  spectralNorm?: boolean;
-  minibatchStd?: boolean;
-}
 
 const common = {
   lrG: 2e-4,
@@ -176,7 +114,7 @@ export function isPresetName(name: string): name is PresetName {
  * A stored config with any recipe field it lacks filled in with the classic value (runs written before
  * the recipe options existed). Other fields are left for validateGanConfig to judge.
  */
-export function withRecipeDefaults(config: GanConfig): GanConfig {
+export function withRecipeDefaults(config: StoredGanConfig): GanConfig {
   const filled = { ...config } as GanConfig & Record<string, unknown>;
   for (const [key, value] of Object.entries(classicRecipe)) {
     if (filled[key] === undefined) filled[key] = Array.isArray(value) ? [...value] : value;

@@ -13,67 +13,13 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readJsonIfExists, writeFileAtomic } from '../util/atomic-file.ts';
 import { readJsonl } from '../util/jsonl.ts';
-import {
-  validateGanConfig,
-  withRecipeDefaults,
-  type GanConfig,
-  type GanConfigOverrides,
-  type PresetName,
-} from './config.ts';
+import { validateGanConfig, withRecipeDefaults } from './config.ts';
+import { RUN_FORMAT, RunConfigFile, type StoredGanConfig } from '../../shared/run-config-schemas.ts';
+import type { InitialSwdLine, MetricLine, StepMetricLine } from '../../shared/training-schemas.ts';
 
-export const RUN_FORMAT = 'kao-run';
-
-export interface RunConfigFile {
-  format: typeof RUN_FORMAT;
-  version: 1;
-  /** The run id is the folder's name. */
-  runId: string;
-  createdAt: string;
-  seed: number;
-  preset: PresetName;
-  overrides: GanConfigOverrides;
-  config: GanConfig;
-  data: { dir?: string; count: number; fingerprint: string };
-  /** Backend of the process that created the run (resumes may use another). */
-  backend?: string;
-}
-
-/** A line of metrics.jsonl: a training line, or the step-0 SWD line of a new run. */
-export type MetricLine = StepMetricLine | InitialSwdLine;
-
-/** Logged after a training step. */
-export interface StepMetricLine {
-  step: number;
-  epoch: number;
-  /** Means over the steps since the previous line. */
-  lossD: number;
-  lossG: number;
-  dReal: number;
-  dFake: number;
-  imagesPerSec: number;
-  /** Average SWD ×10³ over pyramid levels, when computed at this step. */
-  swd?: number;
-  swdLevels?: Array<{ resolution: number; swd: number }>;
-  /** ISO time. */
-  time: string;
-}
-
-/**
- * The first line of a new run with SWD on: the untrained generator's SWD, before any training step, so
- * the quality curve has its starting point. No step has run, so it has no losses or throughput.
- */
-export interface InitialSwdLine {
-  step: 0;
-  epoch: 0;
-  swd: number;
-  swdLevels: Array<{ resolution: number; swd: number }>;
-  time: string;
-  lossD?: undefined;
-  lossG?: undefined;
-  dReal?: undefined;
-  dFake?: undefined;
-  imagesPerSec?: undefined;
-}
+// The file formats are the contract's (src/shared); readers of a run name them from here.
+export { RUN_FORMAT };
+export type { InitialSwdLine, MetricLine, RunConfigFile, StepMetricLine };
 
 export function runPaths(runDir: string) {
   return {
@@ -97,14 +43,19 @@ export async function readRunConfig(runDir: string): Promise<RunConfigFile | und
     throw new Error(`${runPaths(runDir).config} is not valid JSON (${(error as Error).message})`);
   }
   if (raw === undefined) return undefined;
-  const file = raw as RunConfigFile;
-  if (file.format !== RUN_FORMAT || file.version !== 1 || typeof file.config !== 'object') {
+  const head = raw as { format?: unknown; version?: unknown; config?: unknown };
+  if (head.format !== RUN_FORMAT || head.version !== 1 || !head.config || typeof head.config !== 'object') {
     throw new Error(`${runPaths(runDir).config} is not a Kao run config`);
   }
-  // Runs made before the recipe options existed train and sample with the classic recipe.
-  file.config = withRecipeDefaults(file.config);
-  validateGanConfig(file.config);
-  return file;
+  // The GAN config first, for its readable errors; runs made before the recipe options existed train
+  // and sample with the classic recipe (the schema's defaults).
+  validateGanConfig(withRecipeDefaults(head.config as StoredGanConfig));
+  const parsed = RunConfigFile.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`${runPaths(runDir).config} is not a Kao run config (${problems})`);
+  }
+  return parsed.data;
 }
 
 /** Drops metrics lines after the resumed step (and torn lines), so curves continue seamlessly. */

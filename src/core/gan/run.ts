@@ -35,11 +35,14 @@ import {
   RUN_FORMAT,
   samplePath,
   truncateMetrics,
-  type InitialSwdLine,
-  type MetricLine,
-  type RunConfigFile,
-  type StepMetricLine,
 } from './run-folder.ts';
+import type { RunConfigFile } from '../../shared/run-config-schemas.ts';
+import type {
+  InitialSwdLine,
+  MetricLine,
+  StepMetricLine,
+  TrainingProgress,
+} from '../../shared/training-schemas.ts';
 import { generateWithGan } from './sampling.ts';
 import { deriveSeed } from './seeds.ts';
 import { trainStep, type StepResult } from './step.ts';
@@ -50,7 +53,11 @@ import { acquireRunLock, removeEmptyDirs, type RunLock, type RunLockInfo } from 
 import { createSwdEvaluator } from './swd-evaluator.ts';
 import type { SwdResult } from './swd.ts';
 
-export interface TrainingOptions {
+// The progress type is the contract's; callers of the loop name it from here.
+export type { TrainingProgress };
+
+/** What `runTraining` is given (the app's `TrainJob` and `kao train`'s flags both become one). */
+export interface RunTrainingOptions {
   runDir: string;
   /** Training images (the app passes the kept faces). One of `faces` / `dataDir` is required. */
   faces?: string[];
@@ -94,23 +101,6 @@ export interface TrainingOptions {
   stepper?: 'auto' | 'tfjs' | 'webgpu-engine';
 }
 
-export interface TrainingProgress {
-  step: number;
-  totalSteps: number;
-  /** Fractional epochs done (1.5 = half-way through the second epoch). */
-  epoch: number;
-  lossD: number;
-  lossG: number;
-  dReal: number;
-  dFake: number;
-  /** Smoothed training throughput. */
-  imagesPerSec: number;
-  etaSeconds: number | undefined;
-  numTensors: number;
-  tensorBytes: number;
-  rssBytes: number;
-}
-
 export interface TrainingHooks {
   control?: RunControl;
   onProgress?: (progress: TrainingProgress) => void;
@@ -143,7 +133,7 @@ interface TrainState {
   zRngState: RngState;
 }
 
-async function resolveFaces(options: TrainingOptions): Promise<string[]> {
+async function resolveFaces(options: RunTrainingOptions): Promise<string[]> {
   if (options.faces) return options.faces;
   if (options.dataDir) return listImageFiles(resolve(options.dataDir));
   throw new Error('no training data: pass a list of faces or a data folder');
@@ -157,7 +147,7 @@ function nextZ(rng: Rng, length: number): Float32Array {
 }
 
 export async function runTraining(
-  options: TrainingOptions,
+  options: RunTrainingOptions,
   hooks: TrainingHooks = {},
 ): Promise<TrainingResult> {
   const runDir = resolve(options.runDir);
@@ -191,7 +181,7 @@ export async function runTraining(
 
 async function trainLocked(
   runDir: string,
-  options: TrainingOptions,
+  options: RunTrainingOptions,
   hooks: TrainingHooks,
   warn: (message: string) => void,
   log: (message: string) => void,
@@ -515,10 +505,10 @@ async function trainLocked(
 
 /**
  * Kao's WebGPU engine for this run, when the stepper choice and the config allow it (see
- * TrainingOptions.stepper); says why not when tfjs runs on WebGPU but the engine cannot take the config.
+ * RunTrainingOptions.stepper); says why not when tfjs runs on WebGPU but the engine cannot take the config.
  */
 async function createEngine(
-  stepper: NonNullable<TrainingOptions['stepper']>,
+  stepper: NonNullable<RunTrainingOptions['stepper']>,
   gan: Gan,
   logEvery: number,
   log: (message: string) => void,

@@ -1,5 +1,5 @@
 /** Messages between ParallelTrainer (main thread) and its gradient workers. */
-import type { BackendInfo, BackendPreference } from '../backend.ts';
+import type { BackendPreference, BackendStatus } from '../../../shared/contract-base.ts';
 import type { GanConfig } from '../config.ts';
 import type { AugmentPlan } from '../recipe/diff-augment.ts';
 import type { GanState } from './state.ts';
@@ -56,7 +56,7 @@ export type WorkerRequest =
   | { id: number; type: 'gGrads'; slot: number; update: number; apply?: PendingUpdate };
 
 export type WorkerReply =
-  | { id: number; type: 'ready'; backend: BackendInfo }
+  | { id: number; type: 'ready'; backend: BackendStatus }
   | { id: number; type: 'done' }
   | { id: number; type: 'state'; state: GanState }
   | { id: number; type: 'dGrads'; lossD: number; dReal: number; dFake: number }

@@ -15,7 +15,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type * as tf from '@tensorflow/tfjs';
-import { wasmDirectory, type BackendInfo, type BackendPreference } from '../backend.ts';
+import type { BackendPreference, BackendStatus } from '../../../shared/contract-base.ts';
+import { wasmDirectory } from '../backend.ts';
 import type { Gan } from '../models.ts';
 import type { StepResult } from '../step.ts';
 import type { PendingUpdate, WorkerReply, WorkerRequest } from './protocol.ts';
@@ -113,7 +114,7 @@ export class ParallelTrainer {
     workers: GanWorker[],
     config: Gan['config'],
     /** The backend worker 0 ended up with (all workers select the same way). */
-    readonly backend: BackendInfo,
+    readonly backend: BackendStatus,
   ) {
     this.#workers = workers;
     this.#config = config;
