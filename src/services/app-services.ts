@@ -5,7 +5,7 @@ import { SettingsService, type SettingsStore } from './settings.ts';
 import { assertDataDir } from './data-dir.ts';
 import { TrainerHost, type TrainerLauncher } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
-import { makePaths, type ServiceContext } from './context.ts';
+import { makePaths, type Platform, type ServiceContext } from './context.ts';
 import { datasetHandlers } from './dataset-service.ts';
 import { facesHandlers } from './faces-service.ts';
 import { trainingHandlers } from './training-service.ts';
@@ -14,23 +14,6 @@ import { explorerHandlers } from './explorer-service.ts';
 import { favoritesHandlers } from './favorites-service.ts';
 import type { SelfTestResult } from '../shared/contract.ts';
 import type { z } from 'zod';
-
-/** What differs between the Electron app and the web bridge; everything else is shared. */
-export interface Platform {
-  adapter: 'electron' | 'web';
-  version: string;
-  /** A native folder picker; absent in the browser, where the UI asks for a typed path instead. */
-  pickFolder?: (title: string) => Promise<string | null>;
-  /** Desktop: puts the image file on the clipboard. */
-  copyImage?: (path: string) => Promise<void>;
-  /** Desktop: shows the file in the system file manager. */
-  revealInFolder?: (path: string) => Promise<void>;
-  /**
-   * Browser (`kao serve`): offers a file a service wrote alone into a temporary folder (`makeDownloadDir`)
-   * as a download, and returns its one-time URL. The folder is removed once served or expired.
-   */
-  offerDownload?: (file: string, fileName: string) => Promise<string>;
-}
 
 export interface AppServicesOptions {
   platform: Platform;

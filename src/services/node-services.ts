@@ -1,7 +1,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { createAppServices, type Platform } from './app-services.ts';
+import { createAppServices } from './app-services.ts';
+import type { Platform } from './context.ts';
 import { jsonFileSettingsStore } from './settings.ts';
 import { nodeTrainerLauncher } from './node-trainer-launcher.ts';
 

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ParamSet } from './models.ts';
+
+/** Named trainable (or statistics) variables: a network's parameters, and what Adam updates. */
+export type ParamSet = Map<string, tf.Variable>;
 
 export interface AdamOptions {
   learningRate: number;

@@ -6,14 +6,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../shared/rng.ts';
 import type { GanConfig } from './config.ts';
-import { Adam } from './adam.ts';
+import { Adam, type ParamSet } from './adam.ts';
 import { deriveSeed } from './seeds.ts';
 import { batchNormActivation } from './kernels/batch-norm.ts';
 import { minibatchStdDev } from './recipe/minibatch-std.ts';
 import { resizeConv2x } from './recipe/resize-conv.ts';
 import { spectrallyNormalized, type PowerIterate } from './recipe/spectral-norm.ts';
 
-export type ParamSet = Map<string, tf.Variable>;
+export type { ParamSet };
 
 /** A tensor as plain data, for checkpoints, IPC to the renderer and worker threads. */
 export interface TensorRecord {
