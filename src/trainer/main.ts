@@ -16,11 +16,17 @@ const jobs = new TrainingJobs(post);
 port.onMessage(async (raw) => {
   const parsed = HostToTrainer.safeParse(raw);
   if (!parsed.success) {
-    post({
-      type: 'log',
-      level: 'error',
-      message: `Ignored a malformed message from the host: ${parsed.error.message}`,
-    });
+    const message = `Ignored a malformed message from the host: ${parsed.error.message}`;
+    // A request (a job whose options do not fit the contract, say) is answered, not left to time out.
+    const requestId = (raw as { requestId?: unknown } | null)?.requestId;
+    if (typeof requestId === 'number' && Number.isInteger(requestId))
+      post({
+        type: 'reply',
+        requestId,
+        ok: false,
+        error: toWireError(new KaoError('invalid-input', message)),
+      });
+    else post({ type: 'log', level: 'error', message });
     return;
   }
   const message = parsed.data;

@@ -50,10 +50,19 @@ describe('TrainerHost with the real trainer process', () => {
     expect(Number.isFinite(result.loss)).toBe(true);
   });
 
-  it('shuts the trainer down cleanly', async () => {
+  it('answers a request outside the contract with invalid-input, and shuts down cleanly', async () => {
     const statuses: TrainerStatus[] = [];
     const host = makeHost(undefined, statuses);
     await host.ensureStarted();
+    // A job that does not fit the contract (a stale run.json's options, say) is refused at once, not
+    // left to time out, and the trainer lives on.
+    const job = { runDir: '/nowhere', faces: ['/nowhere/a.png'], options: { preset: 'tiny' } };
+    const refused = await host.request({ type: 'start', job } as never, 20_000).catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      code: 'invalid-input',
+      message: expect.stringMatching(/malformed message/),
+    });
+    expect(host.status.state).toBe('idle');
     await host.shutdown();
     expect(host.status.state).toBe('stopped');
     expect(host.status.lastCrash).toBeUndefined();

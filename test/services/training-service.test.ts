@@ -143,28 +143,37 @@ describe('training service over the real trainer process', () => {
       events.find((e) => e.name === 'training.state' && (e.payload as { state: string }).state === state);
     const lastStep = () =>
       (events.findLast((e) => e.name === 'training.progress')?.payload as { step: number } | undefined)?.step;
-    await until(() => ((lastStep() ?? 0) >= 2 ? true : undefined));
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      await until(() => ((lastStep() ?? 0) >= 2 ? true : undefined));
 
-    expect(await services.dispatch('training.pause', {})).toEqual({ ok: true, value: { ok: true } });
-    await until(stateEvent('paused'));
-    expect(await services.dispatch('training.runs', {})).toMatchObject({
-      ok: true,
-      value: [{ id, state: 'paused' }],
-    });
-    // Paused means no step: what was reported shortly after the pause is where it stays.
-    await new Promise((r) => setTimeout(r, 300));
-    const pausedAt = lastStep()!;
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(lastStep()).toBe(pausedAt);
+      expect(await services.dispatch('training.pause', {})).toEqual({ ok: true, value: { ok: true } });
+      await until(stateEvent('paused'));
+      const pausedAt = lastStep()!;
+      const runs = await services.dispatch('training.runs', {});
+      if (!runs.ok) throw new Error(runs.error.message);
+      expect((runs.value as Array<{ id: string; state: string }>).find((r) => r.id === id)?.state).toBe(
+        'paused',
+      );
+      // The step in flight finishes; then no step runs while paused.
+      let settled = lastStep()!;
+      for (let waited = 0; waited < 60_000; waited += 3000) {
+        await sleep(3000);
+        if (lastStep() === settled) break;
+        settled = lastStep()!;
+      }
+      expect(settled - pausedAt).toBeLessThanOrEqual(1);
+      await sleep(2000);
+      expect(lastStep()).toBe(settled);
 
-    events.length = 0;
-    expect(await services.dispatch('training.resume', {})).toEqual({ ok: true, value: { ok: true } });
-    await until(stateEvent('running'));
-    const resumedAt = await until(() => lastStep());
-    expect(resumedAt).toBeGreaterThan(pausedAt);
-
-    expect(await services.dispatch('training.stop', {})).toEqual({ ok: true, value: { ok: true } });
-    await until(stateEvent('stopped'));
+      events.length = 0;
+      expect(await services.dispatch('training.resume', {})).toEqual({ ok: true, value: { ok: true } });
+      await until(stateEvent('running'));
+      expect(await until(() => lastStep())).toBeGreaterThan(settled);
+    } finally {
+      await services.dispatch('training.stop', {});
+      await until(stateEvent('stopped'));
+    }
     expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
   });
 
