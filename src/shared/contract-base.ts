@@ -12,7 +12,7 @@ export type BackendPreference = z.infer<typeof BackendPreference>;
 export const BackendName = z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
 export type BackendName = z.infer<typeof BackendName>;
 export const Rendition = z.enum(['sample', 'preview', 'jpeg', 'original']);
-/** The GAN presets (core/gan/config.ts defines each). */
+/** The GAN presets (core/gan/config.ts defines each), in the order the New run form offers them. */
 export const PresetName = z.enum(['kao-48', 'anime-48', 'dcgan-64', 'tiny']);
 export type PresetName = z.infer<typeof PresetName>;
 
