@@ -1,4 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { nhwcConvInfo } from './conv2d.ts';
+import type { KernelCall } from './kernel-memory.ts';
 import { conv2dBackpropFilterGemm, prefersGemm } from './gemm-conv.ts';
 import { conv2dBackpropFilterIgemm } from './igemm/conv.ts';
 import { conv2d, release, slice, transpose } from './wasm-kernel-call.ts';
@@ -11,30 +13,10 @@ import { conv2d, release, slice, transpose } from './wasm-kernel-call.ts';
  * dilated by the forward stride. That lands on XNNPACK's conv, the fastest path in tfjs-wasm.
  * (Going through Conv3DBackpropFilterV2 on a depth-1 reshape is wrong in tfjs-wasm 4.22 for stride > 1.)
  */
-export function conv2dBackpropFilterWasm({
-  inputs,
-  backend,
-  attrs,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
+export function conv2dBackpropFilterWasm({ inputs, backend, attrs }: KernelCall): tf.TensorInfo {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
-    attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  if (dataFormat !== undefined && dataFormat !== 'NHWC')
-    throw new Error('Conv2DBackpropFilter (wasm): only NHWC');
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const conv = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const info = nhwcConvInfo('Conv2DBackpropFilter', x.shape, conv.filterShape, conv);
   const viaIgemm = conv2dBackpropFilterIgemm(backend, x, dy, info);
   if (viaIgemm) return viaIgemm;
   if (prefersGemm(info)) return conv2dBackpropFilterGemm(backend, x, dy, info);

@@ -1,4 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { nhwcConvInfo } from './conv2d.ts';
+import type { KernelCall } from './kernel-memory.ts';
 import { conv2dBackpropInputGemm, prefersGemm } from './gemm-conv.ts';
 import { conv2dBackpropInputIgemm } from './igemm/conv.ts';
 import { allocate, conv2d, floatOffset, heapFloats, release, slice } from './wasm-kernel-call.ts';
@@ -32,30 +34,10 @@ interface Phase {
  * conv of dy with the reversed taps of that phase. Each phase conv computes exactly its own pixels
  * (no zero taps, no wasted border), runs on XNNPACK, and the phases are interleaved into dx.
  */
-export function conv2dBackpropInputWasm({
-  inputs,
-  backend,
-  attrs,
-}: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
+export function conv2dBackpropInputWasm({ inputs, backend, attrs }: KernelCall): tf.TensorInfo {
   const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } =
-    attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  if (dataFormat !== undefined && dataFormat !== 'NHWC')
-    throw new Error('Conv2DBackpropInput (wasm): only NHWC');
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const conv = attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const info = nhwcConvInfo('Conv2DBackpropInput', conv.inputShape, filter.shape, conv);
   const viaIgemm = conv2dBackpropInputIgemm(backend, dy, filter, info);
   if (viaIgemm) return viaIgemm;
   if (prefersGemm(info)) return conv2dBackpropInputGemm(backend, dy, filter, info);

@@ -76,17 +76,8 @@ export function conv2dGemm(
   filter: tf.TensorInfo,
   info: ConvInfo,
 ): tf.TensorInfo {
-  const {
-    batchSize,
-    outHeight,
-    outWidth,
-    filterHeight: kh,
-    filterWidth: kw,
-    inChannels: ci,
-    outChannels: co,
-  } = info;
-  const rows = batchSize * outHeight * outWidth;
-  const depth = kh * kw * ci;
+  const { batchSize, outHeight, outWidth, outChannels: co } = info;
+  const { rows, depth, ci } = gemmSizes(info);
   const offsets = tapOffsets(info);
   const cols = allocate(backend, [1, rows, depth]);
   const heap = heapFloats(backend);
@@ -112,19 +103,10 @@ export function conv2dBackpropInputGemm(
   filter: tf.TensorInfo,
   info: ConvInfo,
 ): tf.TensorInfo {
-  const {
-    batchSize,
-    outHeight,
-    outWidth,
-    filterHeight: kh,
-    filterWidth: kw,
-    inChannels: ci,
-    outChannels: co,
-  } = info;
-  const rows = batchSize * outHeight * outWidth;
-  const depth = kh * kw * ci;
+  const { batchSize, inHeight, inWidth, outChannels: co } = info;
+  const { rows, depth, taps, ci } = gemmSizes(info);
   const dyT = allocate(backend, [1, co, rows]);
-  const dx = allocate(backend, [batchSize, info.inHeight, info.inWidth, ci]);
+  const dx = allocate(backend, [batchSize, inHeight, inWidth, ci]);
   {
     const heap = heapFloats(backend);
     transposeInto(heap, floatOffset(backend, dy), rows, co, floatOffset(backend, dyT));
@@ -134,10 +116,9 @@ export function conv2dBackpropInputGemm(
   release(backend, w, dyT);
   const heap = heapFloats(backend);
   const dxBase = floatOffset(backend, dx);
-  heap.fill(0, dxBase, dxBase + batchSize * info.inHeight * info.inWidth * ci);
+  heap.fill(0, dxBase, dxBase + batchSize * inHeight * inWidth * ci);
   const colsBase = floatOffset(backend, colsT);
   const offsets = tapOffsets(info);
-  const taps = kh * kw;
   for (let m = 0; m < rows; m++) {
     for (let t = 0; t < taps; t++) {
       const target = offsets[m * taps + t]!;
@@ -158,23 +139,13 @@ export function conv2dBackpropFilterGemm(
   dy: tf.TensorInfo,
   info: ConvInfo,
 ): tf.TensorInfo {
-  const {
-    batchSize,
-    outHeight,
-    outWidth,
-    filterHeight: kh,
-    filterWidth: kw,
-    inChannels: ci,
-    outChannels: co,
-  } = info;
-  const rows = batchSize * outHeight * outWidth;
-  const depth = kh * kw * ci;
+  const { filterHeight: kh, filterWidth: kw, outChannels: co } = info;
+  const { rows, depth, taps, ci } = gemmSizes(info);
   const colsT = allocate(backend, [1, depth, rows]);
   const heap = heapFloats(backend);
   const xBase = floatOffset(backend, x);
   const colsBase = floatOffset(backend, colsT);
   const offsets = tapOffsets(info);
-  const taps = kh * kw;
   for (let m = 0; m < rows; m++) {
     for (let t = 0; t < taps; t++) {
       const src = offsets[m * taps + t]!;
@@ -193,6 +164,13 @@ export function conv2dBackpropFilterGemm(
   const out = callKernel(backend, 'Reshape', { x: dw }, { shape: [kh, kw, ci, co] });
   release(backend, dw);
   return out;
+}
+
+/** The product's sizes: M = N·outH·outW rows, k²·Ci deep (taps = k² filter positions). */
+function gemmSizes(info: ConvInfo): { rows: number; depth: number; taps: number; ci: number } {
+  const taps = info.filterHeight * info.filterWidth;
+  const rows = info.batchSize * info.outHeight * info.outWidth;
+  return { rows, depth: taps * info.inChannels, taps, ci: info.inChannels };
 }
 
 /** dst[c, r] = src[r, c] for a rows × cols matrix, on the heap. */
