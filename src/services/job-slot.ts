@@ -55,17 +55,18 @@ export class JobSlot<P> {
   }
 
   pause(): JobSnapshot<P> {
-    if (this.#phase !== 'running') throw new KaoError('not-found', `No ${this.label} is running.`);
-    this.#control!.pause();
-    this.#phase = 'paused';
-    this.#emit(true);
-    return this.snapshot;
+    return this.#move('running', 'paused', (control) => control.pause());
   }
 
   resume(): JobSnapshot<P> {
-    if (this.#phase !== 'paused') throw new KaoError('not-found', `No ${this.label} is paused.`);
-    this.#control!.resume();
-    this.#phase = 'running';
+    return this.#move('paused', 'running', (control) => control.resume());
+  }
+
+  /** From `from` to `to`, telling the job; refused (not-found) in any other phase. */
+  #move(from: JobPhase, to: JobPhase, tell: (control: RunControl) => void): JobSnapshot<P> {
+    if (this.#phase !== from) throw new KaoError('not-found', `No ${this.label} is ${from}.`);
+    tell(this.#control!);
+    this.#phase = to;
     this.#emit(true);
     return this.snapshot;
   }

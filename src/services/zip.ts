@@ -17,30 +17,14 @@ export async function writeStoredZip(
     const data = await readFile(entry.file);
     const name = Buffer.from(entry.name, 'utf8');
     const crc = crc32(data);
+    const fields = { time, date, crc, size: data.length, nameLength: name.length };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(0, 8); // stored
-    local.writeUInt16LE(time, 10);
-    local.writeUInt16LE(date, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
+    writeEntryFields(local, 4, fields);
     const header = Buffer.alloc(46);
     header.writeUInt32LE(0x02014b50, 0);
     header.writeUInt16LE(20, 4); // version made by
-    header.writeUInt16LE(20, 6);
-    header.writeUInt16LE(0x0800, 8);
-    header.writeUInt16LE(0, 10);
-    header.writeUInt16LE(time, 12);
-    header.writeUInt16LE(date, 14);
-    header.writeUInt32LE(crc, 16);
-    header.writeUInt32LE(data.length, 20);
-    header.writeUInt32LE(data.length, 24);
-    header.writeUInt16LE(name.length, 28);
+    writeEntryFields(header, 6, fields);
     header.writeUInt32LE(offset, 42);
     parts.push(local, name, data);
     central.push(header, name);
@@ -54,6 +38,26 @@ export async function writeStoredZip(
   end.writeUInt32LE(centralSize, 12);
   end.writeUInt32LE(offset, 16);
   await writeFile(zipPath, Buffer.concat([...parts, ...central, end]), { flag: 'wx' });
+}
+
+/**
+ * The fields the local header and the central directory both carry, in the same order: version needed,
+ * flags, method, time, date, CRC-32, sizes and the name's length (the extra field's length stays 0).
+ */
+function writeEntryFields(
+  buffer: Buffer,
+  at: number,
+  f: { time: number; date: number; crc: number; size: number; nameLength: number },
+): void {
+  buffer.writeUInt16LE(20, at); // version needed
+  buffer.writeUInt16LE(0x0800, at + 2); // UTF-8 names
+  buffer.writeUInt16LE(0, at + 4); // stored
+  buffer.writeUInt16LE(f.time, at + 6);
+  buffer.writeUInt16LE(f.date, at + 8);
+  buffer.writeUInt32LE(f.crc, at + 10);
+  buffer.writeUInt32LE(f.size, at + 14); // compressed
+  buffer.writeUInt32LE(f.size, at + 18);
+  buffer.writeUInt16LE(f.nameLength, at + 22);
 }
 
 function dosTime(d: Date): { time: number; date: number } {
