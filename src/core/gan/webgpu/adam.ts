@@ -6,14 +6,8 @@
  * a small host-written buffer, so one recorded dispatch serves every step. The generator's batch-norm
  * running statistics ride along in the same dispatch: running = running·(1−momentum) + batch·momentum.
  */
-import {
-  declareBindings,
-  f32,
-  type Binding,
-  type Dispatch,
-  type GpuBuffer,
-  type GpuContext,
-} from './context.ts';
+import { f32, kernelDispatch } from './context.ts';
+import type { Binding, Dispatch, GpuBuffer, GpuContext } from './context.ts';
 
 export interface AdamKernel {
   params: GpuBuffer;
@@ -80,9 +74,8 @@ export function adamDispatch(ctx: GpuContext, label: string, k: AdamKernel): Dis
       { buffer: k.runningStats.batch, write: false },
     );
   }
-  const { bindings, names, wgsl } = declareBindings(uses);
   const total = k.count + (k.runningStats?.count ?? 0);
-  return ctx.dispatch(label, adamSource(k, names, wgsl), bindings, [
+  return kernelDispatch(ctx, label, uses, (names, wgsl) => adamSource(k, names, wgsl), [
     Math.min(MAX_GROUPS, Math.ceil(total / 256)),
     1,
     1,

@@ -7,14 +7,8 @@
  * A workgroup owns up to 64 channels (adjacent threads read adjacent channels: coalesced NHWC reads) and
  * 256 / lanes row strides, reduced through workgroup memory.
  */
-import {
-  declareBindings,
-  f32,
-  type Binding,
-  type Dispatch,
-  type GpuBuffer,
-  type GpuContext,
-} from './context.ts';
+import { f32, kernelDispatch } from './context.ts';
+import type { Binding, Dispatch, GpuBuffer, GpuContext } from './context.ts';
 import {
   activate,
   activationSlope,
@@ -156,8 +150,7 @@ export function reduceDispatch(ctx: GpuContext, label: string, k: ReduceKernel):
     ];
     channels = k.bn.channels;
   }
-  const { bindings, names, wgsl } = declareBindings(uses);
-  return ctx.dispatch(label, reduceKernelSource(k, names, wgsl), bindings, [
+  return kernelDispatch(ctx, label, uses, (names, wgsl) => reduceKernelSource(k, names, wgsl), [
     Math.ceil(channels / lanesFor(channels)),
     1,
     1,

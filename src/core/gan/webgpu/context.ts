@@ -240,6 +240,21 @@ export function declareBindings(uses: Binding[]): {
   return { bindings, names, wgsl };
 }
 
+/**
+ * A kernel whose WGSL is generated for its buffers: `uses` are declared in order (deduplicated, see
+ * declareBindings) and `source` writes the kernel from their binding names and declarations.
+ */
+export function kernelDispatch(
+  ctx: GpuContext,
+  label: string,
+  uses: Binding[],
+  source: (names: Map<GpuBuffer, string>, declarations: string) => string,
+  grid: [number, number, number],
+): Dispatch {
+  const { bindings, names, wgsl } = declareBindings(uses);
+  return ctx.dispatch(label, source(names, wgsl), bindings, grid);
+}
+
 /** A WGSL f32 literal. */
 export function f32(x: number): string {
   if (!Number.isFinite(x)) throw new Error(`not a finite float: ${x}`);

@@ -7,14 +7,8 @@
  * Per-image losses and D(x) go to a metrics area that the trainer copies out asynchronously; the host
  * sums them (no reduction kernel, no blocking read). `headGrad` is dw = Σ_n flat[n]·dl_n and db = Σ_n dl_n.
  */
-import {
-  declareBindings,
-  f32,
-  type Binding,
-  type Dispatch,
-  type GpuBuffer,
-  type GpuContext,
-} from './context.ts';
+import { f32, kernelDispatch } from './context.ts';
+import type { Binding, Dispatch, GpuBuffer, GpuContext } from './context.ts';
 import { operandBindings, operandFunction, type Operand } from './operand.ts';
 
 export interface HeadKernel {
@@ -116,8 +110,7 @@ export function headDispatch(ctx: GpuContext, label: string, k: HeadKernel): Dis
     { buffer: k.scratch, write: true },
     { buffer: k.dflat, write: true },
   ];
-  const { bindings, names, wgsl } = declareBindings(uses);
-  return ctx.dispatch(label, headSource(k, names, wgsl), bindings, [k.batch, 1, 1]);
+  return kernelDispatch(ctx, label, uses, (names, wgsl) => headSource(k, names, wgsl), [k.batch, 1, 1]);
 }
 
 export function headGradDispatch(ctx: GpuContext, label: string, k: HeadGradKernel): Dispatch {
@@ -126,6 +119,9 @@ export function headGradDispatch(ctx: GpuContext, label: string, k: HeadGradKern
     { buffer: k.scratch, write: false },
     { buffer: k.grads, write: true },
   ];
-  const { bindings, names, wgsl } = declareBindings(uses);
-  return ctx.dispatch(label, headGradSource(k, names, wgsl), bindings, [Math.ceil(k.features / 256), 1, 1]);
+  return kernelDispatch(ctx, label, uses, (names, wgsl) => headGradSource(k, names, wgsl), [
+    Math.ceil(k.features / 256),
+    1,
+    1,
+  ]);
 }
