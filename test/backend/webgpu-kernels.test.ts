@@ -5,6 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Adam } from '../../src/core/gan/adam.ts';
+import { resolveGanConfig } from '../../src/core/gan/config.ts';
+import { assignParams, createGan, disposeGan, readParamRecord } from '../../src/core/gan/models.ts';
+import { updateEma } from '../../src/core/gan/recipe/ema.ts';
+import { resizeConvKernel, resizeConv2xReference } from '../../src/core/gan/recipe/resize-conv.ts';
 import { sigmoidCrossEntropy } from '../../src/core/gan/step.ts';
 import { adamDispatch } from '../../src/core/gan/webgpu/adam.ts';
 import { reduceDispatch } from '../../src/core/gan/webgpu/channel-reduce.ts';
@@ -15,8 +19,10 @@ import {
   type GpuBuffer,
 } from '../../src/core/gan/webgpu/context.ts';
 import { convDispatch, convGeometry, type ConvGeometry } from '../../src/core/gan/webgpu/conv-gemm.ts';
+import { emaDispatch, emaFactors } from '../../src/core/gan/webgpu/ema.ts';
 import { headDispatch, headGradDispatch } from '../../src/core/gan/webgpu/head.ts';
 import type { Activation, BatchNormRef, Operand } from '../../src/core/gan/webgpu/operand.ts';
+import { resizeKernelDispatch, type ResizeLayer } from '../../src/core/gan/webgpu/resize-conv.ts';
 import { Rng } from '../../src/shared/rng.ts';
 import { relativeError } from '../helpers/tensor-compare.ts';
 import { useSoftwareWebGpu } from '../helpers/webgpu.ts';
@@ -377,6 +383,149 @@ describe.skipIf(skip)('WebGPU engine kernels vs the tfjs cpu backend', { timeout
     const g = await ctx.read(grads);
     expect(relativeError(g.subarray(0, F), gw!.dataSync())).toBeLessThan(1e-5);
     expect(relativeError(g.subarray(F), gb!.dataSync())).toBeLessThan(1e-5);
+  });
+
+  /**
+   * Resize-convolution: two layers in one derive dispatch (at offsets inside a parameter buffer), each
+   * 4×4 kernel against recipe/resize-conv.ts' resizeConvKernel, and the engine's transposed convolution
+   * with it against the literal nearest ×2 + 3×3 convolution.
+   */
+  const resizeShapes = [
+    { outC: 5, inC: 4, size: 3 },
+    { outC: 3, inC: 6, size: 4 },
+  ];
+  const resizeLayers = (pad: number): ResizeLayer[] => {
+    let o3 = pad;
+    let o4 = 0;
+    return resizeShapes.map(({ outC, inC }) => {
+      const layer = { offset3: o3, offset4: o4, channels: outC * inC };
+      o3 += 9 * outC * inC + pad;
+      o4 += 16 * outC * inC;
+      return layer;
+    });
+  };
+
+  it('resize-convolution: derived 4×4 kernels, and the transposed conv with them = nearest ×2 + 3×3 conv', async () => {
+    const layers = resizeLayers(3);
+    const kernels = resizeShapes.map(({ outC, inC }) => random(9 * outC * inC, 0.3));
+    const small = new Float32Array(layers.at(-1)!.offset3 + kernels.at(-1)!.length + 3);
+    layers.forEach((l, i) => small.set(kernels[i]!, l.offset3));
+    const params = buffer('params', small);
+    const large = buffer(
+      'kernels4',
+      layers.reduce((s, l) => s + 16 * l.channels, 0),
+    );
+    await run(() => [resizeKernelDispatch(ctx, 'derive', { mode: 'derive', layers, small: params, large })]);
+    const derived = await ctx.read(large);
+    for (const [i, { outC, inC, size }] of resizeShapes.entries()) {
+      const k3 = tf.tensor4d(kernels[i]!, [3, 3, outC, inC]);
+      const w4 = derived.subarray(layers[i]!.offset4, layers[i]!.offset4 + 16 * outC * inC);
+      // A has 0/1 entries and every sum has at most two terms: equal to the bit.
+      expect([...w4], `layer ${i}`).toEqual([...resizeConvKernel(k3).dataSync()]);
+
+      // G's layer as the engine runs it: the input gradient of the conv from its 2× output to its input.
+      const batch = 2;
+      const x = random(batch * size * size * inC);
+      const out = buffer('y', batch * 4 * size * size * outC);
+      await run(() => [
+        convDispatch(
+          ctx,
+          'up',
+          {
+            mode: 'inputGrad',
+            geometry: convGeometry(batch, 2 * size, outC, inC, 4, 2),
+            a: { kind: 'plain', tensor: buffer('x', x) },
+            b: { kind: 'plain', tensor: large, offset: layers[i]!.offset4 },
+            out,
+          },
+          shared(params),
+        ),
+      ]);
+      const expected = resizeConv2xReference(tf.tensor4d(x, [batch, size, size, inC]), k3);
+      expect(relativeError(await ctx.read(out), expected.dataSync()), `layer ${i}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it('resize-convolution: the 4×4 filter gradient folded into the 3×3 one = the gradient of nearest ×2 + 3×3 conv', async () => {
+    const layers = resizeLayers(2);
+    const grads = buffer('grads', layers.at(-1)!.offset3 + 9 * layers.at(-1)!.channels + 2);
+    const large = buffer(
+      'kernels4.grads',
+      layers.reduce((s, l) => s + 16 * l.channels, 0),
+    );
+    const batch = 2;
+    const inputs = resizeShapes.map(({ outC, inC, size }) => ({
+      x: random(batch * size * size * inC),
+      dy: random(batch * 4 * size * size * outC),
+    }));
+    await run(() => [
+      // G's filter gradient as the engine computes it: the conv's filterGrad with x = dy of G's output.
+      ...resizeShapes.map(({ outC, inC, size }, i) =>
+        convDispatch(
+          ctx,
+          `dw${i}`,
+          {
+            mode: 'filterGrad',
+            geometry: convGeometry(batch, 2 * size, outC, inC, 4, 2),
+            a: { kind: 'plain', tensor: buffer('dy', inputs[i]!.dy) },
+            b: { kind: 'plain', tensor: buffer('x', inputs[i]!.x) },
+            out: large,
+            outOffset: layers[i]!.offset4,
+          },
+          shared(buffer('p', 1)),
+        ),
+      ),
+      resizeKernelDispatch(ctx, 'fold', { mode: 'fold', layers, small: grads, large }),
+    ]);
+    const folded = await ctx.read(grads);
+    const fourByFour = await ctx.read(large);
+    for (const [i, { outC, inC, size }] of resizeShapes.entries()) {
+      const { offset3, offset4 } = layers[i]!;
+      const n = outC * inC;
+      const x = tf.tensor4d(inputs[i]!.x, [batch, size, size, inC]);
+      const dy = tf.tensor4d(inputs[i]!.dy, [batch, 2 * size, 2 * size, outC]);
+      const gradOf = (f: (k: tf.Tensor4D) => tf.Tensor) =>
+        tf.grad((k: tf.Tensor) => f(k as tf.Tensor4D))(tf.zeros([3, 3, outC, inC]) as tf.Tensor4D);
+      // The whole chain, and the fold alone (the transpose of derive) from the engine's own 4×4 gradient.
+      const chain = gradOf((k) => resizeConv2xReference(x, k).mul(dy).sum());
+      const dW = tf.tensor4d(fourByFour.slice(offset4, offset4 + 16 * n), [4, 4, outC, inC]);
+      const transpose = gradOf((k) => resizeConvKernel(k).mul(dW).sum());
+      const mine = folded.subarray(offset3, offset3 + 9 * n);
+      expect(relativeError(mine, chain.dataSync()), `layer ${i}`).toBeLessThan(1e-5);
+      expect([...mine], `layer ${i}`).toEqual([...transpose.dataSync()]);
+    }
+    // Nothing outside the layers' 3×3 gradients was written.
+    const outside = folded.filter(
+      (_, e) => !layers.some((l) => e >= l.offset3 && e < l.offset3 + 9 * l.channels),
+    );
+    expect([...outside]).toEqual(new Array(6).fill(0));
+  });
+
+  it('weight average after G updates (warm-up and full decay) = recipe/ema.ts updateEma', async () => {
+    const config = resolveGanConfig('tiny', { gWidth: 0.25, dWidth: 0.25, emaDecay: 0.999 });
+    const gan = createGan(config, 8);
+    const flat = async (set: Map<string, tf.Variable>) =>
+      Float32Array.from(Object.values(await readParamRecord(set)).flatMap((r) => [...r.data]));
+    // Weights that differ from the average (at creation both are the initial weights).
+    const record = await readParamRecord(gan.g);
+    for (const value of Object.values(record)) value.data = random(value.data.length, 0.5);
+    assignParams(gan.g, record);
+    const weights = buffer('weights', await flat(gan.g));
+    const average = buffer('average', await flat(gan.ema!.g));
+    // Two updates from different slots of `hyper`: early (d ramped up to 4/13) and at the full decay.
+    const updates = [3, 5000];
+    const hyper = buffer('hyper', new Float32Array(updates.flatMap((t) => emaFactors(config.emaDecay, t))));
+    for (const [i, t] of updates.entries()) {
+      await run(() => [
+        emaDispatch(ctx, 'ema', { average, weights, count: weights.size, hyper, slot: 2 * i }),
+      ]);
+      gan.optG.step = t;
+      updateEma(gan);
+      expect(relativeError(await ctx.read(average), await flat(gan.ema!.g)), `update ${t}`).toBeLessThan(
+        1e-5,
+      );
+    }
+    disposeGan(gan);
   });
 
   it('Adam over a flat buffer (two updates) and the BN running statistics ride-along', async () => {

@@ -7,10 +7,14 @@
  *               D backward (weights) · Adam(D)
  *   G update k  (G forward unless k = 0: the D update's fakes are the same tensor) · D forward on fake
  *               + head/loss (label 1) · D backward (input only) · G backward · Adam(G) + BN running stats
+ *               · the weight average (emaDecay)
  *
  * which matches step.ts's trainStep (D sees the fakes and the reals as two separately normalised
  * batches; G updates reuse z). Adding a layer kind means a new operand transform or kernel file and a
  * few lines here.
+ *
+ * With `upsample: 'resize'` a G forward starts by deriving the 4×4 kernels of its upsampling layers from
+ * their 3×3 parameters, and a G backward ends by folding the 4×4 filter gradients back (resize-conv.ts).
  */
 import type { GanConfig } from '../config.ts';
 import {
@@ -24,7 +28,9 @@ import { reduceDispatch } from './channel-reduce.ts';
 import type { Dispatch, GpuBuffer, GpuContext } from './context.ts';
 import { convDispatch, convGeometry, type ConvGeometry, type ConvKernel } from './conv-gemm.ts';
 import { headDispatch, headGradDispatch } from './head.ts';
-import type { BatchNormRef, Operand } from './operand.ts';
+import { emaDispatch } from './ema.ts';
+import type { Activation, BatchNormRef, Operand } from './operand.ts';
+import { resizeKernelDispatch, type ResizeLayer } from './resize-conv.ts';
 
 /** Parameter names, shapes and offsets in a flat buffer (the order of models.ts' specs). */
 export interface FlatLayout {
@@ -71,8 +77,10 @@ export interface Network {
   /** Metrics area in `scratch`: D update [loss 2B, σ 2B] then the last G update [loss B, σ B]. */
   metricsOffset: number;
   metricsLength: number;
-  /** lrT per update of a step: [D, G 1, G 2, …]. */
+  /** lrT per update of a step: [D, G 1, G 2, …], then with a weight average [d, 1 − d] per G update. */
   hyper: GpuBuffer;
+  /** The average of G's weights (emaDecay > 0), in G's flat layout. */
+  ema: GpuBuffer | undefined;
   z: GpuBuffer;
   /** D's input: [fake B | real B] images. */
   images: GpuBuffer;
@@ -85,6 +93,7 @@ export interface Network {
 export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number): Network {
   const B = batch;
   const { imageSize: S, kernelSize: k, gChannels, dChannels, zDim, baseSize } = config;
+  const resize = config.upsample === 'resize';
   const model = (prefix: string, specs: ParamSpec[]): ModelBuffers => {
     const layout = flatLayout(specs);
     return {
@@ -116,7 +125,23 @@ export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number)
   const dlogitOffset = alloc(2 * B);
   const gUpdates = config.gStepsPerD;
   const scratch = ctx.storage('scratch', scratchSize);
-  const hyper = ctx.storage('hyper', 1 + gUpdates);
+  const ema = config.emaDecay > 0 ? ctx.storage('g.ema', g.layout.total) : undefined;
+  const hyper = ctx.storage('hyper', 1 + gUpdates * (ema ? 3 : 1));
+
+  // Resize-convolution: G's upsampling kernels as the 4×4 transposed convolutions the GEMM runs, and
+  // their gradients, in buffers of their own (the 3×3 parameters keep G's flat layout).
+  const upKernels = [...gChannels.slice(1).map((_, i) => `g.up${i + 1}.kernel`), 'g.out.kernel'];
+  const resizeLayers = new Map<string, ResizeLayer>();
+  let resizeTotal = 0;
+  if (resize)
+    for (const name of upKernels) {
+      const [, , outC, inC] = g.layout.specs.find((spec) => spec.name === name)!.shape;
+      resizeLayers.set(name, { offset3: at(g.layout, name), offset4: resizeTotal, channels: outC! * inC! });
+      resizeTotal += 16 * outC! * inC!;
+    }
+  const kernels4 = ctx.storage('g.kernels4', resizeTotal);
+  const kernelGrads4 = ctx.storage('g.kernels4.grads', resizeTotal);
+  const gk = resize ? 4 : k;
 
   // Activations and their gradients.
   const sizes = { g: [] as number[], d: [] as number[] };
@@ -139,42 +164,80 @@ export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number)
   const dOut = dChannels.map((c, l) => ctx.storage(`d.out${l}`, 2 * B * sizes.d[l]! ** 2 * c));
   const dGrad = dChannels.map((c, l) => ctx.storage(`d.grad${l}`, 2 * B * sizes.d[l]! ** 2 * c));
 
-  const gBn = (i: number): BatchNormRef => ({
-    channels: gChannels[i]!,
-    groupSize: B * sizes.g[i]! ** 2 * gChannels[i]!,
-    groups: 1,
+  /** A BN layer of `m` ('g.bn1', 'd.bn2'): `elements` per group, statistics and sums at these offsets. */
+  const batchNorm = (
+    m: ModelBuffers,
+    name: string,
+    layer: { channels: number; elements: number; groups: number; stats: number; sums: number },
+    activation: Activation,
+  ): BatchNormRef => ({
+    channels: layer.channels,
+    groupSize: layer.elements,
+    groups: layer.groups,
     stats: scratch,
-    statsOffset: gStatsOffsets[i]!,
-    sumsOffset: gSumsOffsets[i]!,
-    params: g.params,
-    gammaOffset: at(g.layout, `g.bn${i}.gamma`),
-    betaOffset: at(g.layout, `g.bn${i}.beta`),
+    statsOffset: layer.stats,
+    sumsOffset: layer.sums,
+    params: m.params,
+    gammaOffset: at(m.layout, `${name}.gamma`),
+    betaOffset: at(m.layout, `${name}.beta`),
     epsilon: config.bnEpsilon,
-    activation: 'relu',
+    activation,
   });
-  const dBn = (l: number, groups: number, dBatch: number): BatchNormRef => ({
-    channels: dChannels[l]!,
-    groupSize: (dBatch / groups) * sizes.d[l]! ** 2 * dChannels[l]!,
-    groups,
-    stats: scratch,
-    statsOffset: dStatsOffsets[l]!,
-    sumsOffset: dSumsOffsets[l]!,
-    params: d.params,
-    gammaOffset: at(d.layout, `d.bn${l}.gamma`),
-    betaOffset: at(d.layout, `d.bn${l}.beta`),
-    epsilon: config.bnEpsilon,
-    activation: { leak: config.leak },
-  });
+  const gBn = (i: number): BatchNormRef =>
+    batchNorm(
+      g,
+      `g.bn${i}`,
+      {
+        channels: gChannels[i]!,
+        elements: B * sizes.g[i]! ** 2 * gChannels[i]!,
+        groups: 1,
+        stats: gStatsOffsets[i]!,
+        sums: gSumsOffsets[i]!,
+      },
+      'relu',
+    );
+  const dBn = (l: number, groups: number, dBatch: number): BatchNormRef =>
+    batchNorm(
+      d,
+      `d.bn${l}`,
+      {
+        channels: dChannels[l]!,
+        elements: (dBatch / groups) * sizes.d[l]! ** 2 * dChannels[l]!,
+        groups,
+        stats: dStatsOffsets[l]!,
+        sums: dSumsOffsets[l]!,
+      },
+      { leak: config.leak },
+    );
   const dummy = ctx.storage('dummy', 1);
   const gConv = (label: string, k: ConvKernel) =>
     convDispatch(ctx, label, k, { params: g.params, stats: scratch, dummy });
   const dConv = (label: string, k: ConvKernel) =>
     convDispatch(ctx, label, k, { params: d.params, stats: scratch, dummy });
-  const weights = (m: ModelBuffers, name: string): Operand => ({
-    kind: 'plain',
-    tensor: m.params,
-    offset: at(m.layout, name),
-  });
+  const weights = (m: ModelBuffers, name: string): Operand => {
+    const derived = m === g ? resizeLayers.get(name) : undefined;
+    return derived
+      ? { kind: 'plain', tensor: kernels4, offset: derived.offset4 }
+      : { kind: 'plain', tensor: m.params, offset: at(m.layout, name) };
+  };
+  /** Where a G kernel's filter gradient goes: G's gradients, or the 4×4 ones the fold reads. */
+  const gKernelGrad = (name: string) => {
+    const derived = resizeLayers.get(name);
+    return derived
+      ? { out: kernelGrads4, outOffset: derived.offset4 }
+      : { out: g.grads, outOffset: at(g.layout, name) };
+  };
+  const resizeDispatch = (mode: 'derive' | 'fold'): Dispatch[] =>
+    resize
+      ? [
+          resizeKernelDispatch(ctx, `g.resize.${mode}`, {
+            mode,
+            layers: [...resizeLayers.values()],
+            small: mode === 'derive' ? g.params : g.grads,
+            large: mode === 'derive' ? kernels4 : kernelGrads4,
+          }),
+        ]
+      : [];
   const leaky = { leak: config.leak };
 
   // Conv geometries (see conv-gemm.ts; a transposed conv is the conv from its output to its input).
@@ -193,8 +256,8 @@ export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number)
   };
   const gGeometry = (i: number) =>
     i < gChannels.length
-      ? convGeometry(B, sizes.g[i]!, gChannels[i]!, gChannels[i - 1]!, k, 2)
-      : convGeometry(B, S, 3, gChannels.at(-1)!, k, 2);
+      ? convGeometry(B, sizes.g[i]!, gChannels[i]!, gChannels[i - 1]!, gk, 2)
+      : convGeometry(B, S, 3, gChannels.at(-1)!, gk, 2);
   const dGeometry = (l: number, dBatch: number) =>
     convGeometry(dBatch, l === 0 ? S : sizes.d[l - 1]!, l === 0 ? 3 : dChannels[l - 1]!, dChannels[l]!, k, 2);
 
@@ -202,6 +265,7 @@ export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number)
   const gAct = (i: number): Operand => ({ kind: 'bnAct', raw: gRaw[i]!, bn: gBn(i) });
   const gForward = (): Dispatch[] => {
     const out: Dispatch[] = [
+      ...resizeDispatch('derive'),
       gConv('g.dense', {
         mode: 'forward',
         geometry: denseGeometry,
@@ -398,8 +462,7 @@ export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number)
         geometry: gGeometry(gChannels.length),
         a: outDz,
         b: gAct(gLast),
-        out: g.grads,
-        outOffset: at(g.layout, 'g.out.kernel'),
+        ...gKernelGrad('g.out.kernel'),
       }),
       gConv('g.out.inputGrad', {
         mode: 'forward',
@@ -430,8 +493,7 @@ export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number)
             geometry: gGeometry(i),
             a: gDz(i),
             b: gAct(i - 1),
-            out: g.grads,
-            outOffset: at(g.layout, `g.up${i}.kernel`),
+            ...gKernelGrad(`g.up${i}.kernel`),
           }),
           gConv(`g.up${i}.inputGrad`, {
             mode: 'forward',
@@ -454,6 +516,7 @@ export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number)
         );
       }
     }
+    out.push(...resizeDispatch('fold'));
     return out;
   };
 
@@ -492,6 +555,17 @@ export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number)
     ...dPass(B, 1, [1], metricsOffset + 4 * B, false),
     ...gBackward(),
     adam(g, slot, 'G'),
+    ...(ema
+      ? [
+          emaDispatch(ctx, 'g.ema', {
+            average: ema,
+            weights: g.params,
+            count: g.layout.total,
+            hyper,
+            slot: 1 + gUpdates + 2 * (slot - 1),
+          }),
+        ]
+      : []),
   ];
   const gUpdateList: Dispatch[][] = [];
   for (let kk = 0; kk < gUpdates; kk++) gUpdateList.push(kk === 0 ? gTail(1) : [...gen, ...gTail(1 + kk)]);
@@ -506,10 +580,23 @@ export function createNetwork(ctx: GpuContext, config: GanConfig, batch: number)
     metricsOffset,
     metricsLength: 6 * B,
     hyper,
+    ema,
     z,
     images,
     dUpdate,
     gUpdates: gUpdateList,
-    buffers: [dummy, z, images, imageGrad, ...gRaw, ...gGrad, ...dOut, ...dGrad],
+    buffers: [
+      dummy,
+      z,
+      images,
+      imageGrad,
+      kernels4,
+      kernelGrads4,
+      ...(ema ? [ema] : []),
+      ...gRaw,
+      ...gGrad,
+      ...dOut,
+      ...dGrad,
+    ],
   };
 }

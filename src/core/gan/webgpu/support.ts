@@ -1,10 +1,12 @@
 /**
  * Which GanConfigs the WebGPU engine trains. It implements the classic DCGAN (anime-48, dcgan-64, tiny,
- * any gWidth/dWidth): transposed-conv G with BN + ReLU and a tanh output, strided-conv D with LeakyReLU
- * and BN from the second layer, sigmoid cross-entropy, Adam. A config field it does not know (a new
- * recipe option) is refused unless it is off (undefined, false, 0, '', 'none', 'off'), so the caller
- * falls back to the tfjs path instead of training a different model. A new feature becomes supported by
- * implementing it and listing the field here.
+ * any gWidth/dWidth): G with BN + ReLU and a tanh output, strided-conv D with LeakyReLU and BN from the
+ * second layer, sigmoid cross-entropy, Adam; of the recipe options, both upsampling kinds (transposed
+ * convolutions, resize-convolution) and the average of G's weights (emaDecay), so the default kao-48
+ * trains on it. A config field it does not know (a new recipe option) is refused unless it is off
+ * (undefined, false, 0, '', 'none', 'off'), so the caller falls back to the tfjs path instead of training
+ * a different model. A new feature becomes supported by implementing it and listing the field (or its
+ * values) here.
  */
 import type { GanConfig } from '../config.ts';
 
@@ -29,16 +31,18 @@ const IMPLEMENTED = new Set([
   'leak',
   'bnEpsilon',
   'bnMomentum',
+  // The average of G's weights: off (0) or any decay (ema.ts).
+  'emaDecay',
 ]);
 
-/** Recipe fields (config.ts' classicRecipe) at the values of the classic DCGAN this engine implements. */
-const CLASSIC_VALUES: Array<{ field: string; value: unknown }> = [
-  { field: 'upsample', value: 'transposed' },
-  { field: 'loss', value: 'bce' },
-  { field: 'augment', value: [] },
-  { field: 'emaDecay', value: 0 },
-  { field: 'spectralNorm', value: false },
-  { field: 'minibatchStd', value: false },
+/** Recipe fields (config.ts' classicRecipe) the engine implements at these values only. */
+const IMPLEMENTED_VALUES: Array<{ field: string; values: unknown[] }> = [
+  // Transposed convolutions, or resize-convolution as a derived 4×4 transposed convolution (resize-conv.ts).
+  { field: 'upsample', values: ['transposed', 'resize'] },
+  { field: 'loss', values: ['bce'] },
+  { field: 'augment', values: [[]] },
+  { field: 'spectralNorm', values: [false] },
+  { field: 'minibatchStd', values: [false] },
 ];
 
 const OFF_VALUES: unknown[] = [undefined, null, false, 0, '', 'none', 'off'];
@@ -49,8 +53,8 @@ export function webGpuEngineSupport(config: GanConfig): Support {
   const unsupported: string[] = [];
   for (const [field, value] of Object.entries(config)) {
     if (IMPLEMENTED.has(field) || OFF_VALUES.includes(value)) continue;
-    if (CLASSIC_VALUES.some((c) => c.field === field && JSON.stringify(c.value) === JSON.stringify(value)))
-      continue;
+    const known = IMPLEMENTED_VALUES.find((c) => c.field === field);
+    if (known?.values.some((v) => JSON.stringify(v) === JSON.stringify(value))) continue;
     unsupported.push(`${field}=${JSON.stringify(value)}`);
   }
   if (unsupported.length)

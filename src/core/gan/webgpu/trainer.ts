@@ -1,16 +1,17 @@
 /**
  * DCGAN training on WebGPU without tfjs in the loop: the whole state (weights, Adam moments, G's BN
- * running statistics) lives in flat GPU buffers, a step is one command buffer of pre-built dispatches
- * (network.ts), and the losses are copied out asynchronously every `readbackEvery` steps — `step()`
- * returns the newest losses that have arrived, with the step they belong to. The interface follows
- * ParallelTrainer: create(gan) → step(real, z) → syncTo(gan) for checkpoints/samples, load(gan) after a
- * restore, dispose().
+ * running statistics, the average of G's weights) lives in flat GPU buffers, a step is one command
+ * buffer of pre-built dispatches (network.ts), and the losses are copied out asynchronously every
+ * `readbackEvery` steps — `step()` returns the newest losses that have arrived, with the step they
+ * belong to. The interface follows ParallelTrainer: create(gan) → step(real, z) → syncTo(gan) for
+ * checkpoints/samples, load(gan) after a restore, dispose().
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { GanConfig } from '../config.ts';
 import { assignParams, readParamRecord, type Gan, type ParamSet, type WeightRecord } from '../models.ts';
 import type { StepResult } from '../step.ts';
 import { encodeDispatches, GpuContext, type GpuBuffer } from './context.ts';
+import { emaFactors } from './ema.ts';
 import { createNetwork, type FlatLayout, type Network } from './network.ts';
 import { webGpuEngineSupport } from './support.ts';
 
@@ -114,8 +115,9 @@ export class WebGpuTrainer {
    */
   async step(real: Float32Array | tf.Tensor4D, z: Float32Array | tf.Tensor2D): Promise<WebGpuStepResult> {
     this.#assertAlive();
-    const { imageSize: S, zDim, gStepsPerD, lrD, lrG, beta1, beta2 } = this.#config;
-    const B = this.#net.batch;
+    const { imageSize: S, zDim, gStepsPerD, lrD, lrG, beta1, beta2, emaDecay } = this.#config;
+    const net = this.#net;
+    const B = net.batch;
     const realData = real instanceof Float32Array ? real : ((await real.data()) as Float32Array);
     const zData = z instanceof Float32Array ? z : ((await z.data()) as Float32Array);
     if (realData.length !== B * S * S * 3)
@@ -124,9 +126,13 @@ export class WebGpuTrainer {
 
     // Bias-corrected learning rates of this step's updates, in float64 as adam.ts computes them.
     const lrT = (lr: number, t: number) => (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
-    const hyper = new Float32Array(1 + gStepsPerD);
+    const hyper = new Float32Array(net.hyper.size);
     hyper[0] = lrT(lrD, this.#stepD + 1);
     for (let k = 0; k < gStepsPerD; k++) hyper[1 + k] = lrT(lrG, this.#stepG + 1 + k);
+    // The weight average's d and 1 − d after each G update (recipe/ema.ts: the count after the update).
+    if (net.ema)
+      for (let k = 0; k < gStepsPerD; k++)
+        hyper.set(emaFactors(emaDecay, this.#stepG + 1 + k), 1 + gStepsPerD + 2 * k);
 
     const readNow = (this.#steps + 1) % this.#every === 0;
     const slot = this.#readSlot;
@@ -138,21 +144,13 @@ export class WebGpuTrainer {
         await previous.done;
       }
     }
-    const net = this.#net;
     this.#ctx.write(net.images, realData, B * S * S * 3);
     this.#ctx.write(net.z, zData);
     this.#ctx.write(net.hyper, hyper);
     const encoder = this.#ctx.device.createCommandEncoder();
     encodeDispatches(encoder, net.dUpdate);
     for (const update of net.gUpdates) encodeDispatches(encoder, update);
-    if (readNow)
-      encoder.copyBufferToBuffer(
-        net.scratch.buffer,
-        net.metricsOffset * 4,
-        this.#staging[slot]!,
-        0,
-        net.metricsLength * 4,
-      );
+    if (readNow) this.#copyMetrics(encoder, slot);
     this.#ctx.device.queue.submit([encoder.finish()]);
     this.#steps++;
     this.#stepD++;
@@ -162,6 +160,18 @@ export class WebGpuTrainer {
       this.#readSlot = 1 - slot;
     }
     return { ...this.#latest };
+  }
+
+  /** Records the copy of the newest losses into read-back buffer `slot`. */
+  #copyMetrics(encoder: GPUCommandEncoder, slot: number): void {
+    const net = this.#net;
+    encoder.copyBufferToBuffer(
+      net.scratch.buffer,
+      net.metricsOffset * 4,
+      this.#staging[slot]!,
+      0,
+      net.metricsLength * 4,
+    );
   }
 
   async #readMetrics(slot: number, step: number): Promise<void> {
@@ -195,21 +205,18 @@ export class WebGpuTrainer {
       await Promise.all(this.#pending.map((p) => p?.done));
       const slot = this.#readSlot;
       const encoder = this.#ctx.device.createCommandEncoder();
-      const net = this.#net;
-      encoder.copyBufferToBuffer(
-        net.scratch.buffer,
-        net.metricsOffset * 4,
-        this.#staging[slot]!,
-        0,
-        net.metricsLength * 4,
-      );
+      this.#copyMetrics(encoder, slot);
       this.#ctx.device.queue.submit([encoder.finish()]);
       await this.#readMetrics(slot, this.#steps);
     }
     return { ...this.#latest };
   }
 
-  /** Copies the GPU state (weights, G's BN running statistics, both Adams) into `gan`: checkpoints, samples. */
+  /**
+   * Copies the GPU state (weights, G's BN running statistics, both Adams, the weight average) into `gan`:
+   * checkpoints, samples. The average's BN statistics are not trained: recipe/ema.ts re-estimates them
+   * from these weights when `gan` is sampled or saved (keyed on optG.step, set here).
+   */
   async syncTo(gan: Gan): Promise<void> {
     this.#assertAlive();
     this.#blocking++;
@@ -223,6 +230,7 @@ export class WebGpuTrainer {
     assignParams(gan.optG.v as ParamSet, await read(net.g.v, net.g.layout));
     assignParams(gan.optD.m as ParamSet, await read(net.d.m, net.d.layout));
     assignParams(gan.optD.v as ParamSet, await read(net.d.v, net.d.layout));
+    if (net.ema) assignParams(emaOf(gan), await read(net.ema, net.g.layout));
     gan.optG.step = this.#stepG;
     gan.optD.step = this.#stepD;
   }
@@ -240,6 +248,7 @@ export class WebGpuTrainer {
     await write(net.g.v, net.g.layout, gan.optG.v as ParamSet);
     await write(net.d.m, net.d.layout, gan.optD.m as ParamSet);
     await write(net.d.v, net.d.layout, gan.optD.v as ParamSet);
+    if (net.ema) await write(net.ema, net.g.layout, emaOf(gan));
     this.#stepG = gan.optG.step;
     this.#stepD = gan.optD.step;
   }
@@ -281,6 +290,12 @@ export class WebGpuTrainer {
   #assertAlive(): void {
     if (this.#disposed) throw new Error('WebGpuTrainer was disposed');
   }
+}
+
+/** The averaged generator's weights of a GAN whose config keeps an average. */
+function emaOf(gan: Gan): ParamSet {
+  if (!gan.ema) throw new Error('the config keeps a weight average (emaDecay) but the GAN has none');
+  return gan.ema.g;
 }
 
 function toRecord(data: Float32Array, layout: FlatLayout): WeightRecord {
