@@ -4,11 +4,12 @@
  *   2. one whole DCGAN gradient step (D and G) on webgpu against the pure-JS cpu backend, for the tiny
  *      preset and a quarter-width anime-48: the relative error of every gradient and both losses,
  *   3. no tensor left behind by training steps on the GPU,
- *   4. `kao bench` rows for webgpu: anime-48 and dcgan-64 at batch 64 (as the README reports them),
- *      through tfjs-backend-webgpu op by op,
- *   5. Kao's WebGPU engine (src/core/gan/webgpu): one step's gradients vs the cpu backend (tiny and
- *      quarter-width anime-48), GPU buffers steady over steps, and its bench rows (images/s,
- *      dispatches and blocking read-backs per step) for the same presets.
+ *   4. `kao bench` rows for webgpu: kao-48 (the default), anime-48 and dcgan-64 at batch 64 (as the
+ *      README reports them), through tfjs-backend-webgpu op by op,
+ *   5. Kao's WebGPU engine (src/core/gan/webgpu): one step's gradients vs the cpu backend (tiny,
+ *      quarter-width anime-48, and kao-48 with its resize-convolution and averaged G), GPU buffers
+ *      steady over 20 batch-64 steps of anime-48 and of kao-48, and its bench rows (images/s,
+ *      dispatches and blocking read-backs per step) for the presets of 4.
  * Prints one JSON object per line. `node --import tsx scripts/gpu-check.ts [--quick]`; the device runs a
  * bundle of it (see docs/performance.md, "WebGPU on a real GPU").
  */
@@ -76,7 +77,7 @@ for (const [preset, overrides, batch] of [
   disposeGan(gan);
 }
 
-const presets: PresetName[] = quick ? ['anime-48'] : ['anime-48', 'dcgan-64'];
+const presets: PresetName[] = quick ? ['kao-48', 'anime-48'] : ['kao-48', 'anime-48', 'dcgan-64'];
 for (const preset of presets) {
   for (const gStepsPerD of preset === 'anime-48' ? [1, 2] : [undefined]) {
     const row = await benchTraining({
@@ -97,6 +98,7 @@ await tf.setBackend('cpu');
 for (const [preset, overrides, batch] of [
   ['tiny', {}, 8],
   ['anime-48', { gWidth: 0.25, dWidth: 0.25 }, 4],
+  ['kao-48', {}, 4],
 ] as const) {
   const config = resolveGanConfig(preset, { ...overrides, batchSize: batch, gStepsPerD: 1 });
   print({
@@ -108,8 +110,8 @@ for (const [preset, overrides, batch] of [
   });
 }
 
-{
-  const config = resolveGanConfig('anime-48', { batchSize: 64 });
+for (const preset of ['anime-48', 'kao-48'] as const) {
+  const config = resolveGanConfig(preset, { batchSize: 64 });
   const gan = createGan(config, 1);
   const trainer = await WebGpuTrainer.create(gan);
   // Deterministic inputs in range; their values do not matter for a leak and speed check.
@@ -122,6 +124,7 @@ for (const [preset, overrides, batch] of [
   const last = await trainer.flush();
   print({
     check: 'engine no leaks',
+    preset,
     buffersBefore: before,
     buffersAfter: trainer.context.liveBuffers,
     last,
