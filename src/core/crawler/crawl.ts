@@ -11,6 +11,7 @@ import {
   resetPartialDir,
 } from '../images/dataset.ts';
 import { DEFAULT_MAX_PIXELS, InvalidImageError, validateImage } from '../images/validate.ts';
+import type { JobState } from '../../shared/contract-base.ts';
 import { pickDefined } from '../util/pick.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import { CrawlOptionError } from './errors.ts';
@@ -85,7 +86,8 @@ export const crawlSettingsSchema = crawlOptionsSchema.omit({ datasetDir: true })
 export type CrawlSettingsInput = z.input<typeof crawlSettingsSchema>;
 export type CrawlOptions = z.output<typeof crawlOptionsSchema>;
 
-export type JobState = 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+// A job's state is the contract's (shared with import, extraction and the app's job slots).
+export type { JobState };
 
 export interface CrawlFailure {
   postId?: number;
