@@ -6,7 +6,7 @@
  * type cycle is still two modules that cannot be understood or moved apart (it is how seven services ended
  * up in one cycle through a context type). Dynamic `import()` does not count: it is how a module loads a
  * heavy dependency lazily, on purpose. Nor do specifiers with a query (`./worker.ts?modulePath`), which
- * name another process's entry, not a dependency.
+ * name another process's entry, not a dependency, nor a file importing itself (a recursive Svelte component).
  *
  * The other files' imports are read from disk with TypeScript's parser (the script blocks of a .svelte
  * file) and cached by modification time, so linting the whole tree parses each file once.
@@ -98,24 +98,27 @@ export default {
   create(context) {
     const file = context.filename;
     const cwd = context.cwd;
+    // This file's own imports come from the text being linted (it may differ from the disk). They are
+    // collected by node type, not from Program.body: in a .svelte file they sit inside the script element.
+    const own = [];
+    const collect = (node) => {
+      if (!node.source) return;
+      const target = resolveSpecifier(file, String(node.source.value));
+      if (target !== undefined) own.push({ node: node.source, target });
+    };
     return {
-      'Program:exit'(program) {
-        // This file's own imports come from the text being linted (it may differ from the disk).
-        const own = [];
-        for (const node of program.body) {
-          const isStatic =
-            node.type === 'ImportDeclaration' ||
-            ((node.type === 'ExportNamedDeclaration' || node.type === 'ExportAllDeclaration') && node.source);
-          if (!isStatic) continue;
-          const target = resolveSpecifier(file, String(node.source.value));
-          if (target !== undefined) own.push({ node: node.source, target });
-        }
+      ImportDeclaration: collect,
+      ExportNamedDeclaration: collect,
+      ExportAllDeclaration: collect,
+      'Program:exit'() {
         const ownTargets = own.map((o) => o.target);
         const importsOf = (f) => (f === file ? ownTargets : importsOnDisk(f));
         for (const { node, target } of own) {
-          const cycle = target === file ? [file, file] : pathBack(target, file, importsOf);
+          // A component importing itself is a recursive component, not a cycle between modules.
+          if (target === file) continue;
+          const cycle = pathBack(target, file, importsOf);
           if (!cycle) continue;
-          const shown = (target === file ? cycle : [file, ...cycle]).map((f) => relative(cwd, f)).join(' → ');
+          const shown = [file, ...cycle].map((f) => relative(cwd, f)).join(' → ');
           context.report({ node, messageId: 'cycle', data: { path: shown } });
         }
       },

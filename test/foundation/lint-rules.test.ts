@@ -124,6 +124,14 @@ describe('lint refuses import cycles', () => {
     ]);
   });
 
+  it('follows imports through Svelte components', async () => {
+    // App.svelte imports the icon component; the icon importing App back closes a cycle.
+    const code = `<script lang="ts">\n  import App from '../App.svelte';\n</script>\n\n<App />\n`;
+    expect(await problems('src/renderer/src/components/icon.svelte', code)).toEqual([
+      'kao/no-import-cycle: ../App.svelte',
+    ]);
+  });
+
   it('leaves a lazy import() alone', async () => {
     const code = "export const load = () => import('./contract.ts');\n";
     expect(await problems('src/shared/contract-base.ts', code)).toEqual([]);
