@@ -247,7 +247,7 @@ export class DatasetState {
   async #control(action: () => Promise<CrawlJob>): Promise<void> {
     await controlJob(
       action,
-      (job) => (this.crawl = job),
+      { get: () => this.crawl, set: (job) => (this.crawl = job) },
       (message) => (this.formError = message),
     );
   }

@@ -384,7 +384,7 @@ export class FacesState {
   async #control(action: () => Promise<ExtractionJob>): Promise<void> {
     await controlJob(
       action,
-      (job) => (this.job = job),
+      { get: () => this.job, set: (job) => (this.job = job) },
       (message) => (this.formError = message),
     );
   }

@@ -25,14 +25,20 @@ export function jobFraction<P>(job: JobLike<P>, share: (progress: P) => number):
   return share(p);
 }
 
-/** Pause, resume or cancel: the reply is the job's new snapshot; a refusal is a message for the form. */
+/**
+ * Pause, resume or cancel: the reply is the job's new snapshot, unless an event about the job came while the
+ * request was out. The service publishes a change before it answers, so such an event is at least as new as
+ * the reply (a job that finished just after a pause must stay finished). A refusal is a message for the form.
+ */
 export async function controlJob<J>(
   action: () => Promise<J>,
-  apply: (job: J) => void,
+  job: { get: () => J; set: (job: J) => void },
   fail: (message: string) => void,
 ): Promise<void> {
+  const before = job.get();
   try {
-    apply(await action());
+    const reply = await action();
+    if (job.get() === before) job.set(reply);
   } catch (error) {
     fail(errorMessage(error));
   }
