@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { BackendPreference } from '../shared/contract-base.ts';
+import { BackendPreference, type BackendStatus } from '../shared/contract-base.ts';
 
 /** What every `kao` subcommand gets: where to write, and whether the user asked for JSON. */
 export interface CliIO {
@@ -25,6 +25,13 @@ export class CliError extends Error {
   ) {
     super(message);
   }
+}
+
+/** Flags that take a value, by name: `stringFlags('in', 'out')` is `{ in: { type: 'string' }, out: … }`. */
+export function stringFlags<const N extends string>(...names: N[]): { [K in N]: { type: 'string' } } {
+  return Object.fromEntries(names.map((name) => [name, { type: 'string' }])) as {
+    [K in N]: { type: 'string' };
+  };
 }
 
 /** Strict argument parsing: unknown flags and missing values are usage errors (exit 2). */
@@ -123,6 +130,22 @@ export function choiceOption<T extends string>(
 
 /** Backend names the CLI accepts, checked before any backend (and its native code) is loaded. */
 export const backendChoices: readonly BackendPreference[] = BackendPreference.options;
+
+/** `--backend NAME` checked against the choices ('auto' when absent), before anything is loaded. */
+export function backendOption(value: string | undefined): BackendPreference {
+  return choiceOption(value, 'backend', backendChoices) ?? 'auto';
+}
+
+/** Loads and selects the backend (TensorFlow.js is imported only now); a refusal names the flag. */
+export async function selectCliBackend(preference: BackendPreference): Promise<BackendStatus> {
+  const { selectBackend } = await import('../core/gan/backend.ts');
+  return selectBackend(preference).catch((error: Error) => {
+    throw new CliError(`--backend: ${error.message}`);
+  });
+}
+
+/** The flags of the commands that draw faces from a run: which run and checkpoint, how many, the seed, the backend. */
+export const generatorFlags = stringFlags('run', 'step', 'n', 'seed', 'backend');
 
 export function writeJson(io: CliIO, value: unknown): void {
   io.stdout.write(JSON.stringify(value, null, 2) + '\n');

@@ -10,20 +10,11 @@ import {
   type AugmentKind,
   type GanConfigOverrides,
 } from '../core/gan/config.ts';
-import { choiceOption, CliError, intOption, numberOption } from './command.ts';
+import { choiceOption, CliError, intOption, numberOption, stringFlags } from './command.ts';
 
 export const recipeFlags = {
-  batch: { type: 'string' },
-  'g-width': { type: 'string' },
-  'd-width': { type: 'string' },
-  lr: { type: 'string' },
-  'lr-g': { type: 'string' },
-  'lr-d': { type: 'string' },
-  'g-steps': { type: 'string' },
-  upsample: { type: 'string' },
-  loss: { type: 'string' },
-  augment: { type: 'string' },
-  ema: { type: 'string' },
+  ...stringFlags('batch', 'g-width', 'd-width', 'lr', 'lr-g', 'lr-d', 'g-steps'),
+  ...stringFlags('upsample', 'loss', 'augment', 'ema'),
   'spectral-norm': { type: 'boolean' },
   'minibatch-std': { type: 'boolean' },
 } as const;

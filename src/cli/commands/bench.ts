@@ -7,6 +7,7 @@ import {
   writeJson,
   type CliCommand,
   type CliIO,
+  stringFlags,
 } from '../command.ts';
 import type { BackendName, PresetName } from '../../shared/contract-base.ts';
 import { backendNames, selectBackend } from '../../core/gan/backend.ts';
@@ -25,13 +26,7 @@ export const benchCommand: CliCommand = {
     const { values } = parseCommandArgs(
       argv,
       {
-        preset: { type: 'string' },
-        batch: { type: 'string' },
-        backend: { type: 'string' },
-        workers: { type: 'string' },
-        steps: { type: 'string' },
-        warmup: { type: 'string' },
-        'g-steps': { type: 'string' },
+        ...stringFlags('preset', 'batch', 'backend', 'workers', 'steps', 'warmup', 'g-steps'),
         // webgpu through tfjs-backend-webgpu op by op, instead of Kao's WebGPU engine (for comparisons).
         'tfjs-webgpu': { type: 'boolean' },
       },

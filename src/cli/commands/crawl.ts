@@ -7,6 +7,7 @@ import {
   writeJson,
   type CliCommand,
   type CliIO,
+  stringFlags,
 } from '../command.ts';
 import {
   CrawlError,
@@ -32,18 +33,10 @@ export const crawlCommand: CliCommand = {
     const { values } = parseCommandArgs(
       argv,
       {
-        site: { type: 'string' },
-        out: { type: 'string' },
-        tags: { type: 'string' },
-        pages: { type: 'string' },
-        limit: { type: 'string' },
-        rendition: { type: 'string' },
-        'delay-ms': { type: 'string' },
+        ...stringFlags('site', 'out', 'tags', 'pages', 'limit', 'rendition', 'delay-ms'),
         'unsafe-ratings': { type: 'boolean' },
         'extra-host': { type: 'string', multiple: true },
-        'max-file-mb': { type: 'string' },
-        'stall-timeout-ms': { type: 'string' },
-        retries: { type: 'string' },
+        ...stringFlags('max-file-mb', 'stall-timeout-ms', 'retries'),
       },
       usage,
     );

@@ -1,9 +1,10 @@
 import {
-  backendChoices,
-  choiceOption,
+  backendOption,
   CliError,
+  generatorFlags,
   intOption,
   parseCommandArgs,
+  selectCliBackend,
   writeJson,
   type CliCommand,
 } from '../command.ts';
@@ -17,28 +18,14 @@ export const evalCommand: CliCommand = {
   summary: 'Sliced Wasserstein distance between a run and real faces',
   usage,
   async run(argv, io) {
-    const { values } = parseCommandArgs(
-      argv,
-      {
-        run: { type: 'string' },
-        real: { type: 'string' },
-        n: { type: 'string' },
-        step: { type: 'string' },
-        seed: { type: 'string' },
-        backend: { type: 'string' },
-      },
-      usage,
-    );
+    const { values } = parseCommandArgs(argv, { ...generatorFlags, real: { type: 'string' } }, usage);
     if (!values.run || !values.real) throw new CliError(`--run and --real are required\nusage: ${usage}`, 2);
     const n = intOption(values.n, 'n', 2) ?? 1000;
     const step = intOption(values.step, 'step', 0);
     const seed = intOption(values.seed, 'seed', 0);
-    const backend = choiceOption(values.backend, 'backend', backendChoices) ?? 'auto';
+    const backend = backendOption(values.backend);
     const real = await trainingImages(values.real);
-    const { selectBackend } = await import('../../core/gan/backend.ts');
-    await selectBackend(backend).catch((error: Error) => {
-      throw new CliError(`--backend: ${error.message}`);
-    });
+    await selectCliBackend(backend);
     const { evaluateRun } = await import('../../core/gan/evaluate.ts');
     const result = await evaluateRun(values.run, real, {
       n,

@@ -9,6 +9,7 @@ import {
   ProgressBar,
   writeJson,
   type CliCommand,
+  stringFlags,
 } from '../command.ts';
 import { CancelledError, RunControl } from '../../core/util/run-control.ts';
 import { FolderLockedError } from '../../core/folder-lock.ts';
@@ -39,17 +40,9 @@ export const facesCommand: CliCommand = {
     const { values } = parseCommandArgs(
       argv,
       {
-        in: { type: 'string' },
-        out: { type: 'string' },
-        size: { type: 'string' },
-        margin: { type: 'string' },
-        'min-neighbors': { type: 'string' },
-        'scale-factor': { type: 'string' },
-        'min-size': { type: 'string' },
-        'min-source-size': { type: 'string' },
-        'dedupe-distance': { type: 'string' },
-        cascade: { type: 'string' },
-        workers: { type: 'string' },
+        ...stringFlags('in', 'out', 'cascade', 'workers'),
+        ...stringFlags('size', 'margin', 'min-neighbors', 'scale-factor', 'min-size', 'min-source-size'),
+        ...stringFlags('dedupe-distance'),
         rebuild: { type: 'boolean' },
       },
       usage,

@@ -1,9 +1,17 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CliError, intOption, parseCommandArgs, writeJson, type CliCommand, type CliIO } from '../command.ts';
+import {
+  backendOption,
+  CliError,
+  intOption,
+  parseCommandArgs,
+  selectCliBackend,
+  writeJson,
+  type CliCommand,
+  type CliIO,
+  stringFlags,
+} from '../command.ts';
 import { dataPaths } from '../../core/util/data-paths.ts';
-import type { BackendPreference } from '../../shared/contract-base.ts';
-import { selectBackend } from '../../core/gan/backend.ts';
 import { exportFavoritePng, FavoriteNotFoundError, listFavorites } from '../../core/library/favorites.ts';
 
 const usage = [
@@ -55,17 +63,13 @@ async function exportOne(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs(
     argv,
     {
-      library: { type: 'string' },
-      id: { type: 'string' },
-      out: { type: 'string' },
-      size: { type: 'string' },
-      backend: { type: 'string' },
+      ...stringFlags('library', 'id', 'out', 'size', 'backend'),
     },
     usage,
   );
   if (!values.id || !values.out) throw new CliError(`--id and --out are required\nusage: ${usage}`, 2);
   const size = intOption(values.size, 'size', 8) ?? 384;
-  await selectBackend((values.backend ?? 'auto') as BackendPreference);
+  await selectCliBackend(backendOption(values.backend));
   try {
     const result = await exportFavoritePng(libraryDir(values.library), values.id, resolve(values.out), {
       size,

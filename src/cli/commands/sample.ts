@@ -1,7 +1,8 @@
 import { extname, join, resolve } from 'node:path';
 import {
-  backendChoices,
-  choiceOption,
+  backendOption,
+  generatorFlags,
+  selectCliBackend,
   CliError,
   intOption,
   parseCommandArgs,
@@ -58,16 +59,7 @@ export const sampleCommand: CliCommand = {
   async run(argv, io: CliIO) {
     const { values } = parseCommandArgs(
       argv,
-      {
-        run: { type: 'string' },
-        out: { type: 'string' },
-        n: { type: 'string' },
-        seed: { type: 'string' },
-        step: { type: 'string' },
-        backend: { type: 'string' },
-        z: { type: 'string' },
-        size: { type: 'string' },
-      },
+      { ...generatorFlags, out: { type: 'string' }, z: { type: 'string' }, size: { type: 'string' } },
       usage,
     );
     if (!values.run || !values.out) throw new CliError(`--run and --out are required\nusage: ${usage}`, 2);
@@ -75,12 +67,9 @@ export const sampleCommand: CliCommand = {
     const seed = intOption(values.seed, 'seed', 0) ?? 1;
     const step = intOption(values.step, 'step', 0);
     const size = intOption(values.size, 'size', 8);
-    const backend = choiceOption(values.backend, 'backend', backendChoices) ?? 'auto';
+    const backend = backendOption(values.backend);
 
-    const { selectBackend } = await import('../../core/gan/backend.ts');
-    await selectBackend(backend).catch((error: Error) => {
-      throw new CliError(`--backend: ${error.message}`);
-    });
+    await selectCliBackend(backend);
     if (values.z) {
       // One face from a saved z (a JSON array or a favorite's .json): explorer/favorites code, src/core/library.
       const { renderLatentFileToPng } = await import('../../core/library/render.ts');

@@ -1,7 +1,14 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CliError, intOption, parseCommandArgs, writeJson, type CliCommand } from '../command.ts';
+import {
+  CliError,
+  intOption,
+  parseCommandArgs,
+  writeJson,
+  type CliCommand,
+  stringFlags,
+} from '../command.ts';
 import { startWebBridge } from '../web-bridge.ts';
 import { WebDownloads } from '../web-downloads.ts';
 import { dataDirProblem } from '../../services/data-dir.ts';
@@ -17,10 +24,7 @@ export const serveCommand: CliCommand = {
     const { values } = parseCommandArgs(
       argv,
       {
-        port: { type: 'string' },
-        data: { type: 'string' },
-        config: { type: 'string' },
-        renderer: { type: 'string' },
+        ...stringFlags('port', 'data', 'config', 'renderer'),
       },
       usage,
     );

@@ -2,15 +2,17 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  backendChoices,
+  backendOption,
   choiceOption,
   CliError,
   intOption,
   numberOption,
   parseCommandArgs,
   ProgressBar,
+  selectCliBackend,
   writeJson,
   type CliCommand,
+  stringFlags,
 } from '../command.ts';
 import { RunControl } from '../../core/util/run-control.ts';
 import { presetNames } from '../../core/gan/config.ts';
@@ -41,19 +43,8 @@ export const trainCommand: CliCommand = {
     const { values } = parseCommandArgs(
       argv,
       {
-        data: { type: 'string' },
-        run: { type: 'string' },
-        preset: { type: 'string' },
-        steps: { type: 'string' },
-        epochs: { type: 'string' },
-        backend: { type: 'string' },
-        workers: { type: 'string' },
-        seed: { type: 'string' },
-        'checkpoint-every': { type: 'string' },
-        'sample-every': { type: 'string' },
-        'swd-every': { type: 'string' },
-        'swd-images': { type: 'string' },
-        'log-every': { type: 'string' },
+        ...stringFlags('data', 'run', 'preset', 'steps', 'epochs', 'backend', 'workers', 'seed'),
+        ...stringFlags('checkpoint-every', 'sample-every', 'swd-every', 'swd-images', 'log-every'),
         ...recipeFlags,
       },
       usage,
@@ -64,7 +55,7 @@ export const trainCommand: CliCommand = {
     }
     // Every value is checked before anything is loaded: a typo never waits for (or hears from) a backend.
     const preset = choiceOption(values.preset, 'preset', presetNames);
-    const backendChoice = choiceOption(values.backend, 'backend', backendChoices) ?? 'auto';
+    const backendChoice = backendOption(values.backend);
     const epochs = numberOption(values.epochs, 'epochs', { above: 0 });
     const overrides = recipeOverrides(values);
     const seed = intOption(values.seed, 'seed', 0);
@@ -85,10 +76,7 @@ export const trainCommand: CliCommand = {
     });
 
     const faces = await trainingImages(values.data);
-    const { selectBackend } = await import('../../core/gan/backend.ts');
-    const backend = await selectBackend(backendChoice).catch((error: Error) => {
-      throw new CliError(`--backend: ${error.message}`);
-    });
+    const backend = await selectCliBackend(backendChoice);
     io.stderr.write(`backend: ${backend.reason}\n`);
     if (existing)
       io.stderr.write(`continuing the run in ${resolve(values.run)} from its newest checkpoint\n`);
