@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
 import { selectBackend } from '../src/core/gan/backend.ts';
 import { makeTempDir } from '../test/helpers/temp-dir.ts';
-import { makeExplorerTestRun } from '../test/services/explorer-test-run.ts';
+import { makeAppRun } from '../test/helpers/trained-run.ts';
 
 let app: ServedApp;
 let browser: Browser;
@@ -65,7 +65,7 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
   });
 
   it('draws faces in the page, moves them with direction sliders, saves a favorite that survives a reload', async () => {
-    await makeExplorerTestRun(dataDir, { steps: 40, checkpointEvery: 20 });
+    await makeAppRun(dataDir, { steps: 40, checkpointEvery: 20 });
     const page = await openScreen('light', 'explorer');
 
     // A face is drawn by tfjs in the page, and GANSpace directions appear as sliders.
@@ -282,7 +282,7 @@ describe('the Explorer and Favorites screens in Chromium over kao serve', () => 
   // Opt-in (KAO_EXPLORER_BENCH=1): the latency of the real preset, for the README. Training even one
   // anime-48 step takes a while on a CPU, so the default run measures the tiny model only.
   it.runIf(!!process.env.KAO_EXPLORER_BENCH)('measures slider latency on an anime-48 generator', async () => {
-    await makeExplorerTestRun(dataDir, {
+    await makeAppRun(dataDir, {
       id: 'anime-run',
       name: 'Anime 48',
       preset: 'anime-48',

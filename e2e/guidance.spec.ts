@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
 import { seedFaces } from './seed-faces.ts';
 import { selectBackend } from '../src/core/gan/backend.ts';
-import { makeExplorerTestRun } from '../test/services/explorer-test-run.ts';
+import { makeAppRun } from '../test/helpers/trained-run.ts';
 import { makeTempDir } from '../test/helpers/temp-dir.ts';
 
 /**
@@ -25,7 +25,7 @@ beforeAll(async () => {
   const dataDir = join(temp.dir, 'data');
   await seedFaces(dataDir, KEPT);
   // A barely trained anime-48 checkpoint (2 steps) for the Explorer.
-  await makeExplorerTestRun(dataDir, {
+  await makeAppRun(dataDir, {
     id: 'barely',
     name: 'First try',
     preset: 'anime-48',

@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/core/gan/backend.ts';
-import { listImageFiles } from '../../src/core/gan/data.ts';
 import {
   exportGenerator,
   listCheckpoints,
@@ -14,10 +13,9 @@ import {
   readGeneratorWeights,
 } from '../../src/core/gan/generator-node.ts';
 import { generatorFromWeights } from '../../src/core/gan/generator-web.ts';
-import { runTraining } from '../../src/core/gan/run.ts';
 import { latentForSeed } from '../../src/shared/rng.ts';
-import { facesDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
+import { makeTrainedRun } from '../helpers/trained-run.ts';
 
 const run = promisify(execFile);
 const kao = resolve('bin/kao.js');
@@ -30,20 +28,13 @@ beforeAll(async () => {
   await selectBackend('wasm');
   temp = await makeTempDir('kao-gan-gen-');
   runDir = join(temp.dir, 'run');
-  const faces = (await listImageFiles(facesDir)).slice(0, 64);
-  await runTraining(
-    {
-      runDir,
-      faces,
-      preset: 'tiny',
-      overrides: { batchSize: 16 },
-      seed: 2,
-      steps: 4,
-      checkpointEvery: 2,
-      sampleEvery: 2,
-    },
-    { onSamples: (s) => samples.push(s) },
-  );
+  await makeTrainedRun(runDir, {
+    seed: 2,
+    steps: 4,
+    checkpointEvery: 2,
+    sampleEvery: 2,
+    hooks: { onSamples: (s) => samples.push(s) },
+  });
 });
 afterAll(() => temp.cleanup());
 

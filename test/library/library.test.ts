@@ -24,18 +24,18 @@ import { exportInterpolation } from '../../src/core/library/interpolation-export
 import { getCheckpointDirections } from '../../src/core/library/directions-cache.ts';
 import { renderFaces, renderLatentFileToPng } from '../../src/core/library/render.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
-import { makeTinyRun, type TinyRun } from './tiny-run.ts';
+import { makeTrainedRun, type TrainedRun } from '../helpers/trained-run.ts';
 
 const run$ = promisify(execFile);
 
 let temp: { dir: string; cleanup: () => Promise<void> };
-let run: TinyRun;
+let run: TrainedRun;
 let library: string;
 
 beforeAll(async () => {
   await selectBackend('wasm');
   temp = await makeTempDir('kao-library-');
-  run = await makeTinyRun(join(temp.dir, 'runs', 'tiny-run'));
+  run = await makeTrainedRun(join(temp.dir, 'runs', 'tiny-run'), { seed: 3, steps: 40, checkpointEvery: 20 });
   library = join(temp.dir, 'favorites');
 }, 120_000);
 

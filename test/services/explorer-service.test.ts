@@ -20,12 +20,12 @@ import type { AppServices } from '../../src/services/app-services.ts';
 import type { GeneratorManifest, InterpolationExportResult } from '../../src/shared/explorer-schemas.ts';
 import type { EventName } from '../../src/shared/contract.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
-import { makeExplorerTestRun, type ExplorerTestRun } from './explorer-test-run.ts';
+import { makeAppRun, type AppRun } from '../helpers/trained-run.ts';
 
 let services: AppServices;
 let cleanup: () => Promise<void>;
 let dataDir: string;
-let run: ExplorerTestRun;
+let run: AppRun;
 const events: Array<{ name: EventName; payload: unknown }> = [];
 
 beforeAll(async () => {
@@ -33,7 +33,7 @@ beforeAll(async () => {
   const temp = await makeTempDir('kao-explorer-service-');
   cleanup = temp.cleanup;
   dataDir = join(temp.dir, 'data');
-  run = await makeExplorerTestRun(dataDir);
+  run = await makeAppRun(dataDir);
   services = createNodeAppServices({ configDir: join(temp.dir, 'config'), dataDir });
   services.events.subscribe((name, payload) => events.push({ name, payload }));
 }, 120_000);

@@ -14,14 +14,14 @@ import { resolveMediaPath } from '../../src/services/media.ts';
 import type { Favorite, FavoritesListing } from '../../src/shared/explorer-schemas.ts';
 import type { EventName } from '../../src/shared/contract.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
-import { makeExplorerTestRun, type ExplorerTestRun } from './explorer-test-run.ts';
+import { makeAppRun, type AppRun } from '../helpers/trained-run.ts';
 
 let web: AppServices;
 let desktop: AppServices;
 let cleanup: () => Promise<void>;
 let root: string;
 let dataDir: string;
-let run: ExplorerTestRun;
+let run: AppRun;
 const events: Array<{ name: EventName; payload: unknown }> = [];
 const copied: string[] = [];
 const revealed: string[] = [];
@@ -32,7 +32,7 @@ beforeAll(async () => {
   cleanup = temp.cleanup;
   root = temp.dir;
   dataDir = join(root, 'data');
-  run = await makeExplorerTestRun(dataDir);
+  run = await makeAppRun(dataDir);
   web = createNodeAppServices({ configDir: join(root, 'config'), dataDir });
   web.events.subscribe((name, payload) => events.push({ name, payload }));
   // The Electron adapter's extras, recorded instead of touching a real clipboard or file manager.
