@@ -23,7 +23,7 @@ import {
   defaultHttpPolicy,
   type RetryEvent,
 } from './http.ts';
-import { appendJournal } from './journal.ts';
+import { siteJournal } from './journal.ts';
 import {
   RENDITIONS,
   buildTagQuery,
@@ -171,6 +171,7 @@ export async function crawl(
   const signal = hooks.control?.signal ?? new AbortController().signal;
   const startedAt = Date.now();
   const datasetDir = options.datasetDir;
+  const journal = siteJournal(datasetDir, site.host);
 
   const summary: CrawlSummary = {
     state: 'running',
@@ -235,20 +236,16 @@ export async function crawl(
       outcome: 'downloaded' | 'present' | 'failed' | 'filtered',
       extra: { file?: string; url?: string; reason?: string; bytes?: number } = {},
     ) =>
-      appendJournal(datasetDir, {
+      journal({
         type: 'post',
-        at: new Date().toISOString(),
-        site: site.host,
         postId: post.id,
         md5: post.md5,
         outcome,
         ...extra,
       });
 
-    await appendJournal(datasetDir, {
+    await journal({
       type: 'start',
-      at: new Date().toISOString(),
-      site: site.host,
       tags,
       rendition: options.rendition,
     });
@@ -323,10 +320,8 @@ export async function crawl(
           emit();
         }
         summary.pagesDone = page;
-        await appendJournal(datasetDir, {
+        await journal({
           type: 'page',
-          at: new Date().toISOString(),
-          site: site.host,
           tags,
           page,
           posts: parsed.rawCount,
@@ -342,10 +337,8 @@ export async function crawl(
         summary.state = 'failed';
         summary.stoppedBecause = 'error';
         summary.lastError = errorMessage(error);
-        await appendJournal(datasetDir, {
+        await journal({
           type: 'end',
-          at: new Date().toISOString(),
-          site: site.host,
           tags,
           state: 'failed',
           reason: summary.lastError,
@@ -356,10 +349,8 @@ export async function crawl(
       summary.state = 'cancelled';
       summary.stoppedBecause = 'cancelled';
     }
-    await appendJournal(datasetDir, {
+    await journal({
       type: 'end',
-      at: new Date().toISOString(),
-      site: site.host,
       tags,
       state: summary.state,
     });

@@ -28,6 +28,21 @@ export type JournalRecord =
     }
   | { type: 'end'; at: string; site: string; tags: string; state: string; reason?: string };
 
+/** A record without the fields every record has: when, and which site. */
+export type JournalEntry = JournalRecord extends infer R
+  ? R extends JournalRecord
+    ? Omit<R, 'at' | 'site'>
+    : never
+  : never;
+
+/** Appends one site's records to the journal, each stamped with the time it was written. */
+export function siteJournal(datasetDir: string, site: string): (entry: JournalEntry) => Promise<void> {
+  return ({ type, ...fields }) => {
+    const record = { type, at: new Date().toISOString(), site, ...fields } as JournalRecord;
+    return appendJournal(datasetDir, record);
+  };
+}
+
 export function journalPath(datasetDir: string): string {
   return join(datasetDir, JOURNAL_FILE);
 }
