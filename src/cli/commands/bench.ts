@@ -15,7 +15,7 @@ import { benchTraining, type BenchRow } from '../../core/gan/bench.ts';
 import { isPresetName, presetNames } from '../../core/gan/config.ts';
 
 const usage =
-  'kao bench [--preset anime-48|dcgan-64|tiny] [--batch N] [--backend tensorflow-gpu|webgpu|tensorflow|wasm|cpu] ' +
+  `kao bench [--preset ${presetNames.join('|')}] [--batch N] [--backend tensorflow-gpu|webgpu|tensorflow|wasm|cpu] ` +
   '[--workers N] [--steps N] [--warmup N] [--g-steps N] [--tfjs-webgpu] [--json]';
 
 export const benchCommand: CliCommand = {
