@@ -10,7 +10,14 @@ import type {
   InterruptedCrawl,
 } from '../../../shared/dataset-schemas.ts';
 import { kao } from './api.ts';
-import { controlJob, isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
+import {
+  controlJob,
+  isJobBusy,
+  isJobEnded,
+  jobFraction,
+  RefreshThrottle,
+  type JobControl,
+} from './job-snapshot.ts';
 import { formErrors } from './form-errors.ts';
 import { errorMessage } from './format.ts';
 
@@ -121,14 +128,13 @@ export class DatasetState {
     }
   }
 
-  async pause(): Promise<void> {
-    await this.#control(() => kao.invoke('dataset.crawl.pause', {}));
-  }
-  async resume(): Promise<void> {
-    await this.#control(() => kao.invoke('dataset.crawl.resume', {}));
-  }
-  async cancel(): Promise<void> {
-    await this.#control(() => kao.invoke('dataset.crawl.cancel', {}));
+  /** Pauses, resumes or cancels the crawl; a refusal shows as the form's error. */
+  async control(action: JobControl): Promise<void> {
+    await controlJob(
+      () => kao.invoke(`dataset.crawl.${action}`, {}),
+      { get: () => this.crawl, set: (job) => (this.crawl = job) },
+      (message) => (this.formError = message),
+    );
   }
 
   /** Continues the crawl the app was closed in the middle of, with the settings it had. */
@@ -242,14 +248,6 @@ export class DatasetState {
       .filter((f) => !known.has(f.key));
     if (fresh.length === 0) return;
     this.failures = [...this.failures, ...fresh].slice(-MAX_FAILURES_SHOWN);
-  }
-
-  async #control(action: () => Promise<CrawlJob>): Promise<void> {
-    await controlJob(
-      action,
-      { get: () => this.crawl, set: (job) => (this.crawl = job) },
-      (message) => (this.formError = message),
-    );
   }
 }
 

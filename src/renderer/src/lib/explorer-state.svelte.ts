@@ -371,16 +371,15 @@ export class ExplorerState {
   }
 
   undo(): void {
-    const face = this.#history?.undo();
-    if (!face) return;
-    this.#editing = false;
-    this.face = face;
-    this.#syncHistory();
-    this.requestRender();
+    this.#restore(this.#history?.undo());
   }
 
   redo(): void {
-    const face = this.#history?.redo();
+    this.#restore(this.#history?.redo());
+  }
+
+  /** Shows a face from the history (nothing when there is no step to take). */
+  #restore(face: FaceState | undefined): void {
     if (!face) return;
     this.#editing = false;
     this.face = face;

@@ -11,7 +11,14 @@ import {
   type FacesState as FacesStateResponse,
 } from '../../../shared/faces-schemas.ts';
 import { kao } from './api.ts';
-import { controlJob, isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
+import {
+  controlJob,
+  isJobBusy,
+  isJobEnded,
+  jobFraction,
+  RefreshThrottle,
+  type JobControl,
+} from './job-snapshot.ts';
 import { formErrors } from './form-errors.ts';
 import { emptySelection, selectionOf, toggled, withAll, type Selection } from './faces-selection.ts';
 import { errorMessage } from './format.ts';
@@ -154,14 +161,13 @@ export class FacesState {
     }
   }
 
-  async pause(): Promise<void> {
-    await this.#control(() => kao.invoke('faces.extract.pause', {}));
-  }
-  async resume(): Promise<void> {
-    await this.#control(() => kao.invoke('faces.extract.resume', {}));
-  }
-  async cancel(): Promise<void> {
-    await this.#control(() => kao.invoke('faces.extract.cancel', {}));
+  /** Pauses, resumes or cancels the extraction; a refusal shows as the form's error. */
+  async control(action: JobControl): Promise<void> {
+    await controlJob(
+      () => kao.invoke(`faces.extract.${action}`, {}),
+      { get: () => this.job, set: (job) => (this.job = job) },
+      (message) => (this.formError = message),
+    );
   }
 
   /** Puts the options the existing faces were made with back into the form. */
@@ -379,14 +385,6 @@ export class FacesState {
       }
     }
     this.selected = add ? withAll(this.selected, ids) : selectionOf(ids);
-  }
-
-  async #control(action: () => Promise<ExtractionJob>): Promise<void> {
-    await controlJob(
-      action,
-      { get: () => this.job, set: (job) => (this.job = job) },
-      (message) => (this.formError = message),
-    );
   }
 }
 

@@ -25,6 +25,9 @@ export function jobFraction<P>(job: JobLike<P>, share: (progress: P) => number):
   return share(p);
 }
 
+/** What a long job's buttons ask of it. */
+export type JobControl = 'pause' | 'resume' | 'cancel';
+
 /**
  * Pause, resume or cancel: the reply is the job's new snapshot, unless an event about the job came while the
  * request was out. The service publishes a change before it answers, so such an event is at least as new as
