@@ -12,6 +12,7 @@ import {
 } from '../images/dataset.ts';
 import { DEFAULT_MAX_PIXELS, InvalidImageError, validateImage } from '../images/validate.ts';
 import type { JobState } from '../../shared/contract-base.ts';
+import { appendImageTags, openImageTags } from '../images/tags.ts';
 import { pickDefined } from '../util/pick.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import { CrawlOptionError } from './errors.ts';
@@ -29,6 +30,7 @@ import {
   buildTagQuery,
   isDeleted,
   parsePostsPage,
+  postTags,
   postsPageUrl,
   renditionUrl,
   resolvePostUrl,
@@ -126,6 +128,10 @@ export interface CrawlSummary extends CrawlProgress {
   /** The tag query actually sent (rating:s added unless unsafe ratings are allowed). */
   tags: string;
   filteredReasons: { rating: number; deleted: number };
+  /** Images whose post's tags were kept this run (downloaded, or already there without tags). */
+  tagged: number;
+  /** Posts whose tags could not be kept (the image was; the reason is in the journal). */
+  tagProblems: number;
   /** This run's failures with their reasons (the first 1000); failed posts are retried by the next crawl. */
   failures: CrawlFailure[];
   durationMs: number;
@@ -188,6 +194,8 @@ export async function crawl(
     site: site.origin,
     tags,
     filteredReasons: { rating: 0, deleted: 0 },
+    tagged: 0,
+    tagProblems: 0,
     failures: [],
     durationMs: 0,
   };
@@ -214,6 +222,7 @@ export async function crawl(
   try {
     const partialDir = await resetPartialDir(datasetDir);
     const present = await datasetMd5s(datasetDir);
+    const withTags = new Set((await openImageTags(datasetDir)).keys());
     const client = new PoliteHttpClient(
       { ...defaultHttpPolicy(options.userAgent), ...pickHttpPolicy(options) },
       hosts,
@@ -243,6 +252,19 @@ export async function crawl(
         outcome,
         ...extra,
       });
+    /** Keeps the post's tags with its image unless it has some; says why when they cannot be kept. */
+    const keepTags = async (post: MoebooruPost, file: string): Promise<{ reason?: string }> => {
+      if (withTags.has(file)) return {};
+      const kept = postTags(post);
+      if ('problem' in kept) {
+        summary.tagProblems++;
+        return { reason: `tags not kept: ${kept.problem}` };
+      }
+      await appendImageTags(datasetDir, { file, from: site.host, postId: post.id, ...kept.tags });
+      withTags.add(file);
+      summary.tagged++;
+      return {};
+    };
 
     await journal({
       type: 'start',
@@ -293,9 +315,11 @@ export async function crawl(
             continue;
           }
           summary.found++;
-          if (post.md5 && present.has(post.md5)) {
+          const existing = post.md5 && present.get(post.md5);
+          if (existing) {
             summary.skipped++;
-            await record(post, 'present');
+            // An image whose tags were never written (killed between the two writes) gets them now.
+            await record(post, 'present', await keepTags(post, existing));
             emit();
             continue;
           }
@@ -312,7 +336,8 @@ export async function crawl(
             summary.downloaded++;
             summary.bytes += outcome.bytes;
             present.set(outcome.md5, outcome.file);
-            await record(post, 'downloaded', { file: outcome.file, bytes: outcome.bytes });
+            const tagged = await keepTags(post, outcome.file);
+            await record(post, 'downloaded', { file: outcome.file, bytes: outcome.bytes, ...tagged });
           } else {
             fail({ postId: post.id, url: outcome.url, reason: outcome.reason });
             await record(post, 'failed', { url: outcome.url, reason: outcome.reason });

@@ -15,6 +15,14 @@ import {
   InvalidImageError,
   validateImage,
 } from '../images/validate.ts';
+import {
+  appendImageTags,
+  openImageTags,
+  readSidecarTags,
+  sidecarPaths,
+  type ImageTagRecord,
+  type ImageTags,
+} from '../images/tags.ts';
 import { pickDefined } from '../util/pick.ts';
 import { CancelledError } from '../util/run-control.ts';
 import { JOB_PROGRESS_FIELDS, type JobHooks, type JobState } from './crawl.ts';
@@ -69,6 +77,10 @@ export interface ImportSummary extends ImportProgress {
   duplicates: Array<{ path: string; existing: string }>;
   /** How each file got into the dataset; `symlink` only when a hard link was impossible. */
   linkKinds?: { hardlink: number; symlink: number };
+  /** Images whose sidecar tags were kept (new to the dataset, or already there with other tags). */
+  tagged: number;
+  /** Sidecars (`.txt`, gallery-dl `.json`) that could not be read as tags, with why: their image came in without. */
+  tagProblems: ImportIssue[];
   durationMs: number;
 }
 
@@ -109,6 +121,8 @@ export async function importFolder(
     ignoredFiles: [],
     duplicates: [],
     linkKinds: options.mode === 'link' ? { hardlink: 0, symlink: 0 } : undefined,
+    tagged: 0,
+    tagProblems: [],
     durationMs: 0,
   };
   const emit = () => {
@@ -137,20 +151,29 @@ export async function importFolder(
       summary.ignoredFiles.push({ path: relative(from, path), reason });
     });
     summary.total = files.length;
+    // An image's tag files are part of it, not files the import ignored.
+    const listed = new Set(files);
+    const sidecars = new Set<string>();
+    for (const path of files) {
+      if (!IMAGE_EXTENSIONS.has(extname(path).toLowerCase())) continue;
+      for (const { path: sidecar } of sidecarPaths(path)) if (listed.has(sidecar)) sidecars.add(sidecar);
+    }
+    const withTags = await openImageTags(datasetDir);
     emit();
     try {
       for (const path of files) {
         await hooks.control?.checkpoint();
         const shown = relative(from, path);
         const extension = extname(path).toLowerCase();
-        if (!IMAGE_EXTENSIONS.has(extension)) {
+        if (IMAGE_EXTENSIONS.has(extension)) {
+          await importOne(path, shown);
+        } else if (!sidecars.has(path)) {
+          // (A sidecar is read with its image.)
           summary.ignored++;
           summary.ignoredFiles.push({
             path: shown,
             reason: `not an image file (${extension || 'no extension'})`,
           });
-        } else {
-          await importOne(path, shown);
         }
         summary.processed++;
         emit();
@@ -173,7 +196,8 @@ export async function importFolder(
       if (existing) {
         summary.skipped++;
         summary.duplicates.push({ path: shown, existing });
-        return;
+        // Also how an image whose tags a killed import never wrote gets them.
+        return keepTags(path, existing);
       }
       let extension: string;
       try {
@@ -208,11 +232,32 @@ export async function importFolder(
       present.set(md5, name);
       summary.imported++;
       summary.bytes += bytes.byteLength;
+      await keepTags(path, name);
+    }
+
+    /** Keeps the tags of the image's sidecars with dataset file `name` (once: again only when they changed). */
+    async function keepTags(path: string, name: string): Promise<void> {
+      const { found, problems } = await readSidecarTags(path, (candidate) => listed.has(candidate));
+      for (const problem of problems) {
+        summary.tagProblems.push({ path: relative(from, problem.sidecar), reason: problem.reason });
+      }
+      if (!found) return;
+      const { sidecar, ...tags } = found;
+      const record: ImageTagRecord = { file: name, from: relative(from, sidecar), ...tags };
+      const before = withTags.get(name);
+      if (before && sameTags(before, record)) return;
+      await appendImageTags(datasetDir, record);
+      withTags.set(name, record);
+      summary.tagged++;
     }
   } finally {
     await rm(join(datasetDir, PARTIAL_DIR), { recursive: true, force: true }).catch(() => undefined);
     await release();
   }
+}
+
+function sameTags(a: ImageTags, b: ImageTags): boolean {
+  return a.tags.join(' ') === b.tags.join(' ') && a.rating === b.rating && a.score === b.score;
 }
 
 /** Every regular file under `root`, sorted, not following directory symlinks (no loops) and skipping hidden folders. */

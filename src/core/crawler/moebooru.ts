@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TagFormatError, parseTagString, type ImageTags } from '../images/tags.ts';
 import { CrawlOptionError } from './errors.ts';
 
 /** Renditions a Moebooru post offers, smallest first. Only `original` has the bytes the post's md5 describes. */
@@ -30,10 +31,37 @@ export const moebooruPostSchema = z.object({
   width: z.number().int().nonnegative().nullish(),
   height: z.number().int().nonnegative().nullish(),
   file_size: z.number().int().nonnegative().nullish(),
-  tags: z.string().default(''),
+  /** Kept with the image (see postTags): a malformed value loses the tags, never the post. */
+  tags: z.unknown().optional(),
+  score: z.unknown().optional(),
   status: z.string().optional(),
 });
 export type MoebooruPost = z.infer<typeof moebooruPostSchema>;
+
+/**
+ * What is kept with a post's image: its tags (a space-separated string on Moebooru), rating and score. A
+ * tags field that is not a tag string comes back as a problem to report; a score that is not a number is
+ * left out.
+ */
+export function postTags(post: MoebooruPost): { tags: ImageTags } | { problem: string } {
+  const raw = post.tags ?? '';
+  if (typeof raw !== 'string') return { problem: `tags is ${describeValue(raw)}, not a tag string` };
+  let tags: string[];
+  try {
+    tags = parseTagString(raw);
+  } catch (error) {
+    if (!(error instanceof TagFormatError)) throw error;
+    return { problem: `tags ${error.message}` };
+  }
+  const score = typeof post.score === 'number' && Number.isFinite(post.score) ? post.score : undefined;
+  return { tags: { tags, rating: post.rating, ...(score === undefined ? {} : { score }) } };
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
+}
 
 export type ParsedPage = {
   posts: MoebooruPost[];
