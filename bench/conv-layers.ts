@@ -4,11 +4,11 @@
  * swapped-conv kernels on top of it). Thread CPU time, median of 5; "in igemm" is the time inside the
  * wasm call, the rest is building indirection tables and packing operands in JavaScript.
  *
- *   node_modules/.bin/node --import tsx test/backend/conv-layers.measure.ts
+ *   node_modules/.bin/node --import tsx bench/conv-layers.ts
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { igemmFor, igemmMilliseconds, setIgemmEnabled } from '../../src/core/gan/kernels/igemm/module.ts';
+import { selectBackend } from '../src/core/gan/backend.ts';
+import { igemmFor, igemmMilliseconds, setIgemmEnabled } from '../src/core/gan/kernels/igemm/module.ts';
 
 await selectBackend('wasm');
 const batch = 32;

@@ -6,19 +6,19 @@
  * compares the sliced Wasserstein distance of each generator to real faces; a second in-thread run
  * with another seed shows how much SWD varies anyway. Results go to docs/performance.md.
  *
- *   node_modules/.bin/node --import tsx test/backend/parallel-quality.measure.ts [preset] [steps] [workers] [eval images]
+ *   node_modules/.bin/node --import tsx bench/parallel-quality.ts [preset] [steps] [workers] [eval images]
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { isPresetName, resolveGanConfig, type PresetName } from '../../src/core/gan/config.ts';
-import { FaceBatchSource, listImageFiles } from '../../src/core/gan/data.ts';
-import { createGan, disposeGan, generatorForward, type Gan } from '../../src/core/gan/models.ts';
-import { decodeImageSet } from '../../src/core/gan/data.ts';
-import { trainStep } from '../../src/core/gan/step.ts';
-import { slicedWassersteinDistance } from '../../src/core/gan/swd.ts';
-import { ParallelTrainer } from '../../src/core/gan/parallel/trainer.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { facesDir } from '../helpers/shared-data.ts';
+import { selectBackend } from '../src/core/gan/backend.ts';
+import { isPresetName, resolveGanConfig, type PresetName } from '../src/core/gan/config.ts';
+import { FaceBatchSource, listImageFiles } from '../src/core/gan/data.ts';
+import { createGan, disposeGan, generatorForward, type Gan } from '../src/core/gan/models.ts';
+import { decodeImageSet } from '../src/core/gan/data.ts';
+import { trainStep } from '../src/core/gan/step.ts';
+import { slicedWassersteinDistance } from '../src/core/gan/swd.ts';
+import { ParallelTrainer } from '../src/core/gan/parallel/trainer.ts';
+import { Rng } from '../src/shared/rng.ts';
+import { facesDir } from '../test/helpers/shared-data.ts';
 
 const preset = (process.argv[2] ?? 'tiny') as PresetName;
 if (!isPresetName(preset)) throw new Error(`unknown preset ${preset}`);

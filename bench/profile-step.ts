@@ -3,7 +3,7 @@
  * (tf.profile), with tfjs-wasm's stock kernels ("before": only the missing Conv2DBackpropFilter added)
  * and with ours ("after"). Step times are thread CPU time, which stays meaningful on a busy machine.
  *
- *   node_modules/.bin/node --import tsx test/backend/profile-step.measure.ts [before|xnnpack|after] [batch] [gSteps] [fused|composed]
+ *   node_modules/.bin/node --import tsx bench/profile-step.ts [before|xnnpack|after] [batch] [gSteps] [fused|composed]
  *
  * `xnnpack` is "after" with the igemm switched off: our kernels on top of XNNPACK's convolution (the
  * state before the igemm); `before` switches it off too.
@@ -13,13 +13,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { resolveGanConfig } from '../../src/core/gan/config.ts';
-import { createGan } from '../../src/core/gan/models.ts';
-import { trainStep } from '../../src/core/gan/step.ts';
-import { trainingStepFlops } from '../../src/core/gan/bench.ts';
-import { BATCH_NORM_ACTIVATION, registerBatchNormKernels } from '../../src/core/gan/kernels/index.ts';
-import { setIgemmEnabled } from '../../src/core/gan/kernels/igemm/module.ts';
+import { selectBackend } from '../src/core/gan/backend.ts';
+import { resolveGanConfig } from '../src/core/gan/config.ts';
+import { createGan } from '../src/core/gan/models.ts';
+import { trainStep } from '../src/core/gan/step.ts';
+import { trainingStepFlops } from '../src/core/gan/bench.ts';
+import { BATCH_NORM_ACTIVATION, registerBatchNormKernels } from '../src/core/gan/kernels/index.ts';
+import { setIgemmEnabled } from '../src/core/gan/kernels/igemm/module.ts';
 
 const mode = process.argv[2] ?? 'after';
 const batch = Number(process.argv[3] ?? 32);

@@ -7,7 +7,7 @@ import { extractFaces } from '../../src/core/faces/extract.ts';
 import { FaceDataset } from '../../src/core/faces/index-store.ts';
 import { cascadePath } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
-import { copyImages } from './fixtures.ts';
+import { copyImages } from '../helpers/faces.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 

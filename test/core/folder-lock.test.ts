@@ -15,8 +15,8 @@ import {
 import { KaoError } from '../../src/shared/errors.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
-// The run lock's own tests (test/gan/run-lock.test.ts) cover stale takeover, other hosts and reading; these
-// cover what only the generic module does: several processes racing, per-holder activity, release safety.
+// The run lock's own tests (test/core/gan/run-lock.test.ts) cover stale takeover, other hosts and reading;
+// these cover what only the generic module does: processes racing, per-holder activity, release safety.
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const nodeBin = join(repoRoot, 'node_modules/.bin/node');

@@ -2,7 +2,7 @@ import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FACES_LOG_FILE } from '../../src/core/faces/index-store.ts';
-import { generatedIllustrationsDir, illustrationsDir, sharedDataDir } from '../helpers/shared-data.ts';
+import { generatedIllustrationsDir, illustrationsDir, sharedDataDir } from './shared-data.ts';
 
 export interface ReferenceImage {
   width: number;

@@ -8,17 +8,17 @@ import {
   DEFAULT_USER_AGENT,
   type CrawlOptionsInput,
   type CrawlProgress,
-} from '../../src/core/crawler/crawl.ts';
-import { readCrawlHistory } from '../../src/core/crawler/journal.ts';
-import { RunControl } from '../../src/core/util/run-control.ts';
+} from '../../../src/core/crawler/crawl.ts';
+import { readCrawlHistory } from '../../../src/core/crawler/journal.ts';
+import { RunControl } from '../../../src/core/util/run-control.ts';
 import {
   illustrationFiles,
   startMoebooruServer,
   type MoebooruServer,
   type ServerPostSpec,
-} from '../helpers/moebooru-server.ts';
-import { illustrationsDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+} from '../../helpers/moebooru-server.ts';
+import { illustrationsDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const images = illustrationFiles(illustrationsDir);
 const cleanups: Array<() => Promise<void>> = [];
@@ -42,8 +42,10 @@ function fast(
   return { site: server.url, datasetDir: dir, delayMs: 20, retryBaseMs: 10, pageSize: 5, ...extra };
 }
 
+/** The crawl's journal and the posts' tags, beside the images. */
+const BOOKKEEPING = new Set(['crawl-journal.jsonl', 'image-tags.jsonl']);
 const datasetFiles = async (dir: string) =>
-  (await readdir(dir)).filter((name) => !name.startsWith('.') && name !== 'crawl-journal.jsonl').sort();
+  (await readdir(dir)).filter((name) => !name.startsWith('.') && !BOOKKEEPING.has(name)).sort();
 
 describe('crawl', () => {
   it('downloads safe posts page by page, names files from id and md5, and stops at the first short page', async () => {
@@ -205,6 +207,7 @@ describe('crawl', () => {
     expect((await readdir(dir)).sort()).toEqual([
       `127.0.0.1-30-${server.md5(30)}.jpg`,
       'crawl-journal.jsonl',
+      'image-tags.jsonl',
     ]);
     expect((await readCrawlHistory(dir)).lastRun).toMatchObject({ state: 'cancelled' });
   });

@@ -1,16 +1,16 @@
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { crawl, CrawlError, type CrawlOptionsInput } from '../../src/core/crawler/crawl.ts';
-import { readCrawlHistory } from '../../src/core/crawler/journal.ts';
+import { crawl, CrawlError, type CrawlOptionsInput } from '../../../src/core/crawler/crawl.ts';
+import { readCrawlHistory } from '../../../src/core/crawler/journal.ts';
 import {
   illustrationFiles,
   startMoebooruServer,
   type MoebooruServer,
   type ServerPostSpec,
-} from '../helpers/moebooru-server.ts';
-import { illustrationsDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+} from '../../helpers/moebooru-server.ts';
+import { illustrationsDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const images = illustrationFiles(illustrationsDir);
 const cleanups: Array<() => Promise<void>> = [];
@@ -42,8 +42,10 @@ function fast(
   };
 }
 
+/** The crawl's journal and the posts' tags, beside the images. */
+const BOOKKEEPING = new Set(['crawl-journal.jsonl', 'image-tags.jsonl']);
 const datasetFiles = async (dir: string) =>
-  (await readdir(dir)).filter((name) => !name.startsWith('.') && name !== 'crawl-journal.jsonl').sort();
+  (await readdir(dir)).filter((name) => !name.startsWith('.') && !BOOKKEEPING.has(name)).sort();
 const requestsTo = (server: MoebooruServer, path: string) => server.requests.filter((r) => r.path === path);
 const nameOf = (server: MoebooruServer, id: number) => `127.0.0.1-${id}-${server.md5(id)}.jpg`;
 const twoPosts = () => [

@@ -3,10 +3,10 @@ import { copyFile, lstat, mkdir, readFile, readdir, stat, symlink, writeFile } f
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { importFolder, type ImportProgress } from '../../src/core/crawler/import.ts';
-import { RunControl } from '../../src/core/util/run-control.ts';
-import { facesDir, generatedIllustrationsDir, illustrationsDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+import { importFolder, type ImportProgress } from '../../../src/core/crawler/import.ts';
+import { RunControl } from '../../../src/core/util/run-control.ts';
+import { facesDir, generatedIllustrationsDir, illustrationsDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseCrawlOptions } from '../../src/core/crawler/crawl.ts';
-import { HostPolicy, registrableDomain } from '../../src/core/crawler/hosts.ts';
-import { parseRetryAfter } from '../../src/core/crawler/http.ts';
+import { parseCrawlOptions } from '../../../src/core/crawler/crawl.ts';
+import { HostPolicy, registrableDomain } from '../../../src/core/crawler/hosts.ts';
+import { parseRetryAfter } from '../../../src/core/crawler/http.ts';
 import {
   buildTagQuery,
   isDeleted,
@@ -9,7 +9,7 @@ import {
   postsPageUrl,
   renditionUrl,
   resolvePostUrl,
-} from '../../src/core/crawler/moebooru.ts';
+} from '../../../src/core/crawler/moebooru.ts';
 
 const md5 = 'd34e4cf0a437a5d65f8e82b7bcd02606';
 // Shaped like konachan.net's post.json (trimmed to the fields that matter plus a few it ignores).

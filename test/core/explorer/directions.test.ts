@@ -6,19 +6,19 @@ import {
   principalDirectionsToJson,
   sampleLatents,
   type PrincipalDirections,
-} from '../../src/core/explorer/directions.ts';
+} from '../../../src/core/explorer/directions.ts';
 import {
   explorerGeneratorFromParams,
   explorerGeneratorFromWeights,
   generateImages,
   type ExplorerGenerator,
-} from '../../src/core/explorer/generator.ts';
-import { dot, norm, randomLatent } from '../../src/core/explorer/latent.ts';
-import { symmetricEigen } from '../../src/core/explorer/small-linalg.ts';
-import { disposeGan, readParamRecord, type Gan } from '../../src/core/gan/models.ts';
-import type { GanConfig } from '../../src/core/gan/config.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { selectBackend } from '../../src/core/gan/backend.ts';
+} from '../../../src/core/explorer/generator.ts';
+import { dot, norm, randomLatent } from '../../../src/core/explorer/latent.ts';
+import { symmetricEigen } from '../../../src/core/explorer/small-linalg.ts';
+import { disposeGan, readParamRecord, type Gan } from '../../../src/core/gan/models.ts';
+import type { GanConfig } from '../../../src/core/gan/config.ts';
+import { Rng } from '../../../src/shared/rng.ts';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
 import { trainedTinyGan } from './tiny-gan.ts';
 
 /*

@@ -12,15 +12,15 @@ import {
   truncate,
   variations,
   withComponent,
-} from '../../src/core/explorer/latent.ts';
-import { History } from '../../src/core/explorer/history.ts';
+} from '../../../src/core/explorer/latent.ts';
+import { History } from '../../../src/core/explorer/history.ts';
 import {
   effectiveLatent,
   initialExplorerState,
   latentForSaving,
   withOffset,
-} from '../../src/core/explorer/state.ts';
-import type { PrincipalDirections } from '../../src/core/explorer/directions.ts';
+} from '../../../src/core/explorer/state.ts';
+import type { PrincipalDirections } from '../../../src/core/explorer/directions.ts';
 
 const zDim = 100;
 

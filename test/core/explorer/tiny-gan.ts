@@ -6,11 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { resolveGanConfig, type GanConfig } from '../../src/core/gan/config.ts';
-import { createGan, type Gan } from '../../src/core/gan/models.ts';
-import { trainStep } from '../../src/core/gan/step.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { facesDir } from '../helpers/shared-data.ts';
+import { resolveGanConfig, type GanConfig } from '../../../src/core/gan/config.ts';
+import { createGan, type Gan } from '../../../src/core/gan/models.ts';
+import { trainStep } from '../../../src/core/gan/step.ts';
+import { Rng } from '../../../src/shared/rng.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
 
 export async function loadRealFaces(count: number, size: number): Promise<tf.Tensor4D> {
   const files = (await readdir(facesDir))

@@ -4,12 +4,12 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readStoredIndex } from '../../src/core/faces/index-store.ts';
-import { cascadePath } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { copyImages, facesReference } from './fixtures.ts';
+import { readStoredIndex } from '../../../src/core/faces/index-store.ts';
+import { cascadePath } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { copyImages, facesReference } from '../../helpers/faces.ts';
 
-const repoRoot = resolve(import.meta.dirname, '../..');
+const repoRoot = resolve(import.meta.dirname, '../../..');
 
 describe('bundled like the app bundles it', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };

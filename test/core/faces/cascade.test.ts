@@ -8,13 +8,13 @@ import {
   CASCADE_SHA256,
   resolveCascade,
   sha256Hex,
-} from '../../src/core/faces/cascade.ts';
-import { FacesError } from '../../src/core/faces/errors.ts';
-import { FaceDetector } from '../../src/core/faces/opencv.ts';
-import { facesProblemForCli } from '../../src/cli/faces-errors.ts';
-import { facesProblemForApp } from '../../src/services/faces-errors.ts';
-import { cascadePath } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+} from '../../../src/core/faces/cascade.ts';
+import { FacesError } from '../../../src/core/faces/errors.ts';
+import { FaceDetector } from '../../../src/core/faces/opencv.ts';
+import { facesProblemForCli } from '../../../src/cli/faces-errors.ts';
+import { facesProblemForApp } from '../../../src/services/faces-errors.ts';
+import { cascadePath } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 describe('the face cascade', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -42,7 +42,7 @@ describe('the face cascade', () => {
 
   it('ships with the app: resources/ holds the pinned cascade with its MIT licence, used offline by default', async () => {
     const shipped = bundledCascadePath({});
-    expect(shipped).toBe(resolve(import.meta.dirname, '../../resources/lbpcascade_animeface.xml'));
+    expect(shipped).toBe(resolve(import.meta.dirname, '../../../resources/lbpcascade_animeface.xml'));
     const bytes = await readFile(shipped!);
     expect(sha256Hex(bytes)).toBe(CASCADE_SHA256);
     expect(bytes.toString('utf8', 0, 1200)).toMatch(

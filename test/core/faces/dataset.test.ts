@@ -9,12 +9,12 @@ import {
   listTrainingFaces,
   compactIndex,
   type ImageRecord,
-} from '../../src/core/faces/index-store.ts';
-import { FacesError } from '../../src/core/faces/errors.ts';
-import { faceDetectionSettingsSchema } from '../../src/core/faces/options.ts';
-import { appendJsonl } from '../../src/core/util/jsonl.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+} from '../../../src/core/faces/index-store.ts';
+import { FacesError } from '../../../src/core/faces/errors.ts';
+import { faceDetectionSettingsSchema } from '../../../src/core/faces/options.ts';
+import { appendJsonl } from '../../../src/core/util/jsonl.ts';
+import { Rng } from '../../../src/shared/rng.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const settings = faceDetectionSettingsSchema.parse({});
 
@@ -82,6 +82,7 @@ describe('FaceDataset at 50,000 faces', () => {
       excluded: 0,
       duplicatesDropped: 0,
       tooSmallDropped: 0,
+      tagged: 0,
     });
     expect(dataset.failures()).toEqual([{ source: 'posts/broken.jpg', error: 'unsupported image format' }]);
     console.info(`opened a 50,002-face index in ${openMs.toFixed(0)} ms`);

@@ -1,17 +1,17 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FacesError } from '../../src/core/faces/errors.ts';
-import { FacesFolder } from '../../src/core/faces/faces-folder.ts';
+import { FacesError } from '../../../src/core/faces/errors.ts';
+import { FacesFolder } from '../../../src/core/faces/faces-folder.ts';
 import {
   FACES_INDEX_FILE,
   compactIndex,
   faceId,
   type FaceCounts,
   type ImageRecord,
-} from '../../src/core/faces/index-store.ts';
-import { faceDetectionSettingsSchema } from '../../src/core/faces/options.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+} from '../../../src/core/faces/index-store.ts';
+import { faceDetectionSettingsSchema } from '../../../src/core/faces/options.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const settings = faceDetectionSettingsSchema.parse({});
 

@@ -2,20 +2,20 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractFaces } from '../../src/core/faces/extract.ts';
+import { extractFaces } from '../../../src/core/faces/extract.ts';
 import {
   FACES_LOCK_FILE,
   FACES_LOG_FILE,
   FaceDataset,
   readStoredIndex,
-} from '../../src/core/faces/index-store.ts';
-import { pruneDeletedSources } from '../../src/core/faces/prune.ts';
-import { FolderLockedError } from '../../src/core/folder-lock.ts';
-import { RunControl } from '../../src/core/util/run-control.ts';
-import { cascadePath } from '../helpers/shared-data.ts';
-import { startKao } from '../helpers/kao-train.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { copyImages, faceLogLines } from './fixtures.ts';
+} from '../../../src/core/faces/index-store.ts';
+import { pruneDeletedSources } from '../../../src/core/faces/prune.ts';
+import { FolderLockedError } from '../../../src/core/folder-lock.ts';
+import { RunControl } from '../../../src/core/util/run-control.ts';
+import { cascadePath } from '../../helpers/shared-data.ts';
+import { startKao } from '../../helpers/kao-train.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { copyImages, faceLogLines } from '../../helpers/faces.ts';
 
 const kaoFaces = (args: string[]) => startKao(['faces', ...args]);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { hammingDistance, NearDuplicateIndex, perceptualHash } from '../../src/core/faces/phash.ts';
-import { squareCrop } from '../../src/core/faces/process-image.ts';
-import { Rng } from '../../src/shared/rng.ts';
+import { hammingDistance, NearDuplicateIndex, perceptualHash } from '../../../src/core/faces/phash.ts';
+import { squareCrop } from '../../../src/core/faces/process-image.ts';
+import { Rng } from '../../../src/shared/rng.ts';
 
 function randomHash(rng: Rng): string {
   return rng.nextU32().toString(16).padStart(8, '0') + rng.nextU32().toString(16).padStart(8, '0');

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmod, copyFile, cp, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractFaces } from '../../src/core/faces/extract.ts';
+import { extractFaces } from '../../../src/core/faces/extract.ts';
 import {
   FACES_EXCLUDED_FILE,
   FACES_INDEX_FILE,
@@ -11,14 +11,14 @@ import {
   listTrainingFaces,
   readExcludedIds,
   readStoredIndex,
-} from '../../src/core/faces/index-store.ts';
-import { pruneDeletedSources, type PruneStep } from '../../src/core/faces/prune.ts';
-import { nodeSourceFs, type SourceFs } from '../../src/core/faces/source-files.ts';
-import { FacesError } from '../../src/core/faces/errors.ts';
-import { cascadePath, illustrationsDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+} from '../../../src/core/faces/index-store.ts';
+import { pruneDeletedSources, type PruneStep } from '../../../src/core/faces/prune.ts';
+import { nodeSourceFs, type SourceFs } from '../../../src/core/faces/source-files.ts';
+import { FacesError } from '../../../src/core/faces/errors.ts';
+import { cascadePath, illustrationsDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
-const repoRoot = resolve(import.meta.dirname, '../..');
+const repoRoot = resolve(import.meta.dirname, '../../..');
 const nodeBin = join(repoRoot, 'node_modules/.bin/node');
 
 /** Four real illustrations, two of them in a subfolder: 5 + 0 + 1 + 3 faces with the default options. */

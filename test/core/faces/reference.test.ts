@@ -6,11 +6,11 @@ import {
   extractFaces,
   type FaceExtractionProgress,
   type FaceExtractionSummary,
-} from '../../src/core/faces/extract.ts';
-import { FaceDataset, listTrainingFaces, readStoredIndex } from '../../src/core/faces/index-store.ts';
-import { cascadePath } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { copyImages, facesReference, sharedFolders } from './fixtures.ts';
+} from '../../../src/core/faces/extract.ts';
+import { FaceDataset, listTrainingFaces, readStoredIndex } from '../../../src/core/faces/index-store.ts';
+import { cascadePath } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { copyImages, facesReference, sharedFolders } from '../../helpers/faces.ts';
 
 describe('extraction over all 63 shared illustrations (2 workers)', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };

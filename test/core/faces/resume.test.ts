@@ -2,15 +2,15 @@ import { spawn } from 'node:child_process';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractFaces } from '../../src/core/faces/extract.ts';
-import { FaceDataset, FACES_LOG_FILE, readStoredIndex } from '../../src/core/faces/index-store.ts';
-import { CancelledError, RunControl } from '../../src/core/util/run-control.ts';
-import { cascadePath } from '../helpers/shared-data.ts';
-import { startKao } from '../helpers/kao-train.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { copyImages, faceLogLines } from './fixtures.ts';
+import { extractFaces } from '../../../src/core/faces/extract.ts';
+import { FaceDataset, FACES_LOG_FILE, readStoredIndex } from '../../../src/core/faces/index-store.ts';
+import { CancelledError, RunControl } from '../../../src/core/util/run-control.ts';
+import { cascadePath } from '../../helpers/shared-data.ts';
+import { startKao } from '../../helpers/kao-train.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { copyImages, faceLogLines } from '../../helpers/faces.ts';
 
-const repoRoot = resolve(import.meta.dirname, '../..');
+const repoRoot = resolve(import.meta.dirname, '../../..');
 const nodeBin = join(repoRoot, 'node_modules/.bin/node');
 
 const runCli = (args: string[]) => startKao(['faces', ...args]);

@@ -4,21 +4,21 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainingImages } from '../../src/cli/commands/train.ts';
-import { listImageFiles } from '../../src/core/gan/data.ts';
+import { trainingImages } from '../../../src/cli/commands/train.ts';
+import { listImageFiles } from '../../../src/core/gan/data.ts';
 import {
   FACES_INDEX_FILE,
   FACES_LOG_FILE,
   faceId,
   writeExcludedIds,
   type ImageRecord,
-} from '../../src/core/faces/index-store.ts';
-import { isFacesFolder, listTrainingImages } from '../../src/core/faces/training-set.ts';
-import { appendJsonl } from '../../src/core/util/jsonl.ts';
-import { facesForTraining } from '../../src/services/training-service.ts';
-import { startKaoTrain } from '../helpers/kao-train.ts';
-import { facesDir as sharedFaces } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+} from '../../../src/core/faces/index-store.ts';
+import { isFacesFolder, listTrainingImages } from '../../../src/core/faces/training-set.ts';
+import { appendJsonl } from '../../../src/core/util/jsonl.ts';
+import { facesForTraining } from '../../../src/services/training-service.ts';
+import { startKaoTrain } from '../../helpers/kao-train.ts';
+import { facesDir as sharedFaces } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 let temp: { dir: string; cleanup: () => Promise<void> };
 /** A faces folder as an extraction SIGKILLed before its first compaction leaves it: log, crops, no index. */

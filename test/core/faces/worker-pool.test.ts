@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractFaces } from '../../src/core/faces/extract.ts';
-import { readStoredIndex } from '../../src/core/faces/index-store.ts';
-import { setFaceWorkerUrl } from '../../src/core/faces/worker-pool.ts';
-import { cascadePath } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { copyImages } from './fixtures.ts';
+import { extractFaces } from '../../../src/core/faces/extract.ts';
+import { readStoredIndex } from '../../../src/core/faces/index-store.ts';
+import { setFaceWorkerUrl } from '../../../src/core/faces/worker-pool.ts';
+import { cascadePath } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { copyImages } from '../../helpers/faces.ts';
 
 describe('a worker that dies', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };

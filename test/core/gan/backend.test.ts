@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { BackendUnavailableError, selectBackend, wasmDirectory } from '../../src/core/gan/backend.ts';
-import type { BackendPreference } from '../../src/shared/contract-base.ts';
+import { BackendUnavailableError, selectBackend, wasmDirectory } from '../../../src/core/gan/backend.ts';
+import type { BackendPreference } from '../../../src/shared/contract-base.ts';
 
 describe('selectBackend', () => {
   it('finds the wasm binaries in the installed package', () => {

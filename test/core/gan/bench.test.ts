@@ -1,9 +1,9 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { benchCommand } from '../../src/cli/commands/bench.ts';
-import type { CliIO } from '../../src/cli/command.ts';
-import { layerFlops, median, trainingStepFlops } from '../../src/core/gan/bench.ts';
-import { resolveGanConfig } from '../../src/core/gan/config.ts';
+import { benchCommand } from '../../../src/cli/commands/bench.ts';
+import type { CliIO } from '../../../src/cli/command.ts';
+import { layerFlops, median, trainingStepFlops } from '../../../src/core/gan/bench.ts';
+import { resolveGanConfig } from '../../../src/core/gan/config.ts';
 
 function captureIO(json: boolean): { io: CliIO; stdout: () => string; stderr: () => string } {
   const out = new PassThrough();

@@ -2,24 +2,24 @@ import * as tf from '@tensorflow/tfjs';
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
 import {
   checkpointFolderName,
   listCheckpoints,
   loadLatestCheckpoint,
   saveCheckpoint,
-} from '../../src/core/gan/checkpoint.ts';
-import { resolveGanConfig } from '../../src/core/gan/config.ts';
-import { FaceBatchSource, listImageFiles } from '../../src/core/gan/data.ts';
-import { createGan, disposeGan } from '../../src/core/gan/models.ts';
-import { ganTensors, restoreGan } from '../../src/core/gan/checkpoint.ts';
-import type { MetricLine } from '../../src/core/gan/run-folder.ts';
-import { runTraining } from '../../src/core/gan/run.ts';
-import { trainStep } from '../../src/core/gan/step.ts';
-import { readJsonl } from '../../src/core/util/jsonl.ts';
-import { RunControl } from '../../src/core/util/run-control.ts';
-import { facesDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+} from '../../../src/core/gan/checkpoint.ts';
+import { resolveGanConfig } from '../../../src/core/gan/config.ts';
+import { FaceBatchSource, listImageFiles } from '../../../src/core/gan/data.ts';
+import { createGan, disposeGan } from '../../../src/core/gan/models.ts';
+import { ganTensors, restoreGan } from '../../../src/core/gan/checkpoint.ts';
+import type { MetricLine } from '../../../src/core/gan/run-folder.ts';
+import { runTraining } from '../../../src/core/gan/run.ts';
+import { trainStep } from '../../../src/core/gan/step.ts';
+import { readJsonl } from '../../../src/core/util/jsonl.ts';
+import { RunControl } from '../../../src/core/util/run-control.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 let faces: string[];
 let temp: { dir: string; cleanup: () => Promise<void> };

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { resolveGanConfig } from '../../src/core/gan/config.ts';
-import { FaceBatchSource, listImageFiles } from '../../src/core/gan/data.ts';
-import { createGan, disposeGan } from '../../src/core/gan/models.ts';
-import { trainStep } from '../../src/core/gan/step.ts';
-import { facesDir } from '../helpers/shared-data.ts';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { resolveGanConfig } from '../../../src/core/gan/config.ts';
+import { FaceBatchSource, listImageFiles } from '../../../src/core/gan/data.ts';
+import { createGan, disposeGan } from '../../../src/core/gan/models.ts';
+import { trainStep } from '../../../src/core/gan/step.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
 
 beforeAll(async () => {
   await selectBackend('cpu');

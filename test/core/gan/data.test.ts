@@ -1,9 +1,9 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaceBatchSource, listImageFiles } from '../../src/core/gan/data.ts';
-import { facesDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+import { FaceBatchSource, listImageFiles } from '../../../src/core/gan/data.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 let faces: string[];
 let temp: { dir: string; cleanup: () => Promise<void> };

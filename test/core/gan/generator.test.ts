@@ -5,17 +5,17 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
 import {
   exportGenerator,
   listCheckpoints,
   loadGenerator,
   readGeneratorWeights,
-} from '../../src/core/gan/generator-node.ts';
-import { generatorFromWeights } from '../../src/core/gan/generator-web.ts';
-import { latentForSeed } from '../../src/shared/rng.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { makeTrainedRun } from '../helpers/trained-run.ts';
+} from '../../../src/core/gan/generator-node.ts';
+import { generatorFromWeights } from '../../../src/core/gan/generator-web.ts';
+import { latentForSeed } from '../../../src/shared/rng.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { makeTrainedRun } from '../../helpers/trained-run.ts';
 
 const run = promisify(execFile);
 const kao = resolve('bin/kao.js');

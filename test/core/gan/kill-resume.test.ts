@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listCheckpoints } from '../../src/core/gan/checkpoint.ts';
-import type { MetricLine } from '../../src/core/gan/run-folder.ts';
-import { readJsonl } from '../../src/core/util/jsonl.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { startKaoTrain } from '../helpers/kao-train.ts';
+import { listCheckpoints } from '../../../src/core/gan/checkpoint.ts';
+import type { MetricLine } from '../../../src/core/gan/run-folder.ts';
+import { readJsonl } from '../../../src/core/util/jsonl.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { startKaoTrain } from '../../helpers/kao-train.ts';
 
 let temp: { dir: string; cleanup: () => Promise<void> };
 beforeAll(async () => {

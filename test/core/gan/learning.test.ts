@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { resolveGanConfig } from '../../src/core/gan/config.ts';
-import { listImageFiles } from '../../src/core/gan/data.ts';
-import { createGan, disposeGan } from '../../src/core/gan/models.ts';
-import type { MetricLine, StepMetricLine } from '../../src/core/gan/run-folder.ts';
-import { runTraining, type TrainingProgress } from '../../src/core/gan/run.ts';
-import { createSwdEvaluator } from '../../src/core/gan/swd-evaluator.ts';
-import { readJsonl } from '../../src/core/util/jsonl.ts';
-import { facesDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { resolveGanConfig } from '../../../src/core/gan/config.ts';
+import { listImageFiles } from '../../../src/core/gan/data.ts';
+import { createGan, disposeGan } from '../../../src/core/gan/models.ts';
+import type { MetricLine, StepMetricLine } from '../../../src/core/gan/run-folder.ts';
+import { runTraining, type TrainingProgress } from '../../../src/core/gan/run.ts';
+import { createSwdEvaluator } from '../../../src/core/gan/swd-evaluator.ts';
+import { readJsonl } from '../../../src/core/util/jsonl.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 let temp: { dir: string; cleanup: () => Promise<void> };
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeImageSet, listImageFiles } from '../../src/core/gan/data.ts';
-import { memorisation } from '../../src/core/gan/memorisation.ts';
-import type { ImageSet } from '../../src/core/gan/swd.ts';
-import { facesDir } from '../helpers/shared-data.ts';
+import { decodeImageSet, listImageFiles } from '../../../src/core/gan/data.ts';
+import { memorisation } from '../../../src/core/gan/memorisation.ts';
+import type { ImageSet } from '../../../src/core/gan/swd.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
 
 let train: ImageSet;
 let heldOut: ImageSet;

@@ -5,16 +5,21 @@ import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { listCheckpoints } from '../../src/core/gan/checkpoint.ts';
-import { listImageFiles } from '../../src/core/gan/data.ts';
-import { runTraining } from '../../src/core/gan/run.ts';
-import { readRunLock, RUN_LOCK_FILE, RunLockedError, type RunLockInfo } from '../../src/core/gan/run-lock.ts';
-import { RunControl } from '../../src/core/util/run-control.ts';
-import { KaoError } from '../../src/shared/errors.ts';
-import { facesDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { startKaoTrain } from '../helpers/kao-train.ts';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { listCheckpoints } from '../../../src/core/gan/checkpoint.ts';
+import { listImageFiles } from '../../../src/core/gan/data.ts';
+import { runTraining } from '../../../src/core/gan/run.ts';
+import {
+  readRunLock,
+  RUN_LOCK_FILE,
+  RunLockedError,
+  type RunLockInfo,
+} from '../../../src/core/gan/run-lock.ts';
+import { RunControl } from '../../../src/core/util/run-control.ts';
+import { KaoError } from '../../../src/shared/errors.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { startKaoTrain } from '../../helpers/kao-train.ts';
 
 let faces: string[];
 let temp: { dir: string; cleanup: () => Promise<void> };

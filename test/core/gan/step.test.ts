@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { resolveGanConfig, type GanConfig } from '../../src/core/gan/config.ts';
-import { FaceBatchSource, listImageFiles } from '../../src/core/gan/data.ts';
-import { createGan, disposeGan } from '../../src/core/gan/models.ts';
-import { sigmoidCrossEntropy, trainStep, type StepResult } from '../../src/core/gan/step.ts';
-import { facesDir } from '../helpers/shared-data.ts';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { resolveGanConfig, type GanConfig } from '../../../src/core/gan/config.ts';
+import { FaceBatchSource, listImageFiles } from '../../../src/core/gan/data.ts';
+import { createGan, disposeGan } from '../../../src/core/gan/models.ts';
+import { sigmoidCrossEntropy, trainStep, type StepResult } from '../../../src/core/gan/step.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
 
 let faces: string[];
 beforeAll(async () => {
@@ -67,8 +67,8 @@ describe('DCGAN training step (tiny preset, real faces)', () => {
     disposeGan(createGan(config, 4));
     expect(tf.memory().numTensors).toBe(before);
     const gan = createGan(config, 4);
-    const { generatorFromWeights } = await import('../../src/core/gan/generator-web.ts');
-    const { readParamRecord } = await import('../../src/core/gan/models.ts');
+    const { generatorFromWeights } = await import('../../../src/core/gan/generator-web.ts');
+    const { readParamRecord } = await import('../../../src/core/gan/models.ts');
     const generator = generatorFromWeights(config, {
       ...(await readParamRecord(gan.g)),
       ...(await readParamRecord(gan.gStats)),
@@ -94,7 +94,7 @@ describe('DCGAN training step (tiny preset, real faces)', () => {
     const batch = await source.next();
     const real = tf.tensor4d(batch.data, [16, 16, 16, 3]);
     const z = tf.randomNormal([16, config.zDim], 0, 1, 'float32', 9) as tf.Tensor2D;
-    const { computeDiscriminatorGrads, disposeGrads } = await import('../../src/core/gan/step.ts');
+    const { computeDiscriminatorGrads, disposeGrads } = await import('../../../src/core/gan/step.ts');
     const losses: number[] = [];
     for (let i = 0; i < 5; i++) {
       const d = await computeDiscriminatorGrads(gan, real, z);

@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { listImageFiles } from '../../src/core/gan/data.ts';
-import { decodeImageSet } from '../../src/core/gan/data.ts';
-import { pyramidResolutions, slicedWassersteinDistance, type ImageSet } from '../../src/core/gan/swd.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { facesDir } from '../helpers/shared-data.ts';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { listImageFiles } from '../../../src/core/gan/data.ts';
+import { decodeImageSet } from '../../../src/core/gan/data.ts';
+import { pyramidResolutions, slicedWassersteinDistance, type ImageSet } from '../../../src/core/gan/swd.ts';
+import { Rng } from '../../../src/shared/rng.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
 
 let halfA: ImageSet;
 let halfB: ImageSet;

@@ -12,11 +12,11 @@ import {
   lockDataset,
   parseDatasetName,
   DatasetBusyError,
-} from '../../src/core/images/dataset.ts';
-import { thumbnail } from '../../src/core/images/thumbnail.ts';
-import { InvalidImageError, validateImage } from '../../src/core/images/validate.ts';
-import { illustrationsDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+} from '../../../src/core/images/dataset.ts';
+import { thumbnail } from '../../../src/core/images/thumbnail.ts';
+import { InvalidImageError, validateImage } from '../../../src/core/images/validate.ts';
+import { illustrationsDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

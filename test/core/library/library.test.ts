@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { checkpointFolderName, checkpointsDir } from '../../src/core/gan/checkpoint.ts';
-import { randomLatent } from '../../src/core/explorer/latent.ts';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { checkpointFolderName, checkpointsDir } from '../../../src/core/gan/checkpoint.ts';
+import { randomLatent } from '../../../src/core/explorer/latent.ts';
 import {
   deleteFavorite,
   exportFavoritePng,
@@ -19,12 +19,12 @@ import {
   regenerateFavorite,
   renameFavorite,
   saveFavorite,
-} from '../../src/core/library/favorites.ts';
-import { exportInterpolation } from '../../src/core/library/interpolation-export.ts';
-import { getCheckpointDirections } from '../../src/core/library/directions-cache.ts';
-import { renderFaces, renderLatentFileToPng } from '../../src/core/library/render.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { makeTrainedRun, type TrainedRun } from '../helpers/trained-run.ts';
+} from '../../../src/core/library/favorites.ts';
+import { exportInterpolation } from '../../../src/core/library/interpolation-export.ts';
+import { getCheckpointDirections } from '../../../src/core/library/directions-cache.ts';
+import { renderFaces, renderLatentFileToPng } from '../../../src/core/library/render.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { makeTrainedRun, type TrainedRun } from '../../helpers/trained-run.ts';
 
 const run$ = promisify(execFile);
 

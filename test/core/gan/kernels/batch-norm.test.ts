@@ -1,17 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
+import { selectBackend } from '../../../../src/core/gan/backend.ts';
 import {
   BATCH_NORM_ACTIVATION,
   BATCH_NORM_ACTIVATION_GRAD,
   batchNormActivation,
   type BatchNormActivationKind,
-} from '../../src/core/gan/kernels/batch-norm.ts';
-import { resolveGanConfig } from '../../src/core/gan/config.ts';
-import { createGan, disposeGan, generatorForward } from '../../src/core/gan/models.ts';
-import { computeDiscriminatorGrads, computeGeneratorGrads, disposeGrads } from '../../src/core/gan/step.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { relativeError } from '../helpers/tensor-compare.ts';
+} from '../../../../src/core/gan/kernels/batch-norm.ts';
+import { resolveGanConfig } from '../../../../src/core/gan/config.ts';
+import { createGan, disposeGan, generatorForward } from '../../../../src/core/gan/models.ts';
+import {
+  computeDiscriminatorGrads,
+  computeGeneratorGrads,
+  disposeGrads,
+} from '../../../../src/core/gan/step.ts';
+import { Rng } from '../../../../src/shared/rng.ts';
+import { relativeError } from '../../../helpers/tensor-compare.ts';
 
 /** Per-channel offsets and scales, so the moments are far from 0 and 1. */
 function inputData(shape: number[], seed: number): Float32Array {

@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assembleIgemmVariants, generatedSource } from '../../src/core/gan/kernels/igemm/assemble.ts';
+import { assembleIgemmVariants, generatedSource } from '../../../../src/core/gan/kernels/igemm/assemble.ts';
 import {
   igemmFmaBase64,
   igemmMulAddBase64,
-} from '../../src/core/gan/kernels/igemm/igemm-binary.generated.ts';
-import { Rng } from '../../src/shared/rng.ts';
+} from '../../../../src/core/gan/kernels/igemm/igemm-binary.generated.ts';
+import { Rng } from '../../../../src/shared/rng.ts';
 
-const generatedPath = new URL('../../src/core/gan/kernels/igemm/igemm-binary.generated.ts', import.meta.url);
+const generatedPath = new URL(
+  '../../../../src/core/gan/kernels/igemm/igemm-binary.generated.ts',
+  import.meta.url,
+);
 
 /**
  * Runs one igemm call of a raw binary on its own memory: rows × (taps × channels) × columns with

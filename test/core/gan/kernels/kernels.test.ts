@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
+import { selectBackend } from '../../../../src/core/gan/backend.ts';
 import {
   conv2dBackpropFilterWasm,
   conv2dBackpropInputWasm,
@@ -8,12 +8,12 @@ import {
   setGemmThresholds,
   sumWasm,
   wasmTrainingKernelNames,
-} from '../../src/core/gan/kernels/index.ts';
-import { resolveGanConfig } from '../../src/core/gan/config.ts';
-import { igemmCallCount, setIgemmEnabled } from '../../src/core/gan/kernels/igemm/module.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { ganGradientsOn } from '../helpers/gan-gradients.ts';
-import { relativeError } from '../helpers/tensor-compare.ts';
+} from '../../../../src/core/gan/kernels/index.ts';
+import { resolveGanConfig } from '../../../../src/core/gan/config.ts';
+import { igemmCallCount, setIgemmEnabled } from '../../../../src/core/gan/kernels/igemm/module.ts';
+import { Rng } from '../../../../src/shared/rng.ts';
+import { ganGradientsOn } from '../../../helpers/gan-gradients.ts';
+import { relativeError } from '../../../helpers/tensor-compare.ts';
 
 function randomTensor(shape: number[], seed: number): tf.Tensor {
   const rng = new Rng(seed);

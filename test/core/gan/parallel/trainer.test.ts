@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { resolveGanConfig, type GanConfig } from '../../src/core/gan/config.ts';
-import { createGan, disposeGan, type BatchMoments, type Gan } from '../../src/core/gan/models.ts';
+import { selectBackend } from '../../../../src/core/gan/backend.ts';
+import { resolveGanConfig, type GanConfig } from '../../../../src/core/gan/config.ts';
+import { createGan, disposeGan, type BatchMoments, type Gan } from '../../../../src/core/gan/models.ts';
 import {
   applyGrads,
   computeDiscriminatorGrads,
@@ -13,11 +13,11 @@ import {
   trainStep,
   updateBatchNormStats,
   type GradMap,
-} from '../../src/core/gan/step.ts';
-import { combineMoments, ParallelTrainer, splitBatch } from '../../src/core/gan/parallel/trainer.ts';
-import { averageRowsInto, readGanState } from '../../src/core/gan/parallel/state.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { flatGanState } from '../helpers/gan-state.ts';
+} from '../../../../src/core/gan/step.ts';
+import { combineMoments, ParallelTrainer, splitBatch } from '../../../../src/core/gan/parallel/trainer.ts';
+import { averageRowsInto, readGanState } from '../../../../src/core/gan/parallel/state.ts';
+import { Rng } from '../../../../src/shared/rng.ts';
+import { flatGanState } from '../../../helpers/gan-state.ts';
 
 const config: GanConfig = resolveGanConfig('tiny', { batchSize: 8, gWidth: 0.5, dWidth: 0.5, gStepsPerD: 2 });
 

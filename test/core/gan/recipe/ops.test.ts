@@ -6,29 +6,29 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/core/gan/backend.ts';
-import { resolveGanConfig, type AugmentKind } from '../../src/core/gan/config.ts';
-import { createGan, disposeGan, generatorForward } from '../../src/core/gan/models.ts';
+import { selectBackend } from '../../../../src/core/gan/backend.ts';
+import { resolveGanConfig, type AugmentKind } from '../../../../src/core/gan/config.ts';
+import { createGan, disposeGan, generatorForward } from '../../../../src/core/gan/models.ts';
 import {
   augmentDraws,
   diffAugment,
   diffAugmentComposed,
   DRAWS_PER_IMAGE,
-} from '../../src/core/gan/recipe/diff-augment.ts';
-import { emaDecayAt, reestimateEmaStats, updateEma } from '../../src/core/gan/recipe/ema.ts';
-import { minibatchStdDev } from '../../src/core/gan/recipe/minibatch-std.ts';
+} from '../../../../src/core/gan/recipe/diff-augment.ts';
+import { emaDecayAt, reestimateEmaStats, updateEma } from '../../../../src/core/gan/recipe/ema.ts';
+import { minibatchStdDev } from '../../../../src/core/gan/recipe/minibatch-std.ts';
 import {
   nearestUpsample2x,
   resizeConv2x,
   resizeConv2xReference,
-} from '../../src/core/gan/recipe/resize-conv.ts';
+} from '../../../../src/core/gan/recipe/resize-conv.ts';
 import {
   powerIteration,
   spectralNorm,
   spectrallyNormalized,
-} from '../../src/core/gan/recipe/spectral-norm.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { ganGradientsOn } from '../helpers/gan-gradients.ts';
+} from '../../../../src/core/gan/recipe/spectral-norm.ts';
+import { Rng } from '../../../../src/shared/rng.ts';
+import { ganGradientsOn } from '../../../helpers/gan-gradients.ts';
 
 beforeAll(async () => {
   await selectBackend('wasm');
@@ -349,7 +349,7 @@ describe('weight average (EMA) of the generator', () => {
   it('re-estimates BN statistics from 4 × 64 fixed latents, so inference matches batch-statistics output', async () => {
     const config = resolveGanConfig('tiny', { batchSize: 8, emaDecay: 0.99 });
     const gan = createGan(config, 4);
-    const { deriveSeed } = await import('../../src/core/gan/seeds.ts');
+    const { deriveSeed } = await import('../../../../src/core/gan/seeds.ts');
     const z = tf.tensor2d(new Rng(deriveSeed(0, 'ema-batch-norm')).normalArray(256 * config.zDim), [
       256,
       config.zDim,

@@ -4,28 +4,28 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Adam } from '../../src/core/gan/adam.ts';
-import { resolveGanConfig } from '../../src/core/gan/config.ts';
-import { assignParams, createGan, disposeGan, readParamRecord } from '../../src/core/gan/models.ts';
-import { updateEma } from '../../src/core/gan/recipe/ema.ts';
-import { resizeConvKernel, resizeConv2xReference } from '../../src/core/gan/recipe/resize-conv.ts';
-import { sigmoidCrossEntropy } from '../../src/core/gan/step.ts';
-import { adamDispatch } from '../../src/core/gan/webgpu/adam.ts';
-import { reduceDispatch } from '../../src/core/gan/webgpu/channel-reduce.ts';
+import { Adam } from '../../../../src/core/gan/adam.ts';
+import { resolveGanConfig } from '../../../../src/core/gan/config.ts';
+import { assignParams, createGan, disposeGan, readParamRecord } from '../../../../src/core/gan/models.ts';
+import { updateEma } from '../../../../src/core/gan/recipe/ema.ts';
+import { resizeConvKernel, resizeConv2xReference } from '../../../../src/core/gan/recipe/resize-conv.ts';
+import { sigmoidCrossEntropy } from '../../../../src/core/gan/step.ts';
+import { adamDispatch } from '../../../../src/core/gan/webgpu/adam.ts';
+import { reduceDispatch } from '../../../../src/core/gan/webgpu/channel-reduce.ts';
 import {
   encodeDispatches,
   GpuContext,
   type Dispatch,
   type GpuBuffer,
-} from '../../src/core/gan/webgpu/context.ts';
-import { convDispatch, convGeometry, type ConvGeometry } from '../../src/core/gan/webgpu/conv-gemm.ts';
-import { emaDispatch, emaFactors } from '../../src/core/gan/webgpu/ema.ts';
-import { headDispatch, headGradDispatch } from '../../src/core/gan/webgpu/head.ts';
-import type { Activation, BatchNormRef, Operand } from '../../src/core/gan/webgpu/operand.ts';
-import { resizeKernelDispatch, type ResizeLayer } from '../../src/core/gan/webgpu/resize-conv.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { relativeError } from '../helpers/tensor-compare.ts';
-import { useSoftwareWebGpu } from '../helpers/webgpu.ts';
+} from '../../../../src/core/gan/webgpu/context.ts';
+import { convDispatch, convGeometry, type ConvGeometry } from '../../../../src/core/gan/webgpu/conv-gemm.ts';
+import { emaDispatch, emaFactors } from '../../../../src/core/gan/webgpu/ema.ts';
+import { headDispatch, headGradDispatch } from '../../../../src/core/gan/webgpu/head.ts';
+import type { Activation, BatchNormRef, Operand } from '../../../../src/core/gan/webgpu/operand.ts';
+import { resizeKernelDispatch, type ResizeLayer } from '../../../../src/core/gan/webgpu/resize-conv.ts';
+import { Rng } from '../../../../src/shared/rng.ts';
+import { relativeError } from '../../../helpers/tensor-compare.ts';
+import { useSoftwareWebGpu } from '../../../helpers/webgpu.ts';
 
 const skip = useSoftwareWebGpu();
 if (skip) console.warn(`WebGPU kernel tests skipped: ${skip}`);

@@ -7,14 +7,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadLatestCheckpoint } from '../../src/core/gan/checkpoint.ts';
-import { listImageFiles } from '../../src/core/gan/data.ts';
-import type { MetricLine } from '../../src/core/gan/run-folder.ts';
-import { runTraining, type RunTrainingOptions } from '../../src/core/gan/run.ts';
-import { readJsonl } from '../../src/core/util/jsonl.ts';
-import { facesDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
-import { useSoftwareWebGpu } from '../helpers/webgpu.ts';
+import { loadLatestCheckpoint } from '../../../../src/core/gan/checkpoint.ts';
+import { listImageFiles } from '../../../../src/core/gan/data.ts';
+import type { MetricLine } from '../../../../src/core/gan/run-folder.ts';
+import { runTraining, type RunTrainingOptions } from '../../../../src/core/gan/run.ts';
+import { readJsonl } from '../../../../src/core/util/jsonl.ts';
+import { facesDir } from '../../../helpers/shared-data.ts';
+import { makeTempDir } from '../../../helpers/temp-dir.ts';
+import { useSoftwareWebGpu } from '../../../helpers/webgpu.ts';
 
 const skip = useSoftwareWebGpu();
 if (skip) console.warn(`WebGPU run tests skipped: ${skip}`);

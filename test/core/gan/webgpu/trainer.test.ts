@@ -7,9 +7,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestWebGpuAdapter, selectBackend } from '../../src/core/gan/backend.ts';
-import { ganTensors, restoreGan } from '../../src/core/gan/checkpoint.ts';
-import { resolveGanConfig, type GanConfig, type GanConfigOverrides } from '../../src/core/gan/config.ts';
+import { requestWebGpuAdapter, selectBackend } from '../../../../src/core/gan/backend.ts';
+import { ganTensors, restoreGan } from '../../../../src/core/gan/checkpoint.ts';
+import {
+  resolveGanConfig,
+  type GanConfig,
+  type GanConfigOverrides,
+} from '../../../../src/core/gan/config.ts';
 import {
   createGan,
   disposeGan,
@@ -17,20 +21,20 @@ import {
   type Gan,
   type ParamSet,
   type WeightRecord,
-} from '../../src/core/gan/models.ts';
+} from '../../../../src/core/gan/models.ts';
 import {
   applyGrads,
   computeDiscriminatorGrads,
   computeGeneratorGrads,
   disposeGrads,
   trainStep,
-} from '../../src/core/gan/step.ts';
-import { GpuContext } from '../../src/core/gan/webgpu/context.ts';
-import { webGpuEngineSupport } from '../../src/core/gan/webgpu/support.ts';
-import { WebGpuTrainer } from '../../src/core/gan/webgpu/trainer.ts';
-import { Rng } from '../../src/shared/rng.ts';
-import { relativeError } from '../helpers/tensor-compare.ts';
-import { useSoftwareWebGpu } from '../helpers/webgpu.ts';
+} from '../../../../src/core/gan/step.ts';
+import { GpuContext } from '../../../../src/core/gan/webgpu/context.ts';
+import { webGpuEngineSupport } from '../../../../src/core/gan/webgpu/support.ts';
+import { WebGpuTrainer } from '../../../../src/core/gan/webgpu/trainer.ts';
+import { Rng } from '../../../../src/shared/rng.ts';
+import { relativeError } from '../../../helpers/tensor-compare.ts';
+import { useSoftwareWebGpu } from '../../../helpers/webgpu.ts';
 
 const skip = useSoftwareWebGpu();
 if (skip) console.warn(`WebGPU trainer tests skipped: ${skip}`);
