@@ -28,7 +28,7 @@ import {
 } from '../shared/dataset-schemas.ts';
 import { KaoError } from '../shared/errors.ts';
 import type { ServiceContext } from './context.ts';
-import type { Handlers } from './dispatcher.ts';
+import type { ChannelsOf, Handlers } from './dispatcher.ts';
 import { JobSlot } from './job-slot.ts';
 
 /** Marks the crawl this app started in a dataset until it ends: still unfinished at launch means interrupted. */
@@ -39,17 +39,6 @@ const MAX_HISTORY_FAILURES = 200;
 /** Thumbnails made at once: sharp has its own thread pool, this just keeps one request from hogging it. */
 const THUMBNAIL_CONCURRENCY = 4;
 
-type DatasetChannels =
-  | 'dataset.crawl.start'
-  | 'dataset.crawl.pause'
-  | 'dataset.crawl.resume'
-  | 'dataset.crawl.cancel'
-  | 'dataset.crawl.state'
-  | 'dataset.import.start'
-  | 'dataset.import.cancel'
-  | 'dataset.import.state'
-  | 'dataset.list'
-  | 'dataset.thumbnails';
 
 interface CrawlMarker {
   form: CrawlForm;
@@ -62,7 +51,7 @@ interface CrawlMarker {
  * lock, so never both at once), progress pushed as `dataset.crawl` / `dataset.import` events, and the
  * gallery's pages and cached thumbnails.
  */
-export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetChannels> {
+export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf<'dataset'>> {
   const crawlJob = new JobSlot<CrawlProgress>('crawl', (snapshot) =>
     ctx.events.emit('dataset.crawl', snapshot),
   );

@@ -12,6 +12,9 @@ export type Handlers = {
   [C in InvokeChannel]: (request: ParsedRequestOf<C>) => Promise<ResponseOf<C>>;
 };
 
+/** The contract's invoke channels of one namespace (`'faces'` → `'faces.state'`, `'faces.list'`, …). */
+export type ChannelsOf<Namespace extends string> = Extract<InvokeChannel, `${Namespace}.${string}`>;
+
 /**
  * The single entry for every request from any adapter: unknown channels and invalid requests are
  * answered with a typed error before any service runs, and nothing a handler throws escapes untyped.

@@ -3,7 +3,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ServiceContext } from './context.ts';
 import { exportDestination, refuseOverwrite } from './export-files.ts';
-import type { Handlers } from './dispatcher.ts';
+import type { ChannelsOf, Handlers } from './dispatcher.ts';
 import { KaoError } from '../shared/errors.ts';
 import { DirectionsJson, type ExplorerRun, type GeneratorManifest } from '../shared/explorer-schemas.ts';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../core/util/atomic-file.ts';
@@ -11,13 +11,6 @@ import { listCheckpoints } from '../core/gan/checkpoint.ts';
 import { readGeneratorWeights } from '../core/gan/generator-node.ts';
 import { readRunConfig } from '../core/gan/run-folder.ts';
 import { exportInterpolation } from '../core/library/interpolation-export.ts';
-
-type ExplorerChannel =
-  | 'explorer.runs'
-  | 'explorer.model'
-  | 'explorer.saveDirections'
-  | 'explorer.exportInterpolation'
-  | 'explorer.cancelExport';
 
 /** Where a checkpoint's generator weights are written for the renderer: one float32 file per checkpoint. */
 export function generatorCachePath(cacheDir: string, runId: string, step: number): string {
@@ -33,7 +26,7 @@ export function directionsCachePath(runDir: string, step: number): string {
  * file this service writes); here: which runs can be explored, the weights, the GANSpace cache, and the
  * animation export (sharp).
  */
-export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ExplorerChannel> {
+export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf<'explorer'>> {
   let exporting: AbortController | undefined;
   const runDir = (id: string): string => join(ctx.paths().runs, id);
   const dataRelative = (path: string): string | undefined => {

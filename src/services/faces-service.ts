@@ -7,7 +7,7 @@ import { assertCascadeXml } from './cascade-file.ts';
 import { KaoError } from '../shared/errors.ts';
 import { assertFolderNotLocked } from '../core/folder-lock.ts';
 import type { ServiceContext } from './context.ts';
-import type { Handlers } from './dispatcher.ts';
+import type { ChannelsOf, Handlers } from './dispatcher.ts';
 import { FaceCascade } from './faces-cascade.ts';
 import { facesErrorForApp, facesProblemForApp } from './faces-errors.ts';
 import {
@@ -21,24 +21,12 @@ import {
 } from './faces-wire.ts';
 import { JobSlot } from './job-slot.ts';
 
-type FacesChannels =
-  | 'faces.state'
-  | 'faces.extract.start'
-  | 'faces.extract.pause'
-  | 'faces.extract.resume'
-  | 'faces.extract.cancel'
-  | 'faces.extract.state'
-  | 'faces.list'
-  | 'faces.ids'
-  | 'faces.setExcluded'
-  | 'faces.cascade.use';
-
 /**
  * The Faces screen's use cases: one extraction at a time from the dataset folder into the faces folder
  * (progress pushed as `faces.extraction`), the cascade's status without touching the network, pages of
  * crops, and exclusions saved before the request answers (`faces.changed` tells other windows).
  */
-export function facesHandlers(ctx: ServiceContext): Pick<Handlers, FacesChannels> {
+export function facesHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf<'faces'>> {
   const job = new JobSlot<FaceExtractionProgress>('face extraction', (snapshot) =>
     ctx.events.emit('faces.extraction', snapshot),
   );

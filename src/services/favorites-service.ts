@@ -3,7 +3,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ServiceContext } from './context.ts';
-import type { Handlers } from './dispatcher.ts';
+import type { ChannelsOf, Handlers } from './dispatcher.ts';
 import { KaoError } from '../shared/errors.ts';
 import type { Favorite } from '../shared/explorer-schemas.ts';
 import {
@@ -21,20 +21,11 @@ import { timestamp } from './explorer-service.ts';
 import { exportDestination, makeDownloadDir, refuseOverwrite, shellSafeFileName } from './export-files.ts';
 import { ensureInferenceBackend } from './inference-backend.ts';
 
-type FavoritesChannel =
-  | 'favorites.list'
-  | 'favorites.save'
-  | 'favorites.rename'
-  | 'favorites.delete'
-  | 'favorites.export'
-  | 'favorites.copy'
-  | 'favorites.reveal';
-
 /**
  * The favorites library (`<data>/favorites`) for the UI: save renders the face in Node with the run's
  * checkpoint; the rest maps the library core onto the contract with data-relative image paths.
  */
-export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, FavoritesChannel> {
+export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf<'favorites'>> {
   const library = (): string => ctx.paths().favorites;
   const dataRelative = (path: string): string | undefined => {
     const rel = relative(ctx.paths().root, path);

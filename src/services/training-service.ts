@@ -8,7 +8,7 @@ import { ensureInferenceBackend } from './inference-backend.ts';
 import { exportDestination, makeDownloadDir, shellSafeFileName } from './export-files.ts';
 import { writeStoredZip } from './zip.ts';
 import { mediaVersion } from './media.ts';
-import type { Handlers } from './dispatcher.ts';
+import type { ChannelsOf, Handlers } from './dispatcher.ts';
 import type { TrainerEvent } from './trainer-host.ts';
 import { KaoError } from '../shared/errors.ts';
 import { formatDateTime } from '../shared/format-since.ts';
@@ -32,19 +32,8 @@ import { exportGenerator } from '../core/gan/generator-node.ts';
 import { listTrainingImages } from '../core/faces/index.ts';
 import type { TrainJob } from '../shared/trainer-protocol.ts';
 
-type TrainingChannel =
-  | 'training.runs'
-  | 'training.locks'
-  | 'training.run'
-  | 'training.follow'
-  | 'training.start'
-  | 'training.continueFromCheckpoint'
-  | 'training.pause'
-  | 'training.resume'
-  | 'training.stop'
-  | 'training.rename'
-  | 'training.delete'
-  | 'training.export';
+/** Every `training.*` channel but the step estimate, which estimate-service.ts answers. */
+type TrainingChannel = Exclude<ChannelsOf<'training'>, 'training.estimate'>;
 
 /** The app's own record of a run (`run.json`), beside the engine's config, metrics, samples and checkpoints. */
 const RunRecord = z.object({
