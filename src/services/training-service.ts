@@ -21,7 +21,7 @@ import {
   type RunDetail,
   type RunState,
   type SampleRef,
-  type TrainingOptions,
+  TrainingOptions,
 } from '../shared/training-schemas.ts';
 import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
 import { readJsonl, readJsonlAfter } from '../core/util/jsonl.ts';
@@ -35,12 +35,28 @@ import type { TrainJob } from '../shared/trainer-protocol.ts';
 /** Every `training.*` channel but the step estimate, which estimate-service.ts answers. */
 type TrainingChannel = Exclude<ChannelsOf<'training'>, 'training.estimate'>;
 
+/**
+ * A run.json's options, read field by field against `TrainingOptions`: a field that a run.json from
+ * another version lacks or holds in a form this one refuses is left out, so the run still lists.
+ */
+const RecordedOptions = z
+  .record(z.string(), z.unknown())
+  .transform((stored) =>
+    TrainingOptions.partial().parse(
+      Object.fromEntries(
+        Object.entries(TrainingOptions.shape).flatMap(([key, field]) =>
+          stored[key] !== undefined && field.safeParse(stored[key]).success ? [[key, stored[key]]] : [],
+        ),
+      ),
+    ),
+  );
+
 /** The app's own record of a run (`run.json`), beside the engine's config, metrics, samples and checkpoints. */
 const RunRecord = z.object({
   id: z.string(),
   name: z.string(),
   createdAt: z.string(),
-  options: z.record(z.string(), z.unknown()),
+  options: RecordedOptions,
   totalSteps: z.int(),
   /** What the app last knew. `running` with no live job means the app or the machine died mid-run. */
   state: z.enum(['running', 'stopped', 'finished', 'failed']),
@@ -202,7 +218,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     return {
       id,
       name: record.name,
-      preset: String(record.options.preset ?? 'unknown'),
+      preset: record.options.preset ?? 'unknown',
       createdAt: record.createdAt,
       state,
       step: Math.max(checkpointStep, typeof lastMetric?.step === 'number' ? lastMetric.step : 0),
@@ -408,8 +424,16 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
 
     'training.continueFromCheckpoint': async ({ id, steps }) => {
       const record = await requireRecord(id);
+      const options = TrainingOptions.safeParse(record.options);
+      if (!options.success) {
+        const missing = options.error.issues.map((issue) => issue.path.join('.')).join(', ');
+        throw new KaoError(
+          'invalid-input',
+          `“${record.name}” can't be continued: its run.json lacks options it was started with (${missing}).`,
+        );
+      }
       const next = steps ? { ...record, totalSteps: steps } : record;
-      return launch(id, next, next.options as TrainingOptions);
+      return launch(id, next, options.data);
     },
 
     'training.pause': async () => {

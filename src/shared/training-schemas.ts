@@ -156,8 +156,11 @@ export type FollowCursor = z.infer<typeof FollowCursor>;
 export const RunDetail = RunSummary.extend({
   /** The run's config.json; absent while the trainer has not written it (or it cannot be read). */
   config: RunConfigFile.optional(),
-  /** The options the run was started with (intervals, batch, seed, backend). */
-  options: z.record(z.string(), z.unknown()),
+  /**
+   * The options the run was started with (`training.start`'s request). A run.json written by another
+   * version may lack a field, or hold one this version refuses: that field is absent.
+   */
+  options: TrainingOptions.partial(),
   metrics: z.array(MetricPoint),
   samples: z.array(SampleRef),
   /** Where `training.follow` goes on from: the end of what `metrics` and `samples` were read from. */

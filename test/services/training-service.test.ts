@@ -375,3 +375,44 @@ describe('a run folder another process trains', () => {
     expect(await services.dispatch('training.delete', { id })).toEqual({ ok: true, value: { ok: true } });
   }, 120_000);
 });
+
+describe('a run.json written by another version', () => {
+  it('lists with the options it can read, and is refused a continue that lacks them, untouched', async () => {
+    const id = 'stale-options';
+    const runDir = join(dataDir, 'runs', id);
+    await mkdir(runDir, { recursive: true });
+    const stored = {
+      id,
+      name: 'Stale run',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      // No intervals, a preset this version does not know, and a field it never had.
+      options: { preset: 'retired-preset', batchSize: 16, steps: 10, seed: 2, backend: 'wasm', dropout: 0.1 },
+      totalSteps: 10,
+      state: 'stopped',
+    };
+    await writeFile(join(runDir, 'run.json'), JSON.stringify(stored));
+    try {
+      const runs = await services.dispatch('training.runs', {});
+      expect(runs).toMatchObject({ ok: true });
+      expect((runs as { value: Array<{ id: string; preset: string }> }).value).toContainEqual(
+        expect.objectContaining({ id, preset: 'unknown', state: 'stopped' }),
+      );
+      const detail = await services.dispatch('training.run', { id });
+      expect(detail).toMatchObject({ ok: true });
+      expect((detail as { value: RunDetail }).value.options).toEqual({
+        batchSize: 16,
+        steps: 10,
+        seed: 2,
+        backend: 'wasm',
+      });
+      const continued = await services.dispatch('training.continueFromCheckpoint', { id });
+      expect(continued).toMatchObject({
+        ok: false,
+        error: { code: 'invalid-input', message: expect.stringMatching(/preset, checkpointEvery/) },
+      });
+      expect(JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8'))).toEqual(stored);
+    } finally {
+      await rm(runDir, { recursive: true });
+    }
+  });
+});
