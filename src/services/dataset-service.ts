@@ -11,7 +11,6 @@ import {
   readCrawlHistory,
   thumbnail,
   type CrawlOptionsInput,
-  type CrawlProgress as CoreCrawlProgress,
   type CrawlSummary,
   type ImportSummary,
 } from '../core/crawler/index.ts';
@@ -38,7 +37,6 @@ const MAX_LISTED_ISSUES = 1000;
 const MAX_HISTORY_FAILURES = 200;
 /** Thumbnails made at once: sharp has its own thread pool, this just keeps one request from hogging it. */
 const THUMBNAIL_CONCURRENCY = 4;
-
 
 interface CrawlMarker {
   form: CrawlForm;
@@ -221,7 +219,7 @@ async function findInterrupted(
 }
 
 /** Exactly the wire fields: the core's summary carries more (every failure, the site) than an event should. */
-function wireCrawlProgress(p: CoreCrawlProgress | CrawlSummary): CrawlProgress {
+function wireCrawlProgress(p: CrawlProgress | CrawlSummary): CrawlProgress {
   return { ...crawlProgressOf(p), ...('stoppedBecause' in p ? { stoppedBecause: p.stoppedBecause } : {}) };
 }
 

@@ -11,7 +11,12 @@ export type BackendPreference = z.infer<typeof BackendPreference>;
 /** The tf backends, fastest first (the order `auto` tries them in). */
 export const BackendName = z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
 export type BackendName = z.infer<typeof BackendName>;
-export const Rendition = z.enum(['sample', 'preview', 'jpeg', 'original']);
+/**
+ * The renditions a Moebooru post offers, smallest first (a crawl falls back to the next larger one a post
+ * has). Only `original` has the bytes the post's md5 describes.
+ */
+export const Rendition = z.enum(['preview', 'sample', 'jpeg', 'original']);
+export type Rendition = z.infer<typeof Rendition>;
 /** The GAN presets (core/gan/config.ts defines each), in the order the New run form offers them. */
 export const PresetName = z.enum(['kao-48', 'anime-48', 'dcgan-64', 'tiny']);
 export type PresetName = z.infer<typeof PresetName>;

@@ -3,9 +3,7 @@
  * thumbnails. Pure zod (the renderer imports it); contract.ts names the channels that use them.
  */
 import { z } from 'zod';
-import { JobState } from './contract-base.ts';
-
-export const CRAWL_RENDITIONS = ['sample', 'preview', 'jpeg', 'original'] as const;
+import { JobState, Rendition } from './contract-base.ts';
 
 /** The crawl form, field for field `settings.crawl`: what the user chose, validated before anything runs. */
 export const CrawlForm = z
@@ -16,7 +14,7 @@ export const CrawlForm = z
       .max(2000)
       .refine(isPlainHttpUrl, 'must be an http(s) address such as https://konachan.net'),
     tags: z.string().max(500),
-    rendition: z.enum(CRAWL_RENDITIONS),
+    rendition: Rendition,
     /** Stop after this many result pages (a page is up to 100 posts). */
     pages: z.int().min(1).max(10_000),
     /** Stop after this many eligible posts. */
@@ -36,31 +34,40 @@ export const CrawlFailure = z.object({
 });
 export type CrawlFailure = z.infer<typeof CrawlFailure>;
 
-/** The crawler's progress as the core reports it (counts since this crawl started). */
+export const CrawlStopReason = z.enum(['page-limit', 'post-limit', 'short-page', 'cancelled', 'error']);
+export type CrawlStopReason = z.infer<typeof CrawlStopReason>;
+
+/** The crawler's progress as the core reports it (counts since this crawl started). Plain JSON. */
 export const CrawlProgress = z.object({
   state: JobState,
+  /** Page being fetched or processed (1-based); 0 before the first. */
   page: z.int(),
   pagesDone: z.int(),
-  /** Eligible posts looked at. */
+  /** Eligible posts looked at: safe (unless unsafe ratings are allowed), not deleted. */
   found: z.int(),
   downloaded: z.int(),
-  /** Already in the dataset. */
+  /** Already in the dataset (same md5). */
   skipped: z.int(),
   /** Dropped before download: rating not allowed, or deleted. */
   filtered: z.int(),
   failed: z.int(),
+  /** Bytes downloaded by this crawl. */
   bytes: z.number(),
   imagesPerSec: z.number().optional(),
   etaSeconds: z.number().optional(),
   lastError: z.string().optional(),
-  /** The latest failures, newest last. */
+  /** The latest failures, newest last (at most 20). */
   recentFailures: z.array(CrawlFailure),
   /** Why the crawl ended; only on the final snapshot. */
-  stoppedBecause: z.enum(['page-limit', 'post-limit', 'short-page', 'cancelled', 'error']).optional(),
+  stoppedBecause: CrawlStopReason.optional(),
 });
 export type CrawlProgress = z.infer<typeof CrawlProgress>;
 
-export const ImportIssue = z.object({ path: z.string(), reason: z.string() });
+export const ImportIssue = z.object({
+  /** Path relative to the imported folder. */
+  path: z.string(),
+  reason: z.string(),
+});
 export type ImportIssue = z.infer<typeof ImportIssue>;
 
 export const ImportProgress = z.object({
@@ -69,11 +76,11 @@ export const ImportProgress = z.object({
   total: z.int(),
   processed: z.int(),
   imported: z.int(),
-  /** Already in the dataset, or duplicates within the folder. */
+  /** Already in the dataset, or a duplicate of an earlier file of this import (same content). */
   skipped: z.int(),
   /** Looked like images but failed validation. */
   rejected: z.int(),
-  /** Not image files. */
+  /** Not image files at all. */
   ignored: z.int(),
   bytes: z.number(),
   imagesPerSec: z.number().optional(),
@@ -160,7 +167,8 @@ export const ThumbnailsResponse = z.object({
 });
 export type ThumbnailsResponse = z.infer<typeof ThumbnailsResponse>;
 
-function isPlainHttpUrl(value: string): boolean {
+/** An http(s) address without credentials in it. */
+export function isPlainHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;

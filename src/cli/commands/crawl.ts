@@ -18,8 +18,8 @@ import {
   type CrawlSummary,
 } from '../../core/crawler/crawl.ts';
 import { CrawlOptionError, describeCrawlOptionProblem } from '../../core/crawler/errors.ts';
-import { RENDITIONS, type Rendition } from '../../core/crawler/moebooru.ts';
 import { RunControl } from '../../core/util/run-control.ts';
+import { Rendition } from '../../shared/contract-base.ts';
 
 const usage =
   'kao crawl --site URL --out DIR [--tags T] [--pages N] [--limit N] [--rendition sample|preview|jpeg|original] ' +
@@ -41,8 +41,10 @@ export const crawlCommand: CliCommand = {
       usage,
     );
     if (!values.out) throw new CliError(`--out is required\nusage: ${usage}`, 2);
-    if (values.rendition !== undefined && !(RENDITIONS as readonly string[]).includes(values.rendition)) {
-      throw new CliError(`--rendition must be one of ${RENDITIONS.join(', ')}, got "${values.rendition}"`, 2);
+    const rendition = values.rendition === undefined ? undefined : Rendition.safeParse(values.rendition).data;
+    if (values.rendition !== undefined && !rendition) {
+      const names = Rendition.options.join(', ');
+      throw new CliError(`--rendition must be one of ${names}, got "${values.rendition}"`, 2);
     }
     const maxFileMb = intOption(values['max-file-mb'], 'max-file-mb', 1);
     const input: CrawlOptionsInput = {
@@ -51,7 +53,7 @@ export const crawlCommand: CliCommand = {
       tags: values.tags ?? '',
       maxPages: intOption(values.pages, 'pages', 1),
       maxPosts: intOption(values.limit, 'limit', 1),
-      rendition: values.rendition as Rendition | undefined,
+      rendition,
       delayMs: intOption(values['delay-ms'], 'delay-ms', 0),
       unsafeRatings: values['unsafe-ratings'] ?? false,
       extraHosts: values['extra-host'] ?? [],

@@ -10,8 +10,14 @@ import {
   lockDataset,
   resetPartialDir,
 } from '../images/dataset.ts';
-import { DEFAULT_MAX_PIXELS, InvalidImageError, validateImage } from '../images/validate.ts';
-import type { JobState } from '../../shared/contract-base.ts';
+import { InvalidImageError, imageLimitOptions, validateImage } from '../images/validate.ts';
+import { Rendition, type JobState } from '../../shared/contract-base.ts';
+import {
+  isPlainHttpUrl,
+  type CrawlFailure,
+  type CrawlProgress,
+  type CrawlStopReason,
+} from '../../shared/dataset-schemas.ts';
 import { appendImageTags, openImageTags } from '../images/tags.ts';
 import { pickDefined } from '../util/pick.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
@@ -26,7 +32,6 @@ import {
 } from './http.ts';
 import { siteJournal } from './journal.ts';
 import {
-  RENDITIONS,
   buildTagQuery,
   isDeleted,
   parsePostsPage,
@@ -45,21 +50,14 @@ export const MIN_PUBLIC_DELAY_MS = 500;
 const httpUrl = z
   .string()
   .trim()
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL such as https://konachan.net');
+  .refine(isPlainHttpUrl, 'must be an http(s) URL such as https://konachan.net');
 
 /** Everything a crawl can be told. The defaults are the polite ones; the UI sends only what the user changed. */
 export const crawlOptionsSchema = z.object({
   site: httpUrl.default(DEFAULT_SITE),
   datasetDir: z.string().min(1, 'datasetDir is required'),
   tags: z.string().default(''),
-  rendition: z.enum(RENDITIONS).default('sample'),
+  rendition: Rendition.default('sample'),
   /** Stop after this many pages (pages are fetched in order from 1). */
   maxPages: z.number().int().positive().optional(),
   /** Stop after this many eligible posts (safe-rated, not deleted), whatever their outcome. */
@@ -69,12 +67,7 @@ export const crawlOptionsSchema = z.object({
   unsafeRatings: z.boolean().default(false),
   /** Hosts besides the site's own domain that images may come from: `cdn.example.com` or `*.example.com`. */
   extraHosts: z.array(z.string().min(1)).default([]),
-  maxFileBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(50 * 1024 * 1024),
-  maxPixels: z.number().int().positive().default(DEFAULT_MAX_PIXELS),
+  ...imageLimitOptions(50),
   maxRetries: z.number().int().min(0).max(10).default(4),
   retryBaseMs: z.number().int().min(0).default(2000),
   maxRetryWaitMs: z.number().int().min(0).default(120_000),
@@ -88,39 +81,8 @@ export const crawlSettingsSchema = crawlOptionsSchema.omit({ datasetDir: true })
 export type CrawlSettingsInput = z.input<typeof crawlSettingsSchema>;
 export type CrawlOptions = z.output<typeof crawlOptionsSchema>;
 
-// A job's state is the contract's (shared with import, extraction and the app's job slots).
-export type { JobState };
-
-export interface CrawlFailure {
-  postId?: number;
-  url?: string;
-  reason: string;
-}
-
-/** Plain JSON, safe to send over IPC or a WebSocket as is. */
-export interface CrawlProgress {
-  state: JobState;
-  /** Page being fetched or processed (1-based); 0 before the first. */
-  page: number;
-  pagesDone: number;
-  /** Eligible posts looked at: safe (unless unsafeRatings), not deleted. */
-  found: number;
-  downloaded: number;
-  /** Already in the dataset (same md5). */
-  skipped: number;
-  /** Dropped before download: rating not allowed, or deleted. */
-  filtered: number;
-  failed: number;
-  /** Bytes downloaded by this run. */
-  bytes: number;
-  imagesPerSec?: number;
-  etaSeconds?: number;
-  lastError?: string;
-  /** The latest failures, newest last (at most 20). */
-  recentFailures: CrawlFailure[];
-}
-
-export type CrawlStopReason = 'page-limit' | 'post-limit' | 'short-page' | 'cancelled' | 'error';
+// A job's state and a crawl's progress are the contract's (shared with the app's job slots and the UI).
+export type { CrawlFailure, CrawlProgress, CrawlStopReason, JobState };
 
 export interface CrawlSummary extends CrawlProgress {
   stoppedBecause: CrawlStopReason;

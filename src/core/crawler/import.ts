@@ -9,12 +9,7 @@ import {
   lockDataset,
   resetPartialDir,
 } from '../images/dataset.ts';
-import {
-  DEFAULT_MAX_PIXELS,
-  IMAGE_EXTENSIONS,
-  InvalidImageError,
-  validateImage,
-} from '../images/validate.ts';
+import { imageLimitOptions, IMAGE_EXTENSIONS, InvalidImageError, validateImage } from '../images/validate.ts';
 import {
   appendImageTags,
   openImageTags,
@@ -25,19 +20,15 @@ import {
 } from '../images/tags.ts';
 import { pickDefined } from '../util/pick.ts';
 import { CancelledError } from '../util/run-control.ts';
-import { JOB_PROGRESS_FIELDS, type JobHooks, type JobState } from './crawl.ts';
+import type { ImportIssue, ImportProgress } from '../../shared/dataset-schemas.ts';
+import { JOB_PROGRESS_FIELDS, type JobHooks } from './crawl.ts';
 
 export const importOptionsSchema = z.object({
   from: z.string().min(1, 'from is required'),
   datasetDir: z.string().min(1, 'datasetDir is required'),
   /** `copy` duplicates the bytes; `link` hard-links (same disk) or else symlinks to the original file. */
   mode: z.enum(['copy', 'link']).default('copy'),
-  maxFileBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(100 * 1024 * 1024),
-  maxPixels: z.number().int().positive().default(DEFAULT_MAX_PIXELS),
+  ...imageLimitOptions(100),
 });
 export type ImportOptionsInput = z.input<typeof importOptionsSchema>;
 /** What a UI sends: the options minus the dataset folder, which the app derives from its data folder. */
@@ -45,30 +36,8 @@ export const importSettingsSchema = importOptionsSchema.omit({ datasetDir: true 
 export type ImportSettingsInput = z.input<typeof importSettingsSchema>;
 export type ImportOptions = z.output<typeof importOptionsSchema>;
 
-export interface ImportIssue {
-  /** Path relative to the imported folder. */
-  path: string;
-  reason: string;
-}
-
-export interface ImportProgress {
-  state: JobState;
-  /** Files found under the folder (known after the initial scan). */
-  total: number;
-  processed: number;
-  imported: number;
-  /** Already in the dataset, or a duplicate of an earlier file of this import (same content). */
-  skipped: number;
-  /** Looked like images but failed validation. */
-  rejected: number;
-  /** Not image files at all. */
-  ignored: number;
-  bytes: number;
-  imagesPerSec?: number;
-  etaSeconds?: number;
-  lastError?: string;
-  recentRejections: ImportIssue[];
-}
+// An import's progress is the contract's (the app's job slot and the UI show it as is).
+export type { ImportIssue, ImportProgress };
 
 export interface ImportSummary extends ImportProgress {
   rejectedFiles: ImportIssue[];

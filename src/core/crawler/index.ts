@@ -33,7 +33,7 @@ export {
   type ImportIssue,
 } from './import.ts';
 export { readCrawlHistory, JOURNAL_FILE, type CrawlHistory } from './journal.ts';
-export { RENDITIONS, type Rendition, type MoebooruPost } from './moebooru.ts';
+export { type MoebooruPost } from './moebooru.ts';
 export {
   listDataset,
   datasetImageNames,

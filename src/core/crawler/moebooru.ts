@@ -1,10 +1,7 @@
 import { z } from 'zod';
+import { Rendition } from '../../shared/contract-base.ts';
 import { TagFormatError, parseTagString, type ImageTags } from '../images/tags.ts';
 import { CrawlOptionError } from './errors.ts';
-
-/** Renditions a Moebooru post offers, smallest first. Only `original` has the bytes the post's md5 describes. */
-export const RENDITIONS = ['preview', 'sample', 'jpeg', 'original'] as const;
-export type Rendition = (typeof RENDITIONS)[number];
 
 const optionalUrl = z
   .string()
@@ -116,7 +113,7 @@ export function renditionUrl(
     jpeg: post.jpeg_url,
     original: post.file_url,
   };
-  for (const candidate of RENDITIONS.slice(RENDITIONS.indexOf(rendition))) {
+  for (const candidate of Rendition.options.slice(Rendition.options.indexOf(rendition))) {
     const url = byRendition[candidate];
     if (url) return { url, isOriginal: url === post.file_url };
   }

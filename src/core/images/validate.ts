@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { z } from 'zod';
 
 /** Formats the dataset accepts; anything else sharp can read (SVG, TIFF, HEIF…) is rejected on purpose. */
 export const ACCEPTED_FORMATS = ['jpeg', 'png', 'webp', 'gif'] as const;
@@ -18,6 +19,21 @@ export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jfif', '.png', '.web
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 /** Smaller than this cannot yield a 96×96 face crop worth having. */
 export const DEFAULT_MIN_SIDE = 32;
+
+/**
+ * The option fields that cap a file coming into the dataset (crawled or imported): its bytes (default
+ * `defaultMaxFileMb` MiB) and its pixels.
+ */
+export function imageLimitOptions(defaultMaxFileMb: number) {
+  return {
+    maxFileBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(defaultMaxFileMb * 1024 * 1024),
+    maxPixels: z.number().int().positive().default(DEFAULT_MAX_PIXELS),
+  };
+}
 
 export interface ImageLimits {
   maxPixels?: number;
