@@ -48,6 +48,7 @@ import {
 } from './dataset-schemas.ts';
 import {
   CascadeStatus,
+  DefaultedFaceDetectionOptions,
   FaceCounts,
   FaceExtractionForm,
   FaceExtractionProgress,
@@ -89,14 +90,7 @@ export const CrawlSettings = z.object({
   unsafeRatings: z.boolean().default(false),
 });
 
-export const FaceSettings = z.object({
-  size: z.union([z.literal(64), z.literal(96), z.literal(128)]).default(96),
-  margin: z.number().min(0).max(1).default(0.25),
-  scaleFactor: z.number().min(1.01).max(2).default(1.1),
-  minNeighbors: z.int().min(1).max(50).default(5),
-  minSize: z.int().min(8).max(1024).default(24),
-  cascadePath: z.string().default(''),
-});
+export const FaceSettings = DefaultedFaceDetectionOptions.extend({ cascadePath: z.string().default('') });
 
 export const TrainingSettings = z.object({
   preset: PresetName.default('kao-48'),

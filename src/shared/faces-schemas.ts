@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 
+/** Crop sides the trainer's presets understand. */
 export const FACE_CROP_SIZES = [64, 96, 128] as const;
 export const FACE_FILTERS = ['all', 'kept', 'excluded'] as const;
 export const FaceFilter = z.enum(FACE_FILTERS);
@@ -12,25 +13,39 @@ export type FaceFilter = z.infer<typeof FaceFilter>;
 /** Most ids one exclude/restore request may carry; the UI sends bigger selections in batches. */
 export const MAX_IDS_PER_REQUEST = 20_000;
 
+/**
+ * How faces are found and cropped, as the user sets it (`settings.faces`, the extraction form, `kao faces`):
+ * each option with its range. The faces index stores them: other values need a rebuild.
+ */
+export const FaceDetectionOptions = z.object({
+  /** Side of the saved crops in pixels. */
+  size: z.literal(FACE_CROP_SIZES),
+  /** Fraction of the detected box side added on every side (0.25 → a crop 1.5× the box: hair and chin). */
+  margin: z.number().min(0).max(1),
+  /** The detector's pyramid step: smaller finds more faces, slower. */
+  scaleFactor: z.number().min(1.01).max(2),
+  /** Neighbouring detections a face needs: higher means fewer, surer faces. */
+  minNeighbors: z.int().min(1).max(50),
+  /** Smallest face looked for, in pixels of the (downscaled) detection image. */
+  minSize: z.int().min(8).max(1024),
+});
+
+/** The same options with their defaults, where one left out takes its default (settings, `kao faces`). */
+export const DefaultedFaceDetectionOptions = z.object({
+  size: FaceDetectionOptions.shape.size.default(96),
+  margin: FaceDetectionOptions.shape.margin.default(0.25),
+  scaleFactor: FaceDetectionOptions.shape.scaleFactor.default(1.1),
+  minNeighbors: FaceDetectionOptions.shape.minNeighbors.default(5),
+  minSize: FaceDetectionOptions.shape.minSize.default(24),
+});
+
 /** The extraction form, field for field `settings.faces`, plus whether to start over. */
-export const FaceExtractionForm = z
-  .object({
-    /** Side of the saved crops in pixels. */
-    size: z.literal(FACE_CROP_SIZES),
-    /** Fraction of the detected box added on every side (hair and chin). */
-    margin: z.number().min(0).max(1),
-    /** The detector's pyramid step: smaller finds more faces, slower. */
-    scaleFactor: z.number().min(1.01).max(2),
-    /** Neighbouring detections a face needs: higher means fewer, surer faces. */
-    minNeighbors: z.int().min(1).max(50),
-    /** Smallest face looked for, in pixels of the detection image. */
-    minSize: z.int().min(8).max(1024),
-    /** A local lbpcascade_animeface.xml; empty means the copy shipped with the app (or, without one, the download). */
-    cascadePath: z.string().trim().max(4096),
-    /** Deletes the existing crops first (needed to change the options of an existing faces folder). */
-    rebuild: z.boolean().default(false),
-  })
-  .strict();
+export const FaceExtractionForm = FaceDetectionOptions.extend({
+  /** A local lbpcascade_animeface.xml; empty means the copy shipped with the app (or, without one, the download). */
+  cascadePath: z.string().trim().max(4096),
+  /** Deletes the existing crops first (needed to change the options of an existing faces folder). */
+  rebuild: z.boolean().default(false),
+}).strict();
 export type FaceExtractionForm = z.input<typeof FaceExtractionForm>;
 
 export const FaceFailure = z.object({ source: z.string(), error: z.string() });
@@ -97,6 +112,8 @@ export const FaceCounts = z.object({
   excluded: z.int(),
   duplicatesDropped: z.int(),
   tooSmallDropped: z.int(),
+  /** Kept faces that carry their illustration's tags (the only face found there, or tagged solo). */
+  tagged: z.int(),
 });
 export type FaceCounts = z.infer<typeof FaceCounts>;
 
@@ -110,8 +127,9 @@ export const FaceIndexSettings = z.object({
 });
 export type FaceIndexSettings = z.infer<typeof FaceIndexSettings>;
 
-const Box = z.object({ x: z.int(), y: z.int(), width: z.int(), height: z.int() });
-export type FaceBoxWire = z.infer<typeof Box>;
+/** A rectangle in a source illustration's pixels. */
+export const FaceBox = z.object({ x: z.int(), y: z.int(), width: z.int(), height: z.int() });
+export type FaceBox = z.infer<typeof FaceBox>;
 
 export const FaceItem = z.object({
   id: z.string(),
@@ -124,8 +142,8 @@ export const FaceItem = z.object({
   /** The source illustration relative to the dataset folder (its name, for people). */
   sourceName: z.string(),
   /** The detected face and the square cropped around it, in the source's pixels. */
-  box: Box,
-  cropBox: Box,
+  box: FaceBox,
+  cropBox: FaceBox,
   imageWidth: z.int(),
   imageHeight: z.int(),
   excluded: z.boolean(),

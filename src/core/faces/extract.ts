@@ -1,9 +1,12 @@
 import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import type { FaceFailure } from '../../shared/faces-schemas.ts';
 import { acquireFolderLock, type FolderLock } from '../folder-lock.ts';
+import { readImageTags } from '../images/tags.ts';
 import { appendJsonl } from '../util/jsonl.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import { resolveCascade, type ResolvedCascade } from './cascade.ts';
+import { withFaceTags } from './face-tags.ts';
 import {
   FACES_INDEX_FILE,
   FACES_LOCK,
@@ -66,12 +69,14 @@ export interface FaceExtractionSummary {
   duplicates: number;
   tooSmall: number;
   /** Images this run could not read, with the reason. */
-  failures: Array<{ source: string; error: string }>;
+  failures: FaceFailure[];
   /** Faces removed because their illustration was deleted from the input folder, and how many illustrations. */
   pruned: number;
   prunedImages: number;
   totalFaces: number;
   excludedFaces: number;
+  /** Faces in the folder that carry their illustration's tags. */
+  taggedFaces: number;
   elapsedMs: number;
 }
 
@@ -158,6 +163,10 @@ async function extractLocked(
     stored = { settings, inputDir, images: new Map() };
   }
   const images = stored.images;
+  // Faces take their illustration's tags as the images folder has them now (a crawl may have added some).
+  const imageTags = await readImageTags(inputDir);
+  const tagsOf = (source: string) => imageTags.get(source)?.tags;
+  for (const [source, record] of images) images.set(source, withFaceTags(record, tagsOf(source)));
   // Persist the settings (and fold a crashed run's log in) before anything new is appended.
   await compactIndex(outputDir, settings, inputDir, images.values());
 
@@ -191,7 +200,7 @@ async function extractLocked(
     workers,
   };
   const report = (): void => onProgress?.({ ...progress });
-  const failures: Array<{ source: string; error: string }> = [];
+  const failures: FaceFailure[] = [];
   const logPath = join(outputDir, FACES_LOG_FILE);
 
   const commit = async (source: string, bytes: number, response: WorkerResponse): Promise<void> => {
@@ -244,6 +253,7 @@ async function extractLocked(
       progress.duplicates += duplicates.length;
       progress.tooSmall += result.tooSmall.length;
     }
+    record = withFaceTags(record, tagsOf(source));
     // The record goes in only once its crops are written: a crash before this line redoes the image.
     await appendJsonl(logPath, record);
     images.set(source, record);
@@ -288,8 +298,13 @@ async function extractLocked(
 
   const excluded = await readExcludedIds(outputDir);
   let excludedFaces = 0;
-  for (const record of images.values())
-    for (const face of record.faces) if (excluded.has(face.id)) excludedFaces++;
+  let taggedFaces = 0;
+  for (const record of images.values()) {
+    for (const face of record.faces) {
+      if (excluded.has(face.id)) excludedFaces++;
+      if (face.tags?.length) taggedFaces++;
+    }
+  }
   progress.phase = 'done';
   report();
   return {
@@ -309,6 +324,7 @@ async function extractLocked(
     prunedImages: pruned.sources.length,
     totalFaces: progress.totalFaces,
     excludedFaces,
+    taggedFaces,
     elapsedMs: Date.now() - started,
   };
 }

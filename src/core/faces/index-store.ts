@@ -10,6 +10,7 @@ import {
   readFolderLock,
   type FolderLockKind,
 } from '../folder-lock.ts';
+import { FaceBox, type FaceCounts, type FaceFailure, type FaceFilter } from '../../shared/faces-schemas.ts';
 import { faceDetectionSettingsSchema, type FaceDetectionSettings } from './options.ts';
 import { findDeletedSources } from './source-files.ts';
 import { FacesError } from './errors.ts';
@@ -40,20 +41,21 @@ export const FACES_LOCK: FolderLockKind = {
   activity: 'extracted into',
 };
 
-const boxSchema = z.object({ x: z.int(), y: z.int(), width: z.int(), height: z.int() });
-export type FaceBox = z.infer<typeof boxSchema>;
+export type { FaceBox };
 
 export const faceRecordSchema = z.object({
   id: z.string(),
   /** Detection box in source pixels. */
-  box: boxSchema,
+  box: FaceBox,
   /** The square region cropped (box + margin, inside the image), in source pixels. */
-  crop: boxSchema,
+  crop: FaceBox,
   /** Side of `crop` in source pixels. */
   cropSize: z.int(),
   hash: z.string(),
   /** Crop file name inside the faces folder. */
   file: z.string(),
+  /** The illustration's tags, where they describe this face (see face-tags.ts); absent in older indexes. */
+  tags: z.array(z.string()).optional(),
 });
 export type FaceRecord = z.infer<typeof faceRecordSchema>;
 
@@ -69,10 +71,10 @@ export const imageRecordSchema = z.object({
   faces: z.array(faceRecordSchema).default([]),
   /** Faces dropped as near-duplicates of an earlier face (its id in `duplicateOf`). */
   duplicates: z
-    .array(z.object({ box: boxSchema, hash: z.string(), duplicateOf: z.string(), distance: z.int() }))
+    .array(z.object({ box: FaceBox, hash: z.string(), duplicateOf: z.string(), distance: z.int() }))
     .default([]),
   /** Detections whose crop was below `minSourceSize`. */
-  tooSmall: z.array(boxSchema).default([]),
+  tooSmall: z.array(FaceBox).default([]),
 });
 export type ImageRecord = z.infer<typeof imageRecordSchema>;
 
@@ -114,6 +116,9 @@ function isImageRecord(value: unknown): value is ImageRecord {
     if (typeof f !== 'object' || f === null) return false;
     if (typeof f.id !== 'string' || typeof f.file !== 'string' || typeof f.hash !== 'string') return false;
     if (!isBox(f.box) || !isBox(f.crop) || !Number.isInteger(f.cropSize)) return false;
+    if (f.tags !== undefined && !(Array.isArray(f.tags) && f.tags.every((t) => typeof t === 'string'))) {
+      return false;
+    }
   }
   return (
     r.tooSmall.every(isBox) && r.duplicates.every((d) => isBox(d.box) && typeof d.duplicateOf === 'string')
@@ -269,9 +274,12 @@ export interface FaceEntry {
   imageHeight: number;
   hash: string;
   excluded: boolean;
+  /** The illustration's tags where they describe this face, else empty. */
+  tags: string[];
 }
 
-export type FaceFilter = 'all' | 'kept' | 'excluded';
+// The list's filter and counts are the contract's (the Faces screen shows them as they are).
+export type { FaceCounts, FaceFilter };
 
 export interface FaceListQuery {
   offset?: number;
@@ -283,17 +291,6 @@ export interface FacePage {
   total: number;
   offset: number;
   faces: FaceEntry[];
-}
-
-export interface FaceCounts {
-  /** Images with a record (processed, with or without faces). */
-  images: number;
-  failedImages: number;
-  faces: number;
-  kept: number;
-  excluded: number;
-  duplicatesDropped: number;
-  tooSmallDropped: number;
 }
 
 /**
@@ -346,6 +343,8 @@ export class FaceDataset {
   counts(): FaceCounts {
     let excluded = 0;
     for (const id of this.#excluded) if (this.#byId.has(id)) excluded++;
+    let tagged = 0;
+    for (const { record } of this.#faces) if (record.tags?.length && !this.#excluded.has(record.id)) tagged++;
     let failedImages = 0;
     let duplicatesDropped = 0;
     let tooSmallDropped = 0;
@@ -362,6 +361,7 @@ export class FaceDataset {
       excluded,
       duplicatesDropped,
       tooSmallDropped,
+      tagged,
     };
   }
 
@@ -379,7 +379,7 @@ export class FaceDataset {
   }
 
   /** Images that could not be read, with the reason. */
-  failures(): Array<{ source: string; error: string }> {
+  failures(): FaceFailure[] {
     return this.#images
       .filter((image) => image.status === 'failed')
       .map((image) => ({ source: image.source, error: image.error ?? 'unknown error' }));
@@ -464,6 +464,7 @@ export class FaceDataset {
       imageHeight: image.height ?? 0,
       hash: record.hash,
       excluded: this.#excluded.has(record.id),
+      tags: record.tags ?? [],
     };
   }
 }

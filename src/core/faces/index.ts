@@ -1,9 +1,7 @@
 /** Face extraction: detect anime faces with OpenCV.js + lbpcascade_animeface, crop, dedupe, index, review. */
 export {
-  faceCropSizes,
   faceDetectionSettingsSchema,
   faceExtractionOptionsSchema,
-  type FaceCropSize,
   type FaceDetectionSettings,
   type FaceExtractionOptions,
   type ResolvedFaceExtractionOptions,

@@ -1,25 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-
-/** Crop sizes the trainer's presets understand. */
-export const faceCropSizes = [64, 96, 128] as const;
-export type FaceCropSize = (typeof faceCropSizes)[number];
+import { DefaultedFaceDetectionOptions } from '../../shared/faces-schemas.ts';
 
 /**
  * Everything that decides which faces come out and how they look. Stored in the faces index: a faces folder
  * holds crops made with one set of these, so a re-run with different values is refused unless `rebuild`.
  */
-export const faceDetectionSettingsSchema = z.object({
-  /** Output crop side in pixels. */
-  size: z.union([z.literal(64), z.literal(96), z.literal(128)]).default(96),
-  /** Fraction of the detected box side added on every side (0.25 → a crop 1.5× the box: hair and chin). */
-  margin: z.number().min(0).max(1).default(0.25),
-  /** detectMultiScale's pyramid step. */
-  scaleFactor: z.number().min(1.01).max(2).default(1.1),
-  /** detectMultiScale's neighbour votes a box needs; higher means fewer, surer faces. */
-  minNeighbors: z.int().min(1).max(50).default(5),
-  /** Smallest face the detector looks for, in pixels of the (downscaled) detection image. */
-  minSize: z.int().min(8).max(1024).default(24),
+export const faceDetectionSettingsSchema = DefaultedFaceDetectionOptions.extend({
   /** Images are downscaled so their long side is at most this before detection (the wasm heap never shrinks). */
   maxDetectSide: z.int().min(256).max(4096).default(1024),
   /** Crops whose side in source pixels is below this are rejected (they would be blurry upscales). */
