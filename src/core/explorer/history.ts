@@ -53,19 +53,20 @@ export class History<T> {
 
   /** Steps back; returns the now-current state, or undefined (and changes nothing) when there is none. */
   undo(): T | undefined {
-    const previous = this.#past.pop();
-    if (previous === undefined) return undefined;
-    this.#future.push(this.#present);
-    this.#present = previous;
-    return previous;
+    return this.#step(this.#past, this.#future);
   }
 
   redo(): T | undefined {
-    const next = this.#future.pop();
-    if (next === undefined) return undefined;
-    this.#past.push(this.#present);
-    this.#present = next;
-    return next;
+    return this.#step(this.#future, this.#past);
+  }
+
+  /** Makes the newest state of `from` current and keeps the current one on `to` (undo and redo mirrored). */
+  #step(from: T[], to: T[]): T | undefined {
+    const state = from.pop();
+    if (state === undefined) return undefined;
+    to.push(this.#present);
+    this.#present = state;
+    return state;
   }
 
   /** Forgets everything but `state` (e.g. after switching to another run, whose latents mean something else). */
