@@ -109,7 +109,7 @@ export const facesCommand: CliCommand = {
       const lines = [
         `images: ${summary.images} (${summary.skipped} already done, ${summary.processed} processed, ${summary.failures.length} failed)`,
         `faces: ${summary.faces} new, ${summary.duplicates} near-duplicates dropped, ${summary.tooSmall} too small; ` +
-          `${summary.totalFaces} in ${summary.outputDir} (${summary.excludedFaces} excluded)`,
+          `${summary.totalFaces} in ${summary.outputDir} (${summary.excludedFaces} excluded, ${summary.taggedFaces} with tags)`,
         ...(summary.prunedImages > 0
           ? [
               `pruned: ${summary.pruned} face${summary.pruned === 1 ? '' : 's'} of ${summary.prunedImages} ` +

@@ -41,6 +41,7 @@ const noCounts: FaceCounts = {
   excluded: 0,
   duplicatesDropped: 0,
   tooSmallDropped: 0,
+  tagged: 0,
 };
 
 /**
