@@ -115,6 +115,7 @@ function formatSummary(summary: CrawlSummary): string {
     `  skipped:    ${summary.skipped} already in the dataset`,
     `  filtered:   ${summary.filtered} (${summary.filteredReasons.rating} by rating, ${summary.filteredReasons.deleted} deleted)`,
     `  failed:     ${summary.failed}${summary.failed ? ' (retried on the next crawl)' : ''}`,
+    `  tags kept:  ${summary.tagged}${summary.tagProblems ? ` (${summary.tagProblems} post(s) with malformed tags: see crawl-journal.jsonl)` : ''}`,
   ];
   const reasons = new Map<string, number>();
   for (const failure of summary.failures) reasons.set(failure.reason, (reasons.get(failure.reason) ?? 0) + 1);

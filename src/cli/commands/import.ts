@@ -63,6 +63,11 @@ export const importCommand: CliCommand = {
         ...summary.rejectedFiles.slice(0, 20).map((r) => `    ${r.path}: ${r.reason}`),
         `  ignored:  ${summary.ignored}`,
         ...summary.ignoredFiles.slice(0, 10).map((r) => `    ${r.path}: ${r.reason}`),
+        `  tagged:   ${summary.tagged} (tags from .txt or gallery-dl .json sidecars)`,
+        ...(summary.tagProblems.length > 0
+          ? [`  tag files not read: ${summary.tagProblems.length} (their images came in without tags)`]
+          : []),
+        ...summary.tagProblems.slice(0, 10).map((r) => `    ${r.path}: ${r.reason}`),
       ];
       io.stdout.write(lines.join('\n') + '\n');
     }
