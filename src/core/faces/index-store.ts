@@ -136,6 +136,30 @@ export function notValidJson(file: string, error: unknown): FacesError {
   });
 }
 
+/**
+ * One of the folder's JSON files checked against `schema`; undefined when there is none. A file that does
+ * not read as JSON, or does not match ("is not `what`: …"), is `index-corrupt`.
+ */
+export async function readFolderJson<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  what: string,
+): Promise<z.output<S> | undefined> {
+  let raw: unknown;
+  try {
+    raw = await readJsonIfExists(file);
+  } catch (error) {
+    throw notValidJson(file, error);
+  }
+  if (raw === undefined) return undefined;
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const reason = `is not ${what}: ${z.prettifyError(parsed.error)}`;
+    throw new FacesError({ code: 'index-corrupt', file, reason });
+  }
+  return parsed.data;
+}
+
 /** A face id: stable for a source path and detection number, so re-running overwrites instead of piling up. */
 export function faceId(source: string, detection: number): string {
   return `${faceIdPrefix(source)}${detection}`;
@@ -159,27 +183,14 @@ export async function readStoredIndex(facesDir: string): Promise<StoredIndex> {
   // The log is read before the index: if a run compacts in between, the newer index holds those records
   // anyway, whereas reading the index first could see the old index and then a deleted log.
   const logRecords = await readJsonl(join(facesDir, FACES_LOG_FILE));
-  let raw: unknown;
-  try {
-    raw = await readJsonIfExists(indexPath);
-  } catch (error) {
-    throw notValidJson(indexPath, error);
-  }
+  const stored = await readFolderJson(indexPath, indexFileSchema, 'a Kao Studio faces index');
   const images = new Map<string, ImageRecord>();
   let settings: FaceDetectionSettings | undefined;
   let inputDir: string | undefined;
-  if (raw !== undefined) {
-    const parsed = indexFileSchema.safeParse(raw);
-    if (!parsed.success) {
-      throw new FacesError({
-        code: 'index-corrupt',
-        file: indexPath,
-        reason: `is not a Kao Studio faces index: ${z.prettifyError(parsed.error)}`,
-      });
-    }
-    settings = parsed.data.settings;
-    inputDir = parsed.data.inputDir;
-    for (const [i, record] of parsed.data.images.entries()) {
+  if (stored !== undefined) {
+    settings = stored.settings;
+    inputDir = stored.inputDir;
+    for (const [i, record] of stored.images.entries()) {
       if (!isImageRecord(record)) {
         throw new FacesError({
           code: 'index-corrupt',

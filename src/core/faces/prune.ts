@@ -2,19 +2,18 @@ import { rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { acquireFolderLock, type FolderLock } from '../folder-lock.ts';
-import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.ts';
+import { writeJsonAtomic } from '../util/atomic-file.ts';
 import {
   FACES_LOCK,
   FACES_PRUNE_FILE,
   compactIndex,
   faceIdPrefix,
-  notValidJson,
   readExcludedIds,
+  readFolderJson,
   readStoredIndex,
   writeExcludedIds,
 } from './index-store.ts';
 import { findDeletedSources, type SourceFs } from './source-files.ts';
-import { FacesError } from './errors.ts';
 
 /**
  * Removing the faces of illustrations deleted from the images folder: their records leave the index, their
@@ -131,23 +130,10 @@ export async function pruneWithLock(lock: FolderLock, options: PruneOptions = {}
 /** Steps 3–5 for the journal's sources that the index no longer holds; a no-op without a journal. */
 async function finishPrune(dir: string, step: (name: PruneStep) => Promise<void>): Promise<PruneResult> {
   const journalPath = join(dir, FACES_PRUNE_FILE);
-  let raw: unknown;
-  try {
-    raw = await readJsonIfExists(journalPath);
-  } catch (error) {
-    throw notValidJson(journalPath, error);
-  }
-  if (raw === undefined) return emptyPruneResult();
-  const parsed = journalSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new FacesError({
-      code: 'index-corrupt',
-      file: journalPath,
-      reason: `is not a Kao Studio prune journal: ${z.prettifyError(parsed.error)}`,
-    });
-  }
+  const journal = await readFolderJson(journalPath, journalSchema, 'a Kao Studio prune journal');
+  if (journal === undefined) return emptyPruneResult();
   const stored = await readStoredIndex(dir);
-  const committed = parsed.data.images.filter((image) => !stored.images.has(image.source));
+  const committed = journal.images.filter((image) => !stored.images.has(image.source));
   const referenced = new Set<string>();
   for (const record of stored.images.values()) for (const face of record.faces) referenced.add(face.file);
 
