@@ -35,6 +35,25 @@ function matMul(backend: tf.KernelBackend, a: tf.TensorInfo, b: tf.TensorInfo): 
   return callKernel(backend, 'BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
 }
 
+/**
+ * a × (b seen as `bShape`), reshaped to `shape`: the product that ends the forward and the filter-gradient
+ * conv. Releases `a` and the intermediates.
+ */
+function productReshaped(
+  backend: tf.KernelBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  bShape: number[],
+  shape: number[],
+): tf.TensorInfo {
+  const b3 = callKernel(backend, 'Reshape', { x: b }, { shape: bShape });
+  const product = matMul(backend, a, b3);
+  release(backend, a, b3);
+  const out = callKernel(backend, 'Reshape', { x: product }, { shape });
+  release(backend, product);
+  return out;
+}
+
 /** Where each output pixel's taps read the input: float offset of x[n, y, x, 0], or −1 for padding. */
 function tapOffsets(info: ConvInfo): Int32Array {
   const {
@@ -88,12 +107,7 @@ export function conv2dGemm(
     if (src < 0) heap.fill(0, dst, dst + ci);
     else heap.copyWithin(dst, xBase + src, xBase + src + ci);
   }
-  const w = callKernel(backend, 'Reshape', { x: filter }, { shape: [1, depth, co] });
-  const y = matMul(backend, cols, w);
-  release(backend, cols, w);
-  const out = callKernel(backend, 'Reshape', { x: y }, { shape: [batchSize, outHeight, outWidth, co] });
-  release(backend, y);
-  return out;
+  return productReshaped(backend, cols, filter, [1, depth, co], [batchSize, outHeight, outWidth, co]);
 }
 
 /** dx = col2im(w[k²·Ci, Co] × dyᵀ[Co, M]). */
@@ -158,12 +172,7 @@ export function conv2dBackpropFilterGemm(
       }
     }
   }
-  const dy2d = callKernel(backend, 'Reshape', { x: dy }, { shape: [1, rows, co] });
-  const dw = matMul(backend, colsT, dy2d);
-  release(backend, colsT, dy2d);
-  const out = callKernel(backend, 'Reshape', { x: dw }, { shape: [kh, kw, ci, co] });
-  release(backend, dw);
-  return out;
+  return productReshaped(backend, colsT, dy, [1, rows, co], [kh, kw, ci, co]);
 }
 
 /** The product's sizes: M = N·outH·outW rows, k²·Ci deep (taps = k² filter positions). */
