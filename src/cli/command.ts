@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BackendPreference, type BackendStatus } from '../shared/contract-base.ts';
+import { RunControl } from '../core/util/run-control.ts';
 
 /** What every `kao` subcommand gets: where to write, and whether the user asked for JSON. */
 export interface CliIO {
@@ -9,9 +10,8 @@ export interface CliIO {
   json: boolean;
 }
 
+/** A subcommand's module; its name and one-line summary are in the command table (commands/index.ts). */
 export interface CliCommand {
-  name: string;
-  summary: string;
   usage: string;
   run(argv: string[], io: CliIO): Promise<number>;
 }
@@ -68,6 +68,36 @@ function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig
     } else out.push(arg);
   }
   return out;
+}
+
+/** `--a and --b are required` (a usage error) unless every named flag was given. */
+export function requireFlags<V extends Record<string, unknown>, K extends keyof V & string>(
+  values: V,
+  names: K[],
+  usage: string,
+): asserts values is V & { [P in K]-?: NonNullable<V[P]> } {
+  if (names.every((name) => values[name])) return;
+  const flags = names.map((name) => `--${name}`);
+  const list = flags.length > 1 ? `${flags.slice(0, -1).join(', ')} and ${flags.at(-1)!}` : flags[0]!;
+  throw new CliError(`${list} ${flags.length > 1 ? 'are' : 'is'} required\nusage: ${usage}`, 2);
+}
+
+/**
+ * A RunControl that the first Ctrl-C (and each of `signals`) cancels, so a long job stops cleanly after
+ * `onSignal`; a second one exits at once (130). `release` removes the handlers when the job is over.
+ */
+export function cancelOnSignals(
+  signals: NodeJS.Signals[],
+  onSignal?: () => void,
+): { control: RunControl; release: () => void } {
+  const control = new RunControl();
+  const handler = (): void => {
+    if (control.cancelled) process.exit(130);
+    onSignal?.();
+    control.cancel('interrupted');
+  };
+  for (const signal of signals) process.on(signal, handler);
+  return { control, release: () => signals.forEach((signal) => process.off(signal, handler)) };
 }
 
 export function intOption(
@@ -185,5 +215,11 @@ export class ProgressBar {
   done(): void {
     if (this.#drawn) this.io.stderr.write('\n');
     this.#drawn = false;
+  }
+
+  /** Writes a line of its own on stderr (a warning, a log line); the bar comes back on its next update. */
+  print(line: string): void {
+    this.done();
+    this.io.stderr.write(`${line}\n`);
   }
 }

@@ -28,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const command = await entry.load();
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+      process.stdout.write(`${entry.summary}\n\nusage: ${command.usage}\n`);
       return 0;
     }
     return await command.run(

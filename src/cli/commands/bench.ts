@@ -19,8 +19,6 @@ const usage =
   '[--workers N] [--steps N] [--warmup N] [--g-steps N] [--tfjs-webgpu] [--json]';
 
 export const benchCommand: CliCommand = {
-  name: 'bench',
-  summary: 'Measure training speed (images/s, GFLOP/s) per backend and preset',
   usage,
   async run(argv: string[], io: CliIO): Promise<number> {
     const { values } = parseCommandArgs(

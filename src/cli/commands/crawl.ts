@@ -2,8 +2,10 @@ import { resolve } from 'node:path';
 import {
   CliError,
   ProgressBar,
+  cancelOnSignals,
   intOption,
   parseCommandArgs,
+  requireFlags,
   writeJson,
   type CliCommand,
   type CliIO,
@@ -18,7 +20,6 @@ import {
   type CrawlSummary,
 } from '../../core/crawler/crawl.ts';
 import { CrawlOptionError, describeCrawlOptionProblem } from '../../core/crawler/errors.ts';
-import { RunControl } from '../../core/util/run-control.ts';
 import { Rendition } from '../../shared/contract-base.ts';
 
 const usage =
@@ -26,8 +27,6 @@ const usage =
   '[--delay-ms N] [--unsafe-ratings] [--extra-host HOST]… [--max-file-mb N] [--stall-timeout-ms N] [--retries N] [--json]';
 
 export const crawlCommand: CliCommand = {
-  name: 'crawl',
-  summary: 'Download illustrations from a Moebooru board (safe rating by default)',
   usage,
   async run(argv: string[], io: CliIO): Promise<number> {
     const { values } = parseCommandArgs(
@@ -40,7 +39,7 @@ export const crawlCommand: CliCommand = {
       },
       usage,
     );
-    if (!values.out) throw new CliError(`--out is required\nusage: ${usage}`, 2);
+    requireFlags(values, ['out'], usage);
     const rendition = values.rendition === undefined ? undefined : Rendition.safeParse(values.rendition).data;
     if (values.rendition !== undefined && !rendition) {
       const names = Rendition.options.join(', ');
@@ -68,21 +67,13 @@ export const crawlCommand: CliCommand = {
     }
 
     // Ctrl-C cancels cleanly (the partial download is removed); a second Ctrl-C kills at once.
-    const control = new RunControl();
-    const onSigint = () => {
-      if (control.cancelled) process.exit(130);
-      control.cancel('interrupted');
-    };
-    process.on('SIGINT', onSigint);
+    const { control, release } = cancelOnSignals(['SIGINT']);
     const bar = new ProgressBar(io, 'crawl');
     let summary: CrawlSummary;
     try {
       summary = await crawl(input, {
         control,
-        onWarning: (message) => {
-          bar.done();
-          io.stderr.write(`warning: ${message}\n`);
-        },
+        onWarning: (message) => bar.print(`warning: ${message}`),
         onProgress: (p) => {
           const total = input.maxPosts;
           const detail = `page ${p.page} · ${p.downloaded} new · ${p.skipped} present · ${p.failed} failed`;
@@ -97,7 +88,7 @@ export const crawlCommand: CliCommand = {
       }
       throw error;
     } finally {
-      process.off('SIGINT', onSigint);
+      release();
     }
     bar.done();
     if (io.json) writeJson(io, summary);

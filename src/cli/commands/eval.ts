@@ -4,6 +4,7 @@ import {
   generatorFlags,
   intOption,
   parseCommandArgs,
+  requireFlags,
   selectCliBackend,
   writeJson,
   type CliCommand,
@@ -14,12 +15,10 @@ const usage =
   'kao eval --run DIR --real DIR [--n 1000] [--step N] [--seed N] [--backend auto|wasm|cpu|…] [--json]';
 
 export const evalCommand: CliCommand = {
-  name: 'eval',
-  summary: 'Sliced Wasserstein distance between a run and real faces',
   usage,
   async run(argv, io) {
     const { values } = parseCommandArgs(argv, { ...generatorFlags, real: { type: 'string' } }, usage);
-    if (!values.run || !values.real) throw new CliError(`--run and --real are required\nusage: ${usage}`, 2);
+    requireFlags(values, ['run', 'real'], usage);
     const n = intOption(values.n, 'n', 2) ?? 1000;
     const step = intOption(values.step, 'step', 0);
     const seed = intOption(values.seed, 'seed', 0);

@@ -1,17 +1,19 @@
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
+  cancelOnSignals,
   choiceOption,
   CliError,
   intOption,
   numberOption,
   parseCommandArgs,
   ProgressBar,
+  requireFlags,
   writeJson,
   type CliCommand,
   stringFlags,
 } from '../command.ts';
-import { CancelledError, RunControl } from '../../core/util/run-control.ts';
+import { CancelledError } from '../../core/util/run-control.ts';
 import { FolderLockedError } from '../../core/folder-lock.ts';
 import { extractFaces, type FaceExtractionSummary } from '../../core/faces/extract.ts';
 import { FacesError } from '../../core/faces/errors.ts';
@@ -33,8 +35,6 @@ function defaultCacheDir(outputDir: string): string {
 }
 
 export const facesCommand: CliCommand = {
-  name: 'faces',
-  summary: 'Detect, crop and index anime faces from illustrations',
   usage,
   async run(argv, io) {
     const { values } = parseCommandArgs(
@@ -47,7 +47,7 @@ export const facesCommand: CliCommand = {
       },
       usage,
     );
-    if (!values.in || !values.out) throw new CliError(`--in and --out are required\nusage: ${usage}`, 2);
+    requireFlags(values, ['in', 'out'], usage);
     // Ranges as the options schema has them, checked here so each message says what is allowed.
     const size = choiceOption(values.size, 'size', ['64', '96', '128'] as const);
     const parsed = faceExtractionOptionsSchema.safeParse({
@@ -70,19 +70,13 @@ export const facesCommand: CliCommand = {
       throw new CliError(`--${flagName(String(issue.path[0]))}: ${issue.message}\nusage: ${usage}`, 2);
     }
 
-    const control = new RunControl();
-    const onSignal = (): void => control.cancel('interrupted');
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const { control, release } = cancelOnSignals(['SIGINT', 'SIGTERM']);
     const bar = new ProgressBar(io, 'faces');
     let summary: FaceExtractionSummary;
     try {
       summary = await extractFaces(parsed.data, {
         control,
-        onWarning: (message) => {
-          bar.done();
-          io.stderr.write(`warning: ${message}\n`);
-        },
+        onWarning: (message) => bar.print(`warning: ${message}`),
         onProgress: (p) => {
           if (p.phase !== 'extracting') return;
           bar.update(p.processed, p.toProcess, `${p.faces} faces, ${p.failed} failed`);
@@ -98,8 +92,7 @@ export const facesCommand: CliCommand = {
       if (error instanceof FolderLockedError) throw new CliError(error.message);
       throw error;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      release();
     }
     bar.done();
 

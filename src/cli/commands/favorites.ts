@@ -5,6 +5,7 @@ import {
   CliError,
   intOption,
   parseCommandArgs,
+  requireFlags,
   selectCliBackend,
   writeJson,
   type CliCommand,
@@ -26,8 +27,6 @@ function libraryDir(option: string | undefined): string {
 }
 
 export const favoritesCommand: CliCommand = {
-  name: 'favorites',
-  summary: 'List or export saved favorite avatars',
   usage,
   async run(argv: string[], io: CliIO): Promise<number> {
     const [action, ...rest] = argv;
@@ -67,7 +66,7 @@ async function exportOne(argv: string[], io: CliIO): Promise<number> {
     },
     usage,
   );
-  if (!values.id || !values.out) throw new CliError(`--id and --out are required\nusage: ${usage}`, 2);
+  requireFlags(values, ['id', 'out'], usage);
   const size = intOption(values.size, 'size', 8) ?? 384;
   await selectCliBackend(backendOption(values.backend));
   try {

@@ -1,20 +1,18 @@
 import { resolve } from 'node:path';
 import {
-  CliError,
   ProgressBar,
+  cancelOnSignals,
   parseCommandArgs,
+  requireFlags,
   writeJson,
   type CliCommand,
   type CliIO,
 } from '../command.ts';
 import { importFolder, type ImportSummary } from '../../core/crawler/import.ts';
-import { RunControl } from '../../core/util/run-control.ts';
 
 const usage = 'kao import --from DIR --out DIR [--link] [--json]';
 
 export const importCommand: CliCommand = {
-  name: 'import',
-  summary: 'Import a folder of images into the dataset',
   usage,
   async run(argv: string[], io: CliIO): Promise<number> {
     const { values } = parseCommandArgs(
@@ -22,13 +20,8 @@ export const importCommand: CliCommand = {
       { from: { type: 'string' }, out: { type: 'string' }, link: { type: 'boolean' } },
       usage,
     );
-    if (!values.from || !values.out) throw new CliError(`--from and --out are required\nusage: ${usage}`, 2);
-    const control = new RunControl();
-    const onSigint = () => {
-      if (control.cancelled) process.exit(130);
-      control.cancel('interrupted');
-    };
-    process.on('SIGINT', onSigint);
+    requireFlags(values, ['from', 'out'], usage);
+    const { control, release } = cancelOnSignals(['SIGINT']);
     const bar = new ProgressBar(io, 'import');
     let summary: ImportSummary;
     try {
@@ -36,10 +29,7 @@ export const importCommand: CliCommand = {
         { from: resolve(values.from), datasetDir: resolve(values.out), mode: values.link ? 'link' : 'copy' },
         {
           control,
-          onWarning: (message) => {
-            bar.done();
-            io.stderr.write(`warning: ${message}\n`);
-          },
+          onWarning: (message) => bar.print(`warning: ${message}`),
           onProgress: (p) =>
             bar.update(
               p.processed,
@@ -49,7 +39,7 @@ export const importCommand: CliCommand = {
         },
       );
     } finally {
-      process.off('SIGINT', onSigint);
+      release();
       bar.done();
     }
     if (io.json) {

@@ -6,6 +6,7 @@ import {
   CliError,
   intOption,
   parseCommandArgs,
+  requireFlags,
   writeJson,
   type CliCommand,
   type CliIO,
@@ -53,8 +54,6 @@ export async function writeSamples(
 }
 
 export const sampleCommand: CliCommand = {
-  name: 'sample',
-  summary: 'Generate faces from a run: a grid, single images, or a saved z',
   usage,
   async run(argv, io: CliIO) {
     const { values } = parseCommandArgs(
@@ -62,7 +61,7 @@ export const sampleCommand: CliCommand = {
       { ...generatorFlags, out: { type: 'string' }, z: { type: 'string' }, size: { type: 'string' } },
       usage,
     );
-    if (!values.run || !values.out) throw new CliError(`--run and --out are required\nusage: ${usage}`, 2);
+    requireFlags(values, ['run', 'out'], usage);
     const n = intOption(values.n, 'n', 1) ?? 64;
     const seed = intOption(values.seed, 'seed', 0) ?? 1;
     const step = intOption(values.step, 'step', 0);

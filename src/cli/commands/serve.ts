@@ -17,8 +17,6 @@ import { createNodeAppServices } from '../../services/node-services.ts';
 const usage = 'kao serve [--port N] [--data DIR] [--config DIR] [--renderer DIR]';
 
 export const serveCommand: CliCommand = {
-  name: 'serve',
-  summary: 'Serve the app to a browser on 127.0.0.1 (web bridge)',
   usage,
   async run(argv, io) {
     const { values } = parseCommandArgs(

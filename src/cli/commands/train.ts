@@ -3,18 +3,19 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   backendOption,
+  cancelOnSignals,
   choiceOption,
   CliError,
   intOption,
   numberOption,
   parseCommandArgs,
   ProgressBar,
+  requireFlags,
   selectCliBackend,
   writeJson,
   type CliCommand,
   stringFlags,
 } from '../command.ts';
-import { RunControl } from '../../core/util/run-control.ts';
 import { presetNames } from '../../core/gan/config.ts';
 import { recipeFlags, recipeOverrides, recipeUsage } from '../recipe-options.ts';
 import { listTrainingImages } from '../../core/faces/training-set.ts';
@@ -36,8 +37,6 @@ export async function trainingImages(dir: string): Promise<string[]> {
 }
 
 export const trainCommand: CliCommand = {
-  name: 'train',
-  summary: 'Train a DCGAN run on a face set, or continue one from its checkpoint',
   usage,
   async run(argv, io) {
     const { values } = parseCommandArgs(
@@ -49,7 +48,7 @@ export const trainCommand: CliCommand = {
       },
       usage,
     );
-    if (!values.data || !values.run) throw new CliError(`--data and --run are required\nusage: ${usage}`, 2);
+    requireFlags(values, ['data', 'run'], usage);
     if (values.steps !== undefined && values.epochs !== undefined) {
       throw new CliError('give --steps or --epochs, not both', 2);
     }
@@ -81,13 +80,9 @@ export const trainCommand: CliCommand = {
     if (existing)
       io.stderr.write(`continuing the run in ${resolve(values.run)} from its newest checkpoint\n`);
 
-    const control = new RunControl();
-    const onSignal = (): void => {
-      io.stderr.write('\nstopping: saving a checkpoint…\n');
-      control.cancel('interrupted');
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const { control, release } = cancelOnSignals(['SIGINT', 'SIGTERM'], () =>
+      io.stderr.write('\nstopping: saving a checkpoint…\n'),
+    );
     const bar = new ProgressBar(io, 'train');
     let result: TrainingResult;
     try {
@@ -124,18 +119,10 @@ export const trainCommand: CliCommand = {
                 `${p.imagesPerSec.toFixed(1)} img/s${eta}`,
             );
           },
-          onWarning: (message) => {
-            bar.done();
-            io.stderr.write(`warning: ${message}\n`);
-          },
-          onLog: (message) => {
-            bar.done();
-            io.stderr.write(`${message}\n`);
-          },
+          onWarning: (message) => bar.print(`warning: ${message}`),
+          onLog: (message) => bar.print(message),
           onMetric: (line) => {
-            if (line.swd === undefined) return;
-            bar.done();
-            io.stderr.write(`step ${line.step}: SWD ${line.swd.toFixed(2)} (×10³)\n`);
+            if (line.swd !== undefined) bar.print(`step ${line.step}: SWD ${line.swd.toFixed(2)} (×10³)`);
           },
           onCheckpoint: ({ step }) => {
             if (!io.stderr.isTTY) io.stderr.write(`checkpoint at step ${step}\n`);
@@ -146,8 +133,7 @@ export const trainCommand: CliCommand = {
       bar.done();
       throw new CliError((error as Error).message);
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      release();
     }
     bar.done();
     if (io.json) {
