@@ -10,14 +10,8 @@ import type {
   InterruptedCrawl,
 } from '../../../shared/dataset-schemas.ts';
 import { kao } from './api.ts';
-import {
-  controlJob,
-  isJobBusy,
-  isJobEnded,
-  jobFraction,
-  RefreshThrottle,
-  type JobControl,
-} from './job-snapshot.ts';
+import { controlJob, isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
+import type { JobControl } from './job-snapshot.ts';
 import { formErrors } from './form-errors.ts';
 import { errorMessage } from './format.ts';
 

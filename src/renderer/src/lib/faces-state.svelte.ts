@@ -11,14 +11,8 @@ import {
   type FacesState as FacesStateResponse,
 } from '../../../shared/faces-schemas.ts';
 import { kao } from './api.ts';
-import {
-  controlJob,
-  isJobBusy,
-  isJobEnded,
-  jobFraction,
-  RefreshThrottle,
-  type JobControl,
-} from './job-snapshot.ts';
+import { controlJob, isJobBusy, isJobEnded, jobFraction, RefreshThrottle } from './job-snapshot.ts';
+import type { JobControl } from './job-snapshot.ts';
 import { formErrors } from './form-errors.ts';
 import { emptySelection, selectionOf, toggled, withAll, type Selection } from './faces-selection.ts';
 import { errorMessage } from './format.ts';
