@@ -158,6 +158,8 @@ describe('the Dataset screen in Chromium over kao serve', () => {
     stops.push(source.cleanup);
     const portraits = illustrationFiles(generatedIllustrationsDir).slice(0, 3);
     for (const file of portraits) await copyFile(file, join(source.dir, basename(file)));
+    // One comes with its tags, as anime training tools keep them.
+    await writeFile(join(source.dir, basename(portraits[0]!).replace(/\.\w+$/, '.txt')), '1girl, smile');
     const whole = await readFile(images[20]!);
     await writeFile(join(source.dir, 'cut.jpg'), whole.subarray(0, whole.length >> 2));
     await writeFile(join(source.dir, 'readme.txt'), 'not an image');
@@ -168,6 +170,7 @@ describe('the Dataset screen in Chromium over kao serve', () => {
       .poll(() => importer.getByTestId('import-progress').getAttribute('data-phase'), wait)
       .toBe('done');
     expect(await importer.getByTestId('import-summary').textContent()).toMatch(/3 imported/);
+    expect(await importer.getByTestId('import-summary').textContent()).toMatch(/1 with tags/);
     expect(await importer.getByTestId('import-rejected').textContent()).toMatch(/cut\.jpg/);
     await expect
       .poll(() => importer.getByTestId('gallery-count').textContent(), wait)

@@ -11,6 +11,7 @@ import { launchChromium, openApp, screenshot, startServe, type ServedApp } from 
 import { extractFaces } from '../src/core/faces/extract.ts';
 import { compactIndex, type ImageRecord } from '../src/core/faces/index-store.ts';
 import { faceDetectionSettingsSchema } from '../src/core/faces/options.ts';
+import { appendImageTags } from '../src/core/images/tags.ts';
 import { cascadePath, facesDir, illustrationsDir } from '../test/helpers/shared-data.ts';
 import { makeTempDir } from '../test/helpers/temp-dir.ts';
 
@@ -77,6 +78,19 @@ const cellAttr = (page: Page, attr: string) =>
 describe('the Faces screen in Chromium over kao serve', () => {
   it('extracts with progress, shows a face boxed on its source, and keeps keyboard exclusions after a reload', async () => {
     const app = await serveWith(ILLUSTRATIONS, { cascadePath });
+    // Tags as a crawl keeps them: the one face of a tagged illustration inherits them, the three of a
+    // multi-character one do not.
+    const dataset = join(app.dataDir, 'dataset');
+    await appendImageTags(dataset, {
+      file: 'waifu2x_miku_small.jpg',
+      from: 'board',
+      tags: ['1girl', 'smile'],
+    });
+    await appendImageTags(dataset, {
+      file: 'xavierjiezou_test_3.jpg',
+      from: 'board',
+      tags: ['multiple_girls'],
+    });
     for (const scheme of ['light', 'dark'] as const) {
       const empty = await openFaces(app, scheme);
       await empty.getByTestId('faces-empty').waitFor();
@@ -118,6 +132,7 @@ describe('the Faces screen in Chromium over kao serve', () => {
     await expect.poll(() => countOf(page, 'faces')).toBe(TOTAL_FACES);
     await expect.poll(() => loadedCrops(page), { timeout: 30_000 }).toBe(TOTAL_FACES);
     expect(await countOf(page, 'kept')).toBe(TOTAL_FACES);
+    await expect.poll(() => countOf(page, 'tagged')).toBe(1);
     await screenshot(page, 'faces-filled-light');
 
     // Click a face: its source illustration, with the box drawn where the index says, scaled to the display.

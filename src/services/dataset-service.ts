@@ -229,6 +229,7 @@ function wireImportSummary(summary: ImportSummary): ImportProgress {
     ...importProgressOf(summary),
     rejectedFiles: cap(summary.rejectedFiles),
     ignoredFiles: cap(summary.ignoredFiles),
+    tagProblems: cap(summary.tagProblems),
   };
 }
 

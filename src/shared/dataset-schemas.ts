@@ -82,6 +82,8 @@ export const ImportProgress = z.object({
   rejected: z.int(),
   /** Not image files at all. */
   ignored: z.int(),
+  /** Images whose tags came from a sidecar (`image.txt`, gallery-dl's `image.jpg.json`). */
+  tagged: z.int(),
   bytes: z.number(),
   imagesPerSec: z.number().optional(),
   etaSeconds: z.number().optional(),
@@ -90,6 +92,8 @@ export const ImportProgress = z.object({
   /** On the final snapshot: every rejected and ignored file with its reason (capped; see the counts). */
   rejectedFiles: z.array(ImportIssue).optional(),
   ignoredFiles: z.array(ImportIssue).optional(),
+  /** On the final snapshot: sidecars that could not be read as tags (their images came in without). */
+  tagProblems: z.array(ImportIssue).optional(),
 });
 export type ImportProgress = z.infer<typeof ImportProgress>;
 

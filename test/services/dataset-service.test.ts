@@ -349,6 +349,9 @@ describe('dataset service: folder import', () => {
     const whole = await readFile(images[4]!);
     await writeFile(join(source, 'cut.jpg'), whole.subarray(0, Math.floor(whole.length / 3)));
     await writeFile(join(source, 'notes.txt'), 'not an image');
+    // Sidecars: one with tags, one that is not JSON (its image still comes in, or here is skipped as a duplicate).
+    await writeFile(join(source, 'nested', 'deep.txt'), 'smile, Blue Eyes');
+    await writeFile(join(source, 'nested', 'duplicate.json'), '{not json');
 
     const started = await h.ok('dataset.import.start', { from: source, mode: 'copy' });
     expect(started.phase).toBe('running');
@@ -356,13 +359,17 @@ describe('dataset service: folder import', () => {
     expect(end.phase).toBe('done');
     expect(end.progress).toMatchObject({
       state: 'done',
-      total: 7,
-      processed: 7,
+      total: 9,
+      processed: 9,
       imported: 4,
       skipped: 1,
       rejected: 1,
       ignored: 1,
+      tagged: 1,
     });
+    expect(end.progress!.tagProblems).toEqual([
+      { path: 'nested/duplicate.json', reason: expect.stringMatching(/^is not valid JSON/) },
+    ]);
     expect(end.progress!.rejectedFiles).toEqual([{ path: 'cut.jpg', reason: expect.stringMatching(/\S/) }]);
     expect(end.progress!.ignoredFiles).toEqual([{ path: 'notes.txt', reason: 'not an image file (.txt)' }]);
     expect(end.progress!.recentRejections.map((r) => r.path)).toEqual(['cut.jpg']);

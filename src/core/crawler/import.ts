@@ -46,8 +46,6 @@ export interface ImportSummary extends ImportProgress {
   duplicates: Array<{ path: string; existing: string }>;
   /** How each file got into the dataset; `symlink` only when a hard link was impossible. */
   linkKinds?: { hardlink: number; symlink: number };
-  /** Images whose sidecar tags were kept (new to the dataset, or already there with other tags). */
-  tagged: number;
   /** Sidecars (`.txt`, gallery-dl `.json`) that could not be read as tags, with why: their image came in without. */
   tagProblems: ImportIssue[];
   durationMs: number;
@@ -262,7 +260,7 @@ async function walk(
 
 /** A copy of the progress fields alone (a summary has more), for an event or the wire. */
 export function importProgressOf(p: ImportProgress): ImportProgress {
-  const counts = ['total', 'processed', 'imported', 'skipped', 'rejected', 'ignored'] as const;
+  const counts = ['total', 'processed', 'imported', 'skipped', 'rejected', 'ignored', 'tagged'] as const;
   return {
     ...pickDefined(p, [...JOB_PROGRESS_FIELDS, ...counts]),
     recentRejections: p.recentRejections.map((r) => ({ ...r })),
