@@ -181,6 +181,12 @@ export function writeJson(io: CliIO, value: unknown): void {
   io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+/** A command's result on stdout: `value` as JSON with --json, else the lines `describe` makes of it. */
+export function writeResult<T>(io: CliIO, value: T, describe: (value: T) => string[]): void {
+  if (io.json) writeJson(io, value);
+  else io.stdout.write(describe(value).join('\n') + '\n');
+}
+
 /**
  * A progress bar on stderr. On a terminal it redraws one line; elsewhere (CI, pipes) it prints a plain
  * line at most every few seconds so logs stay readable. Silent in --json mode? No: stderr is not stdout.

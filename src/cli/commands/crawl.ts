@@ -7,6 +7,7 @@ import {
   parseCommandArgs,
   requireFlags,
   writeJson,
+  writeResult,
   type CliCommand,
   type CliIO,
   stringFlags,
@@ -91,13 +92,12 @@ export const crawlCommand: CliCommand = {
       release();
     }
     bar.done();
-    if (io.json) writeJson(io, summary);
-    else io.stdout.write(formatSummary(summary));
+    writeResult(io, summary, describeCrawl);
     return summary.state === 'done' ? 0 : 130;
   },
 };
 
-function formatSummary(summary: CrawlSummary): string {
+function describeCrawl(summary: CrawlSummary): string[] {
   const lines = [
     `${summary.state === 'done' ? 'Crawl finished' : 'Crawl cancelled'} (${describeStop(summary)}) in ${(summary.durationMs / 1000).toFixed(1)} s`,
     `  query:      ${summary.site} tags="${summary.tags}"`,
@@ -113,7 +113,7 @@ function formatSummary(summary: CrawlSummary): string {
   for (const [reason, count] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
     lines.push(`    ${String(count).padStart(4)} × ${reason}`);
   }
-  return lines.join('\n') + '\n';
+  return lines;
 }
 
 function describeStop(summary: CrawlSummary): string {

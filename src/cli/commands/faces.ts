@@ -9,7 +9,7 @@ import {
   parseCommandArgs,
   ProgressBar,
   requireFlags,
-  writeJson,
+  writeResult,
   type CliCommand,
   stringFlags,
 } from '../command.ts';
@@ -95,28 +95,26 @@ export const facesCommand: CliCommand = {
       release();
     }
     bar.done();
-
-    if (io.json) {
-      writeJson(io, summary);
-    } else {
-      const lines = [
-        `images: ${summary.images} (${summary.skipped} already done, ${summary.processed} processed, ${summary.failures.length} failed)`,
-        `faces: ${summary.faces} new, ${summary.duplicates} near-duplicates dropped, ${summary.tooSmall} too small; ` +
-          `${summary.totalFaces} in ${summary.outputDir} (${summary.excludedFaces} excluded, ${summary.taggedFaces} with tags)`,
-        ...(summary.prunedImages > 0
-          ? [
-              `pruned: ${summary.pruned} face${summary.pruned === 1 ? '' : 's'} of ${summary.prunedImages} ` +
-                `illustration${summary.prunedImages === 1 ? '' : 's'} deleted from ${summary.inputDir}`,
-            ]
-          : []),
-        `time: ${(summary.elapsedMs / 1000).toFixed(1)} s with ${summary.workers} worker${summary.workers === 1 ? '' : 's'}`,
-      ];
-      for (const failure of summary.failures) lines.push(`failed: ${failure.source}: ${failure.error}`);
-      io.stdout.write(lines.join('\n') + '\n');
-    }
+    writeResult(io, summary, describeExtraction);
     return 0;
   },
 };
+
+function describeExtraction(summary: FaceExtractionSummary): string[] {
+  return [
+    `images: ${summary.images} (${summary.skipped} already done, ${summary.processed} processed, ${summary.failures.length} failed)`,
+    `faces: ${summary.faces} new, ${summary.duplicates} near-duplicates dropped, ${summary.tooSmall} too small; ` +
+      `${summary.totalFaces} in ${summary.outputDir} (${summary.excludedFaces} excluded, ${summary.taggedFaces} with tags)`,
+    ...(summary.prunedImages > 0
+      ? [
+          `pruned: ${summary.pruned} face${summary.pruned === 1 ? '' : 's'} of ${summary.prunedImages} ` +
+            `illustration${summary.prunedImages === 1 ? '' : 's'} deleted from ${summary.inputDir}`,
+        ]
+      : []),
+    `time: ${(summary.elapsedMs / 1000).toFixed(1)} s with ${summary.workers} worker${summary.workers === 1 ? '' : 's'}`,
+    ...summary.failures.map((failure) => `failed: ${failure.source}: ${failure.error}`),
+  ];
+}
 
 function flagName(option: string): string {
   const names: Record<string, string> = {

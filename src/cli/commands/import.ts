@@ -4,7 +4,7 @@ import {
   cancelOnSignals,
   parseCommandArgs,
   requireFlags,
-  writeJson,
+  writeResult,
   type CliCommand,
   type CliIO,
 } from '../command.ts';
@@ -42,25 +42,24 @@ export const importCommand: CliCommand = {
       release();
       bar.done();
     }
-    if (io.json) {
-      writeJson(io, summary);
-    } else {
-      const lines = [
-        `${summary.state === 'done' ? 'Import finished' : 'Import cancelled'}: ${summary.total} file(s) in ${(summary.durationMs / 1000).toFixed(1)} s`,
-        `  imported: ${summary.imported} (${(summary.bytes / (1024 * 1024)).toFixed(1)} MB)`,
-        `  skipped:  ${summary.skipped} duplicate(s)`,
-        `  rejected: ${summary.rejected}`,
-        ...summary.rejectedFiles.slice(0, 20).map((r) => `    ${r.path}: ${r.reason}`),
-        `  ignored:  ${summary.ignored}`,
-        ...summary.ignoredFiles.slice(0, 10).map((r) => `    ${r.path}: ${r.reason}`),
-        `  tagged:   ${summary.tagged} (tags from .txt or gallery-dl .json sidecars)`,
-        ...(summary.tagProblems.length > 0
-          ? [`  tag files not read: ${summary.tagProblems.length} (their images came in without tags)`]
-          : []),
-        ...summary.tagProblems.slice(0, 10).map((r) => `    ${r.path}: ${r.reason}`),
-      ];
-      io.stdout.write(lines.join('\n') + '\n');
-    }
+    writeResult(io, summary, describeImport);
     return summary.state === 'done' ? 0 : 130;
   },
 };
+
+function describeImport(summary: ImportSummary): string[] {
+  return [
+    `${summary.state === 'done' ? 'Import finished' : 'Import cancelled'}: ${summary.total} file(s) in ${(summary.durationMs / 1000).toFixed(1)} s`,
+    `  imported: ${summary.imported} (${(summary.bytes / (1024 * 1024)).toFixed(1)} MB)`,
+    `  skipped:  ${summary.skipped} duplicate(s)`,
+    `  rejected: ${summary.rejected}`,
+    ...summary.rejectedFiles.slice(0, 20).map((r) => `    ${r.path}: ${r.reason}`),
+    `  ignored:  ${summary.ignored}`,
+    ...summary.ignoredFiles.slice(0, 10).map((r) => `    ${r.path}: ${r.reason}`),
+    `  tagged:   ${summary.tagged} (tags from .txt or gallery-dl .json sidecars)`,
+    ...(summary.tagProblems.length > 0
+      ? [`  tag files not read: ${summary.tagProblems.length} (their images came in without tags)`]
+      : []),
+    ...summary.tagProblems.slice(0, 10).map((r) => `    ${r.path}: ${r.reason}`),
+  ];
+}

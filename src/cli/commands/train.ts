@@ -12,7 +12,7 @@ import {
   ProgressBar,
   requireFlags,
   selectCliBackend,
-  writeJson,
+  writeResult,
   type CliCommand,
   stringFlags,
 } from '../command.ts';
@@ -136,14 +136,10 @@ export const trainCommand: CliCommand = {
       release();
     }
     bar.done();
-    if (io.json) {
-      writeJson(io, { ...result, backend: backend.name });
-    } else {
-      io.stdout.write(
-        `${result.stopped ? 'stopped' : 'done'} at step ${result.step}/${result.totalSteps}; ` +
-          `checkpoint ${result.lastCheckpoint?.path ?? 'none'}\n`,
-      );
-    }
+    writeResult(io, { ...result, backend: backend.name }, (r) => [
+      `${r.stopped ? 'stopped' : 'done'} at step ${r.step}/${r.totalSteps}; ` +
+        `checkpoint ${r.lastCheckpoint?.path ?? 'none'}`,
+    ]);
     return result.stopped ? 130 : 0;
   },
 };
