@@ -4,8 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractFaces, type FaceExtractionSummary } from '../../../src/core/faces/extract.ts';
 import { trustedFaceTags } from '../../../src/core/faces/face-tags.ts';
 import { FACES_INDEX_FILE, FaceDataset, readStoredIndex } from '../../../src/core/faces/index-store.ts';
+import { crawl } from '../../../src/core/crawler/crawl.ts';
 import { appendImageTags } from '../../../src/core/images/tags.ts';
 import { facesReference } from '../../helpers/faces.ts';
+import { startMoebooruServer } from '../../helpers/moebooru-server.ts';
 import { cascadePath, illustrationsDir } from '../../helpers/shared-data.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 
@@ -125,5 +127,36 @@ describe('a faces index written before tags existed', () => {
     const reopened = await FaceDataset.open(faces);
     expect(reopened.counts().tagged).toBe(1);
     expect(reopened.list().faces.map((f) => f.tags)).toEqual([['blonde_hair'], []]);
+  });
+});
+
+describe('from a crawl to the faces', () => {
+  it('a face found alone in a crawled post carries the post’s tags', async () => {
+    const tmp = await makeTempDir('kao-face-tags-crawl-');
+    const server = await startMoebooruServer([
+      { id: 2, image: join(illustrationsDir, ONE_FACE), override: { tags: 'blonde_hair smile' } },
+      { id: 1, image: join(illustrationsDir, UNTAGGED), override: { tags: '' } },
+    ]);
+    try {
+      const dataset = join(tmp.dir, 'dataset');
+      const crawled = await crawl({
+        site: server.url,
+        datasetDir: dataset,
+        delayMs: 20,
+        rendition: 'original',
+      });
+      expect(crawled).toMatchObject({ downloaded: 2, tagged: 2 });
+      const faces = join(tmp.dir, 'faces');
+      const summary = await extractFaces({ inputDir: dataset, outputDir: faces, cascadePath, workers: 1 });
+      expect(summary).toMatchObject({ totalFaces: 2, taggedFaces: 1 });
+      const listed = (await FaceDataset.open(faces)).list().faces;
+      expect(listed.map((f) => [f.sourceRelative, f.tags])).toEqual([
+        [`127.0.0.1-1-${server.md5(1)}.jpg`, []],
+        [`127.0.0.1-2-${server.md5(2)}.jpg`, ['blonde_hair', 'smile']],
+      ]);
+    } finally {
+      await server.close();
+      await tmp.cleanup();
+    }
   });
 });
