@@ -4,6 +4,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readImageTags } from '../../src/core/images/tags.ts';
 import { illustrationFiles, startMoebooruServer, type MoebooruServer } from '../helpers/moebooru-server.ts';
 import { illustrationsDir } from '../helpers/shared-data.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
@@ -115,6 +116,10 @@ describe('kao crawl (CLI)', () => {
     expect(await snapshot(killedDir)).toEqual(expected);
     for (const [name, md5] of Object.entries(expected)) expect(name).toContain(md5);
     expect((await readdir(killedDir)).filter((n) => n.startsWith('.'))).toEqual([]);
+    // Every image has its post's tags, as after the uninterrupted crawl.
+    const tags = await readImageTags(cleanDir);
+    expect(tags.size).toBe(8);
+    expect(await readImageTags(killedDir)).toEqual(tags);
 
     // Nothing was downloaded twice: only the two killed downloads were requested again.
     const killedRuns = server.requests.slice(0, server.requests.length - (8 + 1)); // the clean run made 1 page + 8 images
