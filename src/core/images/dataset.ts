@@ -7,7 +7,8 @@ import { IMAGE_EXTENSIONS } from './validate.ts';
  * Dataset folder layout: accepted images sit flat in the folder, named only from trusted data
  * (`<host>-<postId>-<md5>.<ext>` for crawled posts, `<md5>.<ext>` for imports). Downloads and copies in
  * progress live in `.partial/` and are renamed in only once complete and verified, so the folder never
- * holds half an image. Dot-files (journal, lock, partials) are bookkeeping, never dataset images.
+ * holds half an image. Dot-files (lock, partials), `crawl-journal.jsonl` and `image-tags.jsonl` (the images'
+ * tags, see tags.ts) are bookkeeping, never dataset images.
  */
 export const PARTIAL_DIR = '.partial';
 export const LOCK_FILE = '.dataset.lock';
