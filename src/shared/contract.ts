@@ -10,7 +10,6 @@ import {
   BackendPreference,
   BackendStatus,
   Empty,
-  PresetName,
   Rendition,
   ThemeSetting,
   jobSnapshot,
@@ -92,18 +91,16 @@ export const CrawlSettings = z.object({
 
 export const FaceSettings = DefaultedFaceDetectionOptions.extend({ cascadePath: z.string().default('') });
 
+/** The New run form's last choices: the training options' fields and ranges, with the app's defaults. */
+const trainingOption = TrainingOptions.shape;
 export const TrainingSettings = z.object({
-  preset: PresetName.default('kao-48'),
-  batchSize: z.int().min(1).max(1024).default(64),
-  backend: BackendPreference.default('auto'),
-  checkpointEvery: z.int().min(1).max(1_000_000).default(200),
-  sampleEvery: z.int().min(1).max(1_000_000).default(50),
-  swdEvery: z.int().min(0).max(1_000_000).default(500),
-  seed: z
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1)
-    .default(1),
+  preset: trainingOption.preset.default('kao-48'),
+  batchSize: trainingOption.batchSize.default(64),
+  backend: trainingOption.backend.default('auto'),
+  checkpointEvery: trainingOption.checkpointEvery.default(200),
+  sampleEvery: trainingOption.sampleEvery.default(50),
+  swdEvery: trainingOption.swdEvery.default(500),
+  seed: trainingOption.seed.default(1),
 });
 
 export const WindowBounds = z.object({

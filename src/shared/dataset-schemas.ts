@@ -37,9 +37,18 @@ export type CrawlFailure = z.infer<typeof CrawlFailure>;
 export const CrawlStopReason = z.enum(['page-limit', 'post-limit', 'short-page', 'cancelled', 'error']);
 export type CrawlStopReason = z.infer<typeof CrawlStopReason>;
 
-/** The crawler's progress as the core reports it (counts since this crawl started). Plain JSON. */
-export const CrawlProgress = z.object({
+/** What the progress of every dataset job has besides its own counters (the core's JOB_PROGRESS_FIELDS). */
+const JobProgress = z.object({
   state: JobState,
+  /** Bytes this job brought into the dataset. */
+  bytes: z.number(),
+  imagesPerSec: z.number().optional(),
+  etaSeconds: z.number().optional(),
+  lastError: z.string().optional(),
+});
+
+/** The crawler's progress as the core reports it (counts since this crawl started). Plain JSON. */
+export const CrawlProgress = JobProgress.extend({
   /** Page being fetched or processed (1-based); 0 before the first. */
   page: z.int(),
   pagesDone: z.int(),
@@ -51,11 +60,6 @@ export const CrawlProgress = z.object({
   /** Dropped before download: rating not allowed, or deleted. */
   filtered: z.int(),
   failed: z.int(),
-  /** Bytes downloaded by this crawl. */
-  bytes: z.number(),
-  imagesPerSec: z.number().optional(),
-  etaSeconds: z.number().optional(),
-  lastError: z.string().optional(),
   /** The latest failures, newest last (at most 20). */
   recentFailures: z.array(CrawlFailure),
   /** Why the crawl ended; only on the final snapshot. */
@@ -70,8 +74,7 @@ export const ImportIssue = z.object({
 });
 export type ImportIssue = z.infer<typeof ImportIssue>;
 
-export const ImportProgress = z.object({
-  state: JobState,
+export const ImportProgress = JobProgress.extend({
   /** Files found under the folder (known after the scan). */
   total: z.int(),
   processed: z.int(),
@@ -84,10 +87,6 @@ export const ImportProgress = z.object({
   ignored: z.int(),
   /** Images whose tags came from a sidecar (`image.txt`, gallery-dl's `image.jpg.json`). */
   tagged: z.int(),
-  bytes: z.number(),
-  imagesPerSec: z.number().optional(),
-  etaSeconds: z.number().optional(),
-  lastError: z.string().optional(),
   recentRejections: z.array(ImportIssue),
   /** On the final snapshot: every rejected and ignored file with its reason (capped; see the counts). */
   rejectedFiles: z.array(ImportIssue).optional(),
