@@ -3,6 +3,7 @@ import { nhwcConvInfo } from './conv2d.ts';
 import type { KernelCall } from './kernel-memory.ts';
 import { conv2dBackpropInputGemm, prefersGemm } from './gemm-conv.ts';
 import { conv2dBackpropInputIgemm } from './igemm/conv.ts';
+import { axisPhases } from './sub-pixel-phases.ts';
 import { allocate, conv2d, floatOffset, heapFloats, release, slice } from './wasm-kernel-call.ts';
 
 interface Phase {
@@ -96,33 +97,6 @@ export function conv2dBackpropInputWasm({ inputs, backend, attrs }: KernelCall):
     if (windowed) release(backend, dyWindow);
   }
   return dx;
-}
-
-/** The phases along one axis: which output pixels each has and which dy rows feed them. */
-function axisPhases(stride: number, kernel: number, padBefore: number, size: number, dySize: number) {
-  const phases = [];
-  for (let p = 0; p < stride; p++) {
-    const taps = Math.max(0, Math.ceil((kernel - p) / stride));
-    const u0 = Math.ceil((padBefore - p) / stride);
-    const first = u0 * stride + p - padBefore;
-    const count = first < size ? Math.ceil((size - first) / stride) : 0;
-    // Output j of the phase reads dy[u0 + j − t] for t < taps: rows u0 − taps + 1 … u0 + count − 1.
-    const lo = u0 - taps + 1;
-    const hi = u0 + count - 1;
-    const dyStart = Math.min(Math.max(0, lo), dySize);
-    const dyEnd = Math.max(Math.min(dySize - 1, hi), dyStart - 1);
-    phases.push({
-      p,
-      taps,
-      first,
-      count,
-      dyStart,
-      dyCount: dyEnd - dyStart + 1,
-      padBefore: dyStart - lo,
-      padAfter: hi - dyEnd,
-    });
-  }
-  return phases;
 }
 
 /** phaseFilter[t', u', co, ci] = filter[py + sh·(ty−1−t'), px + sw·(tx−1−u'), ci, co], built on the heap. */

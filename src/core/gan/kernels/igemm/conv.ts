@@ -9,6 +9,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { allocate, floatOffset, heapFloats, release, transpose } from '../wasm-kernel-call.ts';
+import { axisPhases } from '../sub-pixel-phases.ts';
 import { igemmFor, type Igemm } from './module.ts';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
@@ -180,14 +181,9 @@ export function conv2dBackpropInputIgemm(
   const padLeft = info.padInfo.left;
 
   const dx = allocate(backend, [batchSize, inHeight, inWidth, inChannels]);
-  for (let py = 0; py < sh; py++) {
-    for (let px = 0; px < sw; px++) {
-      const ty = Math.max(0, Math.ceil((kh - py) / sh));
-      const tx = Math.max(0, Math.ceil((kw - px) / sw));
-      const y0 = (((py - padTop) % sh) + sh) % sh;
-      const x0 = (((px - padLeft) % sw) + sw) % sw;
-      const ny = y0 < inHeight ? Math.ceil((inHeight - y0) / sh) : 0;
-      const nx = x0 < inWidth ? Math.ceil((inWidth - x0) / sw) : 0;
+  const colPhases = axisPhases(sw, kw, padLeft, inWidth, outWidth);
+  for (const { p: py, taps: ty, first: y0, count: ny } of axisPhases(sh, kh, padTop, inHeight, outHeight)) {
+    for (const { p: px, taps: tx, first: x0, count: nx } of colPhases) {
       const rows = batchSize * ny * nx;
       if (rows === 0) continue;
       const taps = ty * tx;
