@@ -27,6 +27,18 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * A subcommand whose arguments are parsed (strictly, see parseCommandArgs) against `options` before `run`
+ * gets their values.
+ */
+export function defineCommand<O extends NonNullable<ParseArgsConfig['options']>>(
+  usage: string,
+  options: O,
+  run: (values: ReturnType<typeof parseCommandArgs<O>>['values'], io: CliIO) => Promise<number>,
+): CliCommand {
+  return { usage, run: (argv, io) => run(parseCommandArgs(argv, options, usage).values, io) };
+}
+
 /** Flags that take a value, by name: `stringFlags('in', 'out')` is `{ in: { type: 'string' }, out: … }`. */
 export function stringFlags<const N extends string>(...names: N[]): { [K in N]: { type: 'string' } } {
   return Object.fromEntries(names.map((name) => [name, { type: 'string' }])) as {

@@ -1,14 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import {
-  CliError,
-  intOption,
-  parseCommandArgs,
-  ProgressBar,
-  writeJson,
-  type CliCommand,
-  type CliIO,
-  stringFlags,
-} from '../command.ts';
+import { CliError, intOption, defineCommand, ProgressBar, writeJson, stringFlags } from '../command.ts';
 import type { BackendName, PresetName } from '../../shared/contract-base.ts';
 import { backendNames, selectBackend } from '../../core/gan/backend.ts';
 import { benchTraining, type BenchRow } from '../../core/gan/bench.ts';
@@ -18,18 +9,14 @@ const usage =
   `kao bench [--preset ${presetNames.join('|')}] [--batch N] [--backend tensorflow-gpu|webgpu|tensorflow|wasm|cpu] ` +
   '[--workers N] [--steps N] [--warmup N] [--g-steps N] [--tfjs-webgpu] [--json]';
 
-export const benchCommand: CliCommand = {
+export const benchCommand = defineCommand(
   usage,
-  async run(argv: string[], io: CliIO): Promise<number> {
-    const { values } = parseCommandArgs(
-      argv,
-      {
-        ...stringFlags('preset', 'batch', 'backend', 'workers', 'steps', 'warmup', 'g-steps'),
-        // webgpu through tfjs-backend-webgpu op by op, instead of Kao's WebGPU engine (for comparisons).
-        'tfjs-webgpu': { type: 'boolean' },
-      },
-      usage,
-    );
+  {
+    ...stringFlags('preset', 'batch', 'backend', 'workers', 'steps', 'warmup', 'g-steps'),
+    // webgpu through tfjs-backend-webgpu op by op, instead of Kao's WebGPU engine (for comparisons).
+    'tfjs-webgpu': { type: 'boolean' },
+  },
+  async (values, io) => {
     if (values.preset !== undefined && !isPresetName(values.preset)) {
       throw new CliError(`unknown preset "${values.preset}" (known: ${presetNames.join(', ')})`, 2);
     }
@@ -94,7 +81,7 @@ export const benchCommand: CliCommand = {
     }
     return 0;
   },
-};
+);
 
 function firstReason(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';

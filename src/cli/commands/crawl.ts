@@ -4,12 +4,10 @@ import {
   ProgressBar,
   cancelOnSignals,
   intOption,
-  parseCommandArgs,
+  defineCommand,
   requireFlags,
   writeJson,
   writeResult,
-  type CliCommand,
-  type CliIO,
   stringFlags,
 } from '../command.ts';
 import {
@@ -27,19 +25,15 @@ const usage =
   'kao crawl --site URL --out DIR [--tags T] [--pages N] [--limit N] [--rendition sample|preview|jpeg|original] ' +
   '[--delay-ms N] [--unsafe-ratings] [--extra-host HOST]… [--max-file-mb N] [--stall-timeout-ms N] [--retries N] [--json]';
 
-export const crawlCommand: CliCommand = {
+export const crawlCommand = defineCommand(
   usage,
-  async run(argv: string[], io: CliIO): Promise<number> {
-    const { values } = parseCommandArgs(
-      argv,
-      {
-        ...stringFlags('site', 'out', 'tags', 'pages', 'limit', 'rendition', 'delay-ms'),
-        'unsafe-ratings': { type: 'boolean' },
-        'extra-host': { type: 'string', multiple: true },
-        ...stringFlags('max-file-mb', 'stall-timeout-ms', 'retries'),
-      },
-      usage,
-    );
+  {
+    ...stringFlags('site', 'out', 'tags', 'pages', 'limit', 'rendition', 'delay-ms'),
+    'unsafe-ratings': { type: 'boolean' },
+    'extra-host': { type: 'string', multiple: true },
+    ...stringFlags('max-file-mb', 'stall-timeout-ms', 'retries'),
+  },
+  async (values, io) => {
     requireFlags(values, ['out'], usage);
     const rendition = values.rendition === undefined ? undefined : Rendition.safeParse(values.rendition).data;
     if (values.rendition !== undefined && !rendition) {
@@ -95,7 +89,7 @@ export const crawlCommand: CliCommand = {
     writeResult(io, summary, describeCrawl);
     return summary.state === 'done' ? 0 : 130;
   },
-};
+);
 
 function describeCrawl(summary: CrawlSummary): string[] {
   const lines = [

@@ -3,21 +3,20 @@ import {
   CliError,
   generatorFlags,
   intOption,
-  parseCommandArgs,
+  defineCommand,
   requireFlags,
   selectCliBackend,
   writeJson,
-  type CliCommand,
 } from '../command.ts';
 import { trainingImages } from './train.ts';
 
 const usage =
   'kao eval --run DIR --real DIR [--n 1000] [--step N] [--seed N] [--backend auto|wasm|cpu|…] [--json]';
 
-export const evalCommand: CliCommand = {
+export const evalCommand = defineCommand(
   usage,
-  async run(argv, io) {
-    const { values } = parseCommandArgs(argv, { ...generatorFlags, real: { type: 'string' } }, usage);
+  { ...generatorFlags, real: { type: 'string' } },
+  async (values, io) => {
     requireFlags(values, ['run', 'real'], usage);
     const n = intOption(values.n, 'n', 2) ?? 1000;
     const step = intOption(values.step, 'step', 0);
@@ -47,4 +46,4 @@ export const evalCommand: CliCommand = {
     io.stdout.write(lines.join('\n') + '\n');
     return 0;
   },
-};
+);

@@ -6,11 +6,10 @@ import {
   CliError,
   intOption,
   numberOption,
-  parseCommandArgs,
+  defineCommand,
   ProgressBar,
   requireFlags,
   writeResult,
-  type CliCommand,
   stringFlags,
 } from '../command.ts';
 import { CancelledError } from '../../core/util/run-control.ts';
@@ -34,19 +33,15 @@ function defaultCacheDir(outputDir: string): string {
   return join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'kao-studio');
 }
 
-export const facesCommand: CliCommand = {
+export const facesCommand = defineCommand(
   usage,
-  async run(argv, io) {
-    const { values } = parseCommandArgs(
-      argv,
-      {
-        ...stringFlags('in', 'out', 'cascade', 'workers'),
-        ...stringFlags('size', 'margin', 'min-neighbors', 'scale-factor', 'min-size', 'min-source-size'),
-        ...stringFlags('dedupe-distance'),
-        rebuild: { type: 'boolean' },
-      },
-      usage,
-    );
+  {
+    ...stringFlags('in', 'out', 'cascade', 'workers'),
+    ...stringFlags('size', 'margin', 'min-neighbors', 'scale-factor', 'min-size', 'min-source-size'),
+    ...stringFlags('dedupe-distance'),
+    rebuild: { type: 'boolean' },
+  },
+  async (values, io) => {
     requireFlags(values, ['in', 'out'], usage);
     // Ranges as the options schema has them, checked here so each message says what is allowed.
     const size = choiceOption(values.size, 'size', ['64', '96', '128'] as const);
@@ -98,7 +93,7 @@ export const facesCommand: CliCommand = {
     writeResult(io, summary, describeExtraction);
     return 0;
   },
-};
+);
 
 function describeExtraction(summary: FaceExtractionSummary): string[] {
   return [

@@ -1,25 +1,13 @@
 import { resolve } from 'node:path';
-import {
-  ProgressBar,
-  cancelOnSignals,
-  parseCommandArgs,
-  requireFlags,
-  writeResult,
-  type CliCommand,
-  type CliIO,
-} from '../command.ts';
+import { ProgressBar, cancelOnSignals, defineCommand, requireFlags, writeResult } from '../command.ts';
 import { importFolder, type ImportSummary } from '../../core/crawler/import.ts';
 
 const usage = 'kao import --from DIR --out DIR [--link] [--json]';
 
-export const importCommand: CliCommand = {
+export const importCommand = defineCommand(
   usage,
-  async run(argv: string[], io: CliIO): Promise<number> {
-    const { values } = parseCommandArgs(
-      argv,
-      { from: { type: 'string' }, out: { type: 'string' }, link: { type: 'boolean' } },
-      usage,
-    );
+  { from: { type: 'string' }, out: { type: 'string' }, link: { type: 'boolean' } },
+  async (values, io) => {
     requireFlags(values, ['from', 'out'], usage);
     const { control, release } = cancelOnSignals(['SIGINT']);
     const bar = new ProgressBar(io, 'import');
@@ -45,7 +33,7 @@ export const importCommand: CliCommand = {
     writeResult(io, summary, describeImport);
     return summary.state === 'done' ? 0 : 130;
   },
-};
+);
 
 function describeImport(summary: ImportSummary): string[] {
   return [

@@ -5,11 +5,9 @@ import {
   selectCliBackend,
   CliError,
   intOption,
-  parseCommandArgs,
+  defineCommand,
   requireFlags,
   writeJson,
-  type CliCommand,
-  type CliIO,
 } from '../command.ts';
 import { latentForSeed } from '../../shared/rng.ts';
 import type { Generator } from '../../core/gan/generator-web.ts';
@@ -53,14 +51,10 @@ export async function writeSamples(
   return { kind: 'files', paths };
 }
 
-export const sampleCommand: CliCommand = {
+export const sampleCommand = defineCommand(
   usage,
-  async run(argv, io: CliIO) {
-    const { values } = parseCommandArgs(
-      argv,
-      { ...generatorFlags, out: { type: 'string' }, z: { type: 'string' }, size: { type: 'string' } },
-      usage,
-    );
+  { ...generatorFlags, out: { type: 'string' }, z: { type: 'string' }, size: { type: 'string' } },
+  async (values, io) => {
     requireFlags(values, ['run', 'out'], usage);
     const n = intOption(values.n, 'n', 1) ?? 64;
     const seed = intOption(values.seed, 'seed', 0) ?? 1;
@@ -103,4 +97,4 @@ export const sampleCommand: CliCommand = {
     }
     return 0;
   },
-};
+);

@@ -1,14 +1,7 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  CliError,
-  intOption,
-  parseCommandArgs,
-  writeJson,
-  type CliCommand,
-  stringFlags,
-} from '../command.ts';
+import { CliError, intOption, defineCommand, writeJson, stringFlags } from '../command.ts';
 import { startWebBridge } from '../web-bridge.ts';
 import { WebDownloads } from '../web-downloads.ts';
 import { dataDirProblem } from '../../services/data-dir.ts';
@@ -16,16 +9,12 @@ import { createNodeAppServices } from '../../services/node-services.ts';
 
 const usage = 'kao serve [--port N] [--data DIR] [--config DIR] [--renderer DIR]';
 
-export const serveCommand: CliCommand = {
+export const serveCommand = defineCommand(
   usage,
-  async run(argv, io) {
-    const { values } = parseCommandArgs(
-      argv,
-      {
-        ...stringFlags('port', 'data', 'config', 'renderer'),
-      },
-      usage,
-    );
+  {
+    ...stringFlags('port', 'data', 'config', 'renderer'),
+  },
+  async (values, io) => {
     const rendererDir = resolve(
       values.renderer ?? fileURLToPath(new URL('../../../out/renderer', import.meta.url)),
     );
@@ -71,4 +60,4 @@ export const serveCommand: CliCommand = {
     await services.dispose();
     return 0;
   },
-};
+);

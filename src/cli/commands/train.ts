@@ -8,12 +8,11 @@ import {
   CliError,
   intOption,
   numberOption,
-  parseCommandArgs,
+  defineCommand,
   ProgressBar,
   requireFlags,
   selectCliBackend,
   writeResult,
-  type CliCommand,
   stringFlags,
 } from '../command.ts';
 import { presetNames } from '../../core/gan/config.ts';
@@ -36,18 +35,14 @@ export async function trainingImages(dir: string): Promise<string[]> {
   return listTrainingImages(folder);
 }
 
-export const trainCommand: CliCommand = {
+export const trainCommand = defineCommand(
   usage,
-  async run(argv, io) {
-    const { values } = parseCommandArgs(
-      argv,
-      {
-        ...stringFlags('data', 'run', 'preset', 'steps', 'epochs', 'backend', 'workers', 'seed'),
-        ...stringFlags('checkpoint-every', 'sample-every', 'swd-every', 'swd-images', 'log-every'),
-        ...recipeFlags,
-      },
-      usage,
-    );
+  {
+    ...stringFlags('data', 'run', 'preset', 'steps', 'epochs', 'backend', 'workers', 'seed'),
+    ...stringFlags('checkpoint-every', 'sample-every', 'swd-every', 'swd-images', 'log-every'),
+    ...recipeFlags,
+  },
+  async (values, io) => {
     requireFlags(values, ['data', 'run'], usage);
     if (values.steps !== undefined && values.epochs !== undefined) {
       throw new CliError('give --steps or --epochs, not both', 2);
@@ -142,7 +137,7 @@ export const trainCommand: CliCommand = {
     ]);
     return result.stopped ? 130 : 0;
   },
-};
+);
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
