@@ -18,7 +18,7 @@ import {
   type CrawlProgress,
   type CrawlStopReason,
 } from '../../shared/dataset-schemas.ts';
-import { appendImageTags, openImageTags } from '../images/tags.ts';
+import { appendImageTags, readImageTags } from '../images/tags.ts';
 import { pickDefined } from '../util/pick.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import { CrawlOptionError } from './errors.ts';
@@ -184,7 +184,7 @@ export async function crawl(
   try {
     const partialDir = await resetPartialDir(datasetDir);
     const present = await datasetMd5s(datasetDir);
-    const withTags = new Set((await openImageTags(datasetDir)).keys());
+    const withTags = new Set((await readImageTags(datasetDir)).keys());
     const client = new PoliteHttpClient(
       { ...defaultHttpPolicy(options.userAgent), ...pickHttpPolicy(options) },
       hosts,

@@ -12,7 +12,7 @@ import {
 import { imageLimitOptions, IMAGE_EXTENSIONS, InvalidImageError, validateImage } from '../images/validate.ts';
 import {
   appendImageTags,
-  openImageTags,
+  readImageTags,
   readSidecarTags,
   sidecarPaths,
   type ImageTagRecord,
@@ -125,7 +125,7 @@ export async function importFolder(
       if (!IMAGE_EXTENSIONS.has(extname(path).toLowerCase())) continue;
       for (const { path: sidecar } of sidecarPaths(path)) if (listed.has(sidecar)) sidecars.add(sidecar);
     }
-    const withTags = await openImageTags(datasetDir);
+    const withTags = await readImageTags(datasetDir);
     emit();
     try {
       for (const path of files) {

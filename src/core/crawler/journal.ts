@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { appendJsonl, readJsonl } from '../util/jsonl.ts';
+import { appendJsonl, readJsonlReport } from '../util/jsonl.ts';
 
 /**
  * The crawl journal: one append-only JSON line per event in `<dataset>/crawl-journal.jsonl`. Appends are
@@ -60,6 +60,8 @@ export interface CrawlHistory {
   /** Posts whose latest outcome is a failure: they are retried by the next crawl. */
   failed: Array<{ site: string; postId: number; url?: string; reason: string; at: string }>;
   lastRun?: { at: string; state: string; reason?: string };
+  /** Lines that could not be read (a record torn by a kill mid-append), skipped. */
+  unreadableLines: number;
 }
 
 /** Replays the journal into what the UI shows about past crawls of this dataset. */
@@ -67,7 +69,8 @@ export async function readCrawlHistory(datasetDir: string): Promise<CrawlHistory
   const latest = new Map<string, Extract<JournalRecord, { type: 'post' }>>();
   const pagesDone: Record<string, number> = {};
   let lastRun: CrawlHistory['lastRun'];
-  for (const raw of await readJsonl(journalPath(datasetDir))) {
+  const { records, unreadable } = await readJsonlReport(journalPath(datasetDir));
+  for (const raw of records) {
     const record = raw as JournalRecord;
     if (record?.type === 'post' && typeof record.postId === 'number') {
       latest.set(`${record.site} ${record.postId}`, record);
@@ -87,5 +90,6 @@ export async function readCrawlHistory(datasetDir: string): Promise<CrawlHistory
       .filter((r) => r.outcome === 'failed')
       .map((r) => ({ site: r.site, postId: r.postId, url: r.url, reason: r.reason ?? 'unknown', at: r.at })),
     lastRun,
+    unreadableLines: unreadable,
   };
 }

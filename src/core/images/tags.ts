@@ -230,34 +230,9 @@ export function imageTagsPath(dir: string): string {
   return join(dir, IMAGE_TAGS_FILE);
 }
 
-/** Keeps an image's tags (appended: see IMAGE_TAGS_FILE). */
+/** Keeps an image's tags (appended: see IMAGE_TAGS_FILE; a torn last line is ended first by appendJsonl). */
 export async function appendImageTags(dir: string, record: ImageTagRecord): Promise<void> {
   await appendJsonl(imageTagsPath(dir), record);
-}
-
-/**
- * The records, for a writer (a crawl or import holding the dataset lock): a last line torn by a kill is
- * ended first, so the next append starts a line of its own instead of being glued to the torn one.
- */
-export async function openImageTags(dir: string): Promise<Map<string, ImageTagRecord>> {
-  const path = imageTagsPath(dir);
-  let handle;
-  try {
-    handle = await open(path, 'r+');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw error;
-  }
-  try {
-    const { size } = await handle.stat();
-    const last = Buffer.alloc(1);
-    if (size > 0 && (await handle.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a) {
-      await handle.write('\n', size);
-    }
-  } finally {
-    await handle.close();
-  }
-  return readImageTags(dir);
 }
 
 /** Every image's latest tag record, by file; lines that are not a tag record are skipped like a torn one. */

@@ -1,36 +1,56 @@
-import { appendFile, mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 
-/** Appends one JSON record per line. A crash mid-write can only leave a torn last line, which readJsonl skips. */
+/**
+ * Appends one JSON record per line, in one write. A kill mid-write can leave a torn last line without its
+ * newline: that line is ended first (only the file's last byte is read to find out), so the new record
+ * starts a line of its own instead of being glued to the torn one, and readers lose only the torn record.
+ */
 export async function appendJsonl(path: string, record: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await appendFile(path, JSON.stringify(record) + '\n');
+  const line = JSON.stringify(record) + '\n';
+  // 'a+': writes go to the end whatever the position, and the last byte can be read.
+  const handle = await open(path, 'a+');
+  try {
+    const { size } = await handle.stat();
+    const torn = size > 0 && (await readAt(handle, size - 1, 1))[0] !== 0x0a;
+    await handle.write(torn ? '\n' + line : line);
+  } finally {
+    await handle.close();
+  }
 }
 
 export async function readJsonl(path: string): Promise<unknown[]> {
+  return (await readJsonlReport(path)).records;
+}
+
+/** The records, and how many non-blank lines could not be parsed (a torn line from a kill mid-append). */
+export async function readJsonlReport(path: string): Promise<{ records: unknown[]; unreadable: number }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], unreadable: 0 };
     throw error;
   }
   return parseLines(text);
 }
 
-/** One record per parsable line; blank and torn lines are skipped. */
-function parseLines(text: string): unknown[] {
+/** One record per parsable line; blank lines are skipped, torn ones skipped and counted. */
+function parseLines(text: string): { records: unknown[]; unreadable: number } {
   const records: unknown[] = [];
+  let unreadable = 0;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     try {
       records.push(JSON.parse(line));
     } catch {
       // A torn line from a crash mid-append: everything before it is intact.
+      unreadable++;
     }
   }
-  return records;
+  return { records, unreadable };
 }
 
 /**
@@ -90,7 +110,7 @@ export async function readJsonlAfter(
     if (end <= body) return { replaced: false, records: [], position: { ...from, file } };
     return {
       replaced: false,
-      records: parseLines(bytes.subarray(body, end).toString('utf8')),
+      records: parseLines(bytes.subarray(body, end).toString('utf8')).records,
       position: { offset: start + end, file, tail: tailHash(bytes, end) },
     };
   } finally {
