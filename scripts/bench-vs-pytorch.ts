@@ -5,7 +5,10 @@
  * round the median of its steps) and the ratio. PyTorch is not a dependency: install it first
  * (Debian: `apt-get install python3-torch libopenblas0-pthread`).
  *
- *   node --import tsx scripts/bench-vs-pytorch.ts [--rounds 3] [--preset anime-48] [--g-steps 1] [--steps 7] [--json]
+ *   node --import tsx scripts/bench-vs-pytorch.ts [--rounds 3] [--preset anime-48] [--g-steps 1] [--steps 7]
+ *     [--blas-threads 1|torch] [--json]
+ *
+ * `--blas-threads torch` gives OpenBLAS as many threads as torch has (its default is 1).
  *
  * Run it on an otherwise idle machine: the figures are wall-clock.
  */
@@ -22,6 +25,7 @@ const { values } = parseArgs({
     'g-steps': { type: 'string', default: '1' },
     steps: { type: 'string', default: '7' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    'blas-threads': { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -41,53 +45,36 @@ const preset = values.preset;
 
 type Contestant = { name: string; run: () => number };
 
+/** Runs a benchmark command and parses the JSON it prints (its progress goes to our stderr). */
+function jsonOf(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): unknown {
+  const out = execFileSync(command, args, {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
+  });
+  return JSON.parse(out);
+}
+
+/** The flags both benchmarks share: the step to time and how many times. */
+const stepFlags = ['--preset', preset, '--g-steps', String(gSteps), '--steps', String(steps), '--json'];
+
 function kaoRow(): number {
-  const out = execFileSync(
-    process.execPath,
-    [
-      join(root, 'bin', 'kao.js'),
-      'bench',
-      '--backend',
-      'wasm',
-      '--preset',
-      preset,
-      '--g-steps',
-      String(gSteps),
-      '--steps',
-      String(steps),
-      '--json',
-    ],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const [row] = JSON.parse(out) as Array<{ imagesPerSec: number }>;
+  const kao = join(root, 'bin', 'kao.js');
+  const [row] = jsonOf(process.execPath, [kao, 'bench', '--backend', 'wasm', ...stepFlags]) as Array<{
+    imagesPerSec: number;
+  }>;
   if (!row) throw new Error('kao bench printed no row');
   return row.imagesPerSec;
 }
 
 function pytorchRow(threads: number): number {
-  const out = execFileSync(
-    values.python,
-    [
-      join(root, 'scripts', 'bench-pytorch.py'),
-      '--preset',
-      preset,
-      '--g-steps',
-      String(gSteps),
-      '--steps',
-      String(steps),
-      '--threads',
-      String(threads),
-      '--json',
-    ],
-    // One BLAS thread per torch thread: OpenBLAS's own pool would otherwise oversubscribe the cores.
-    {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
-    },
-  );
-  return (JSON.parse(out) as { imagesPerSec: number }).imagesPerSec;
+  const script = join(root, 'scripts', 'bench-pytorch.py');
+  // One OpenBLAS thread by default: its own pool under torch's threads oversubscribes a 2-core machine.
+  const blas = values['blas-threads'] === 'torch' ? String(threads) : values['blas-threads'];
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: blas };
+  const row = jsonOf(values.python, [script, ...stepFlags, '--threads', String(threads)], env);
+  return (row as { imagesPerSec: number }).imagesPerSec;
 }
 
 const contestants: Contestant[] = [
