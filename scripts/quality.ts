@@ -32,21 +32,39 @@ import { HELD_OUT, qualitySplit } from './quality-split.ts';
 
 const root = resolve(import.meta.dirname, '..');
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string', default: 'anime-48' },
-    label: { type: 'string' },
-    seed: { type: 'string', default: '1' },
-    train: { type: 'string', default: '1200' },
-    minutes: { type: 'string' },
-    'cpu-minutes': { type: 'string' },
-    workers: { type: 'string' },
-    ...recipeFlags,
-    faces: { type: 'string', default: join(root, '..', 'shared', 'data', 'faces') },
-    out: { type: 'string', default: join(root, 'docs', 'quality', 'results.jsonl') },
-    'keep-dir': { type: 'string' },
-  },
-});
+const usage =
+  'npm run quality -- [--preset NAME] [--seed N] [--train 1200|400] (--minutes N | --cpu-minutes N) ' +
+  '[--workers N] [--label TEXT] [--out FILE] [--faces DIR] [--keep-dir DIR] [recipe flags, as kao train]';
+
+const flagOptions = {
+  preset: { type: 'string', default: 'anime-48' },
+  label: { type: 'string' },
+  seed: { type: 'string', default: '1' },
+  train: { type: 'string', default: '1200' },
+  minutes: { type: 'string' },
+  'cpu-minutes': { type: 'string' },
+  workers: { type: 'string' },
+  ...recipeFlags,
+  faces: { type: 'string', default: join(root, '..', 'shared', 'data', 'faces') },
+  out: { type: 'string', default: join(root, 'docs', 'quality', 'results.jsonl') },
+  'keep-dir': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+function parseFlags() {
+  try {
+    return parseArgs({ options: flagOptions });
+  } catch (error) {
+    console.error(`quality: ${error instanceof Error ? error.message : String(error)}\nusage: ${usage}`);
+    process.exit(2);
+  }
+}
+
+const { values } = parseFlags();
+if (values.help) {
+  console.log(`usage: ${usage}`);
+  process.exit(0);
+}
 
 function fail(message: string): never {
   console.error(`quality: ${message}`);
