@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
+import { z } from 'zod';
 import { appendJsonl, readJsonl } from '../util/jsonl.ts';
 
 /**
@@ -235,25 +236,21 @@ export async function appendImageTags(dir: string, record: ImageTagRecord): Prom
   await appendJsonl(imageTagsPath(dir), record);
 }
 
+/** What a line of the tag file must hold to count as a record (see ImageTagRecord). */
+const tagRecordLine = z.looseObject({
+  file: z.string(),
+  from: z.string(),
+  tags: z.array(z.string()),
+  rating: z.string().optional(),
+  score: z.number().optional(),
+});
+
 /** Every image's latest tag record, by file; lines that are not a tag record are skipped like a torn one. */
 export async function readImageTags(dir: string): Promise<Map<string, ImageTagRecord>> {
   const records = new Map<string, ImageTagRecord>();
   for (const line of await readJsonl(imageTagsPath(dir))) {
-    if (isTagRecord(line)) records.set(line.file, line);
+    const record = tagRecordLine.safeParse(line);
+    if (record.success) records.set(record.data.file, record.data as ImageTagRecord);
   }
   return records;
-}
-
-function isTagRecord(value: unknown): value is ImageTagRecord {
-  const r = value as ImageTagRecord;
-  return (
-    typeof r === 'object' &&
-    r !== null &&
-    typeof r.file === 'string' &&
-    typeof r.from === 'string' &&
-    Array.isArray(r.tags) &&
-    r.tags.every((tag) => typeof tag === 'string') &&
-    (r.rating === undefined || typeof r.rating === 'string') &&
-    (r.score === undefined || typeof r.score === 'number')
-  );
 }
