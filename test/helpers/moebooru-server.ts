@@ -4,6 +4,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { onTestFinished } from 'vitest';
+import { makeTempDir } from './temp-dir.ts';
 
 /**
  * A Moebooru-compatible board on 127.0.0.1 for tests: `GET /post.json?limit&page&tags` over a fixed post
@@ -314,4 +316,16 @@ export function illustrationFiles(dir: string): string[] {
     .filter((name) => /\.jpe?g$/i.test(name))
     .sort()
     .map((name) => join(dir, name));
+}
+
+/** A board serving `posts` and a fresh temp folder to crawl into, both gone when the current test finishes. */
+export async function startBoardWithTempDir(
+  posts: ServerPostSpec[],
+  tempPrefix: string,
+): Promise<{ server: MoebooruServer; dir: string }> {
+  const server = await startMoebooruServer(posts);
+  onTestFinished(server.close);
+  const temp = await makeTempDir(tempPrefix);
+  onTestFinished(temp.cleanup);
+  return { server, dir: temp.dir };
 }

@@ -1,30 +1,20 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { crawl, type CrawlOptionsInput } from '../../../src/core/crawler/crawl.ts';
 import { JOURNAL_FILE } from '../../../src/core/crawler/journal.ts';
 import { IMAGE_TAGS_FILE, readImageTags } from '../../../src/core/images/tags.ts';
 import {
   illustrationFiles,
-  startMoebooruServer,
+  startBoardWithTempDir,
   type MoebooruServer,
   type ServerPostSpec,
 } from '../../helpers/moebooru-server.ts';
 import { illustrationsDir } from '../../helpers/shared-data.ts';
-import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const images = illustrationFiles(illustrationsDir);
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
 
-async function setup(posts: ServerPostSpec[]): Promise<{ server: MoebooruServer; dir: string }> {
-  const server = await startMoebooruServer(posts);
-  const temp = await makeTempDir('kao-crawl-tags-');
-  cleanups.push(temp.cleanup, server.close);
-  return { server, dir: temp.dir };
-}
+const setup = (posts: ServerPostSpec[]) => startBoardWithTempDir(posts, 'kao-crawl-tags-');
 
 const fast = (server: MoebooruServer, dir: string): CrawlOptionsInput => ({
   site: server.url,

@@ -13,7 +13,7 @@ import { readCrawlHistory } from '../../../src/core/crawler/journal.ts';
 import { RunControl } from '../../../src/core/util/run-control.ts';
 import {
   illustrationFiles,
-  startMoebooruServer,
+  startBoardWithTempDir,
   type MoebooruServer,
   type ServerPostSpec,
 } from '../../helpers/moebooru-server.ts';
@@ -26,12 +26,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function setup(posts: ServerPostSpec[]): Promise<{ server: MoebooruServer; dir: string }> {
-  const server = await startMoebooruServer(posts);
-  const temp = await makeTempDir('kao-crawl-');
-  cleanups.push(temp.cleanup, server.close);
-  return { server, dir: temp.dir };
-}
+const setup = (posts: ServerPostSpec[]) => startBoardWithTempDir(posts, 'kao-crawl-');
 
 /** Fast, still polite in shape: tiny delay and backoff for loopback. */
 function fast(

@@ -5,7 +5,7 @@ import { crawl, CrawlError, type CrawlOptionsInput } from '../../../src/core/cra
 import { readCrawlHistory } from '../../../src/core/crawler/journal.ts';
 import {
   illustrationFiles,
-  startMoebooruServer,
+  startBoardWithTempDir,
   type MoebooruServer,
   type ServerPostSpec,
 } from '../../helpers/moebooru-server.ts';
@@ -19,11 +19,9 @@ afterEach(async () => {
 });
 
 async function setup(posts: ServerPostSpec[]): Promise<{ server: MoebooruServer; dir: string }> {
-  const server = await startMoebooruServer(posts);
-  const temp = await makeTempDir('kao-faults-');
-  cleanups.push(temp.cleanup, server.close);
+  const { server, dir } = await startBoardWithTempDir(posts, 'kao-faults-');
   // The dataset is a subfolder so tests can check nothing escapes into its parent.
-  return { server, dir: join(temp.dir, 'dataset') };
+  return { server, dir: join(dir, 'dataset') };
 }
 
 function fast(
