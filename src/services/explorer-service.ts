@@ -11,6 +11,8 @@ import { listCheckpoints } from '../core/gan/checkpoint.ts';
 import { readGeneratorWeights } from '../core/gan/generator-node.ts';
 import { readRunConfig } from '../core/gan/run-folder.ts';
 import { exportInterpolation } from '../core/library/interpolation-export.ts';
+import { getCheckpointAttributes } from '../core/attributes/cache.ts';
+import type { AttributeDirections } from '../shared/explorer-schemas.ts';
 
 /** Where a checkpoint's generator weights are written for the renderer: one float32 file per checkpoint. */
 export function generatorCachePath(cacheDir: string, runId: string, step: number): string {
@@ -28,6 +30,9 @@ export function directionsCachePath(runDir: string, step: number): string {
  */
 export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf<'explorer'>> {
   let exporting: AbortController | undefined;
+  /** The one attribute learning in flight: a request for the same checkpoint joins it, another replaces it. */
+  let learning:
+    { key: string; controller: AbortController; result: Promise<AttributeDirections> } | undefined;
   const runDir = (id: string): string => join(ctx.paths().runs, id);
   const dataRelative = (path: string): string | undefined => {
     const rel = relative(ctx.paths().root, path);
@@ -192,6 +197,56 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf
       } finally {
         exporting = undefined;
       }
+    },
+
+    'explorer.attributes': async ({ runId, step, recompute }) => {
+      const run = await describeRun(runId);
+      if (!run) throw new KaoError('not-found', `The run "${runId}" has no checkpoint to explore.`);
+      const at = step ?? run.steps.at(-1)!;
+      if (!run.steps.includes(at)) {
+        throw new KaoError(
+          'not-found',
+          `The run "${run.name}" has no checkpoint at step ${at} (it has ${run.steps.join(', ')}).`,
+        );
+      }
+      const key = `${runId}@${at}${recompute ? '!' : ''}`;
+      if (learning?.key !== key) {
+        learning?.controller.abort();
+        const controller = new AbortController();
+        const current = {
+          key,
+          controller,
+          result: (async () => {
+            await ensureInferenceBackend();
+            return getCheckpointAttributes(runDir(runId), {
+              step: at,
+              recompute: recompute ?? false,
+              signal: controller.signal,
+              onProgress: (progress) => ctx.events.emit('explorer.attributes', { runId, ...progress }),
+            });
+          })(),
+        };
+        learning = current;
+        void current.result
+          .catch(() => undefined)
+          .finally(() => {
+            if (learning === current) learning = undefined;
+          });
+      }
+      const { controller, result } = learning;
+      try {
+        return await result;
+      } catch (error) {
+        if (controller.signal.aborted)
+          throw new KaoError('cancelled', 'Learning the named sliders was cancelled.');
+        throw new KaoError('internal', `The named sliders could not be learned: ${(error as Error).message}`);
+      }
+    },
+
+    'explorer.cancelAttributes': async () => {
+      if (!learning) return { cancelled: false };
+      learning.controller.abort();
+      return { cancelled: true };
     },
 
     'explorer.cancelExport': async () => {

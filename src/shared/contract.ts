@@ -60,6 +60,9 @@ import {
   UseCascadeRequest,
 } from './faces-schemas.ts';
 import {
+  AttributeDirections,
+  AttributesProgress,
+  ExplorerAttributesRequest,
   ExplorerModelRequest,
   ExplorerRun,
   ExportProgress,
@@ -343,6 +346,12 @@ export const invokeContract = {
     response: InterpolationExportResult,
   },
   'explorer.cancelExport': { request: Empty, response: z.object({ cancelled: z.boolean() }) },
+  /**
+   * Named sliders of a checkpoint, learned from the tags of the faces the run trained on (cached in the run
+   * folder; progress: `explorer.attributes` events). A run without tagged faces answers with a `note`.
+   */
+  'explorer.attributes': { request: ExplorerAttributesRequest, response: AttributeDirections },
+  'explorer.cancelAttributes': { request: Empty, response: z.object({ cancelled: z.boolean() }) },
   'favorites.list': { request: Empty, response: FavoritesListing },
   /** Renders the face in Node (4× Lanczos PNG) and stores it with its run, step, z and ψ. */
   'favorites.save': { request: SaveFavoriteRequest, response: Favorite },
@@ -385,6 +394,7 @@ export const eventContract = {
   'training.state': TrainingStateEvent,
   // ---- explorer and favorites events
   'explorer.export': ExportProgress,
+  'explorer.attributes': AttributesProgress,
   'favorites.changed': FavoritesChanged,
 } as const;
 

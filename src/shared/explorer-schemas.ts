@@ -118,6 +118,89 @@ export type InterpolationExportResult = z.infer<typeof InterpolationExportResult
 
 export const ExportProgress = z.object({ done: z.int(), total: z.int() });
 
+// ---------------------------------------------------------------- attributes (named sliders)
+
+/** A tag as the tag store keeps it (`blonde_hair`). */
+export const AttributeTag = z.string().min(1).max(200);
+/** Positions of named sliders, tag → offset along the attribute's direction in standard deviations of z. */
+export const AttributeOffsets = z.record(AttributeTag, z.number().finite().min(-10).max(10));
+export type AttributeOffsets = z.infer<typeof AttributeOffsets>;
+
+/** What the attribute's classifier looks at: the face's colours on a coarse grid, or the run's own D. */
+export const AttributeFeatures = z.enum(['pixels', 'discriminator']);
+export type AttributeFeatures = z.infer<typeof AttributeFeatures>;
+
+/** An attribute's effect on random generated faces with its slider at +2 (what the slider is trusted for). */
+export const AttributeEffect = z.object({
+  /** Share of faces whose score for this attribute went up. */
+  moved: z.number().min(0).max(1),
+  /** Mean change of this attribute's score, in standard deviations of the score over random faces. */
+  change: z.number(),
+  /** The largest |mean change| of another attribute's score, as a share of `change` (0 = only this one moves). */
+  crossTalk: z.number().min(0),
+  /** The attribute whose score moved most with it, when there are others. */
+  mostAffected: AttributeTag.optional(),
+});
+export type AttributeEffect = z.infer<typeof AttributeEffect>;
+
+export const AttributeDirection = z.object({
+  tag: AttributeTag,
+  /** The tag in words (`blonde hair`). */
+  label: z.string().max(200),
+  /**
+   * Unit vector in z that the slider moves along (1 = one standard deviation of z along it), already
+   * projected to leave the other listed attributes' scores unchanged (InterFaceGAN's conditional edit).
+   */
+  vector: ZVector,
+  /** Tagged training faces with and without the tag that the classifier learned from. */
+  positives: z.int().min(0),
+  negatives: z.int().min(0),
+  /** Balanced accuracy of the classifier on tagged faces it did not learn from (0.5 = chance). */
+  accuracy: z.number().min(0).max(1),
+  /** Tagged faces held out to measure `accuracy`. */
+  heldOut: z.int().min(0),
+  features: AttributeFeatures,
+  effect: AttributeEffect,
+});
+export type AttributeDirection = z.infer<typeof AttributeDirection>;
+
+export const AttributeDirections = z.object({
+  runId: RunId,
+  step: CheckpointStep,
+  zDim: z.int().min(1).max(MAX_Z_DIM),
+  /** Training faces found for the run, and how many of them carry tags. */
+  faces: z.int().min(0),
+  taggedFaces: z.int().min(0),
+  /** Best first (highest held-out accuracy). Empty when `note` says why. */
+  attributes: z.array(AttributeDirection).max(64),
+  /** Tags considered but not made sliders, with the reason (too few faces, not recognisable). */
+  skipped: z.array(z.object({ tag: AttributeTag, reason: z.string().max(300) })).max(200),
+  /** Why there are no named sliders, in words for the user; absent when there are some. */
+  note: z.string().max(500).optional(),
+  /** Wall-clock seconds the learning took (0 when read from the cache). */
+  seconds: z.number().min(0),
+  /** True when read from the run folder's cache. */
+  cached: z.boolean(),
+});
+export type AttributeDirections = z.infer<typeof AttributeDirections>;
+
+export const ExplorerAttributesRequest = z
+  .object({
+    runId: RunId,
+    step: CheckpointStep.optional(),
+    /** Learn again even when the run folder has them cached (e.g. after tagging more faces). */
+    recompute: z.boolean().optional(),
+  })
+  .strict();
+
+export const AttributesProgress = z.object({
+  runId: RunId,
+  phase: z.enum(['faces', 'classifiers', 'sampling', 'directions', 'checking']),
+  done: z.int().min(0),
+  total: z.int().min(0),
+});
+export type AttributesProgress = z.infer<typeof AttributesProgress>;
+
 // ---------------------------------------------------------------- favorites
 
 export const FavoriteId = z.string().regex(/^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$/, 'not a favorite id');
@@ -133,6 +216,8 @@ export const Favorite = z.object({
   step: z.int(),
   truncation: z.number(),
   z: z.array(z.number()),
+  /** Named-slider positions the face was saved with (its z already includes them). */
+  attributes: AttributeOffsets.optional(),
   /** Data-folder-relative path of the saved PNG (for `kao.mediaUrl`). */
   imagePath: z.string(),
   imageSize: z.int(),
@@ -159,6 +244,8 @@ export const SaveFavoriteRequest = z
     z: ZVector,
     truncation: Truncation.default(1),
     name: FavoriteName.optional(),
+    /** Named-slider positions to remember (`z` already includes their effect). */
+    attributes: AttributeOffsets.optional(),
   })
   .strict();
 

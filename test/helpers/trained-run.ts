@@ -20,6 +20,8 @@ export interface TrainedRunOptions {
   /** 0 (the default) writes no sample grids. */
   sampleEvery?: number;
   hooks?: Parameters<typeof runTraining>[1];
+  /** Train on every image of this folder (recorded as the run's data folder) instead of 64 shared faces. */
+  dataDir?: string;
 }
 
 export interface TrainedRun {
@@ -32,15 +34,19 @@ export interface TrainedRun {
 
 export async function makeTrainedRun(dir: string, options: TrainedRunOptions = {}): Promise<TrainedRun> {
   const { preset = 'tiny', seed = 5, steps = 10, checkpointEvery = 5, sampleEvery = 0, hooks } = options;
-  const faces = (await readdir(facesDir))
-    .filter((f) => f.endsWith('.jpg'))
-    .sort()
-    .slice(0, 64)
-    .map((f) => join(facesDir, f));
+  const data = options.dataDir
+    ? { dataDir: options.dataDir }
+    : {
+        faces: (await readdir(facesDir))
+          .filter((f) => f.endsWith('.jpg'))
+          .sort()
+          .slice(0, 64)
+          .map((f) => join(facesDir, f)),
+      };
   await runTraining(
     {
       runDir: dir,
-      faces,
+      ...data,
       preset,
       overrides: { batchSize: 16 },
       seed,

@@ -200,12 +200,12 @@ function advance(position: DataPosition, batchSize: number, batchesPerEpoch: num
   return { epoch: position.epoch, index };
 }
 
-/** Decodes `paths` to an NHWC float set in [-1, 1] at `size`, skipping unreadable files (reported). */
+/** Decodes `paths` to an NHWC float set in [-1, 1] at `size`, skipping unreadable files (reported; `paths` says which were read). */
 export async function decodeImageSet(
   paths: string[],
   size: number,
   warn?: (message: string) => void,
-): Promise<{ data: Float32Array; count: number; size: number }> {
+): Promise<{ data: Float32Array; count: number; size: number; paths: string[] }> {
   const decoded = await Promise.all(
     paths.map((p) =>
       decodeFace(p, size).catch((error: unknown) => {
@@ -215,9 +215,10 @@ export async function decodeImageSet(
     ),
   );
   const good = decoded.filter((d): d is Uint8Array => d !== undefined);
+  const readable = paths.filter((_, i) => decoded[i] !== undefined);
   const data = new Float32Array(good.length * size * size * 3);
   good.forEach((pixels, i) => {
     for (let k = 0; k < pixels.length; k++) data[i * pixels.length + k] = pixels[k]! / 127.5 - 1;
   });
-  return { data, count: good.length, size };
+  return { data, count: good.length, size, paths: readable };
 }

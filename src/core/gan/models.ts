@@ -313,14 +313,23 @@ export function discriminatorForward(
   images: tf.Tensor4D,
   spectral?: ReadonlyMap<string, PowerIterate>,
 ): tf.Tensor2D {
+  const flat = discriminatorFeatures(config, params, images, spectral);
+  const kernel = discriminatorWeight(config, params, 'd.out.kernel', spectral) as tf.Tensor2D;
+  return tf.matMul(flat, kernel).add(need(params, 'd.out.bias'));
+}
+
+/**
+ * D's penultimate features, images [B, S, S, 3] → [B, F]: what its last (linear) layer scores. The named
+ * sliders use them as a learned description of faces (src/core/library/attribute-features.ts).
+ */
+export function discriminatorFeatures(
+  config: GanConfig,
+  params: TensorLookup,
+  images: tf.Tensor4D,
+  spectral?: ReadonlyMap<string, PowerIterate>,
+): tf.Tensor2D {
   const { dChannels, leak, bnEpsilon } = config;
-  const weight = (name: string) => {
-    const w = need(params, name);
-    if (!config.spectralNorm) return w;
-    const vectors = spectral?.get(name);
-    if (!vectors) throw new Error(`no power-iteration vectors for ${name}`);
-    return spectrallyNormalized(w, vectors);
-  };
+  const weight = (name: string) => discriminatorWeight(config, params, name, spectral);
   let x: tf.Tensor4D = images;
   for (let i = 0; i < dChannels.length; i++) {
     const y = tf.conv2d(x, weight(`d.conv${i}.kernel`) as tf.Tensor4D, 2, 'same');
@@ -331,8 +340,20 @@ export function discriminatorForward(
       : tf.leakyRelu(y.add(need(params, `d.conv${i}.bias`)) as tf.Tensor4D, leak);
   }
   if (config.minibatchStd) x = minibatchStdDev(x);
-  const flat = x.reshape([images.shape[0], -1]) as tf.Tensor2D;
-  return tf.matMul(flat, weight('d.out.kernel') as tf.Tensor2D).add(need(params, 'd.out.bias'));
+  return x.reshape([images.shape[0], -1]) as tf.Tensor2D;
+}
+
+function discriminatorWeight(
+  config: GanConfig,
+  params: TensorLookup,
+  name: string,
+  spectral: ReadonlyMap<string, PowerIterate> | undefined,
+): tf.Tensor {
+  const w = need(params, name);
+  if (!config.spectralNorm) return w;
+  const vectors = spectral?.get(name);
+  if (!vectors) throw new Error(`no power-iteration vectors for ${name}`);
+  return spectrallyNormalized(w, vectors);
 }
 
 /** Name prefix of the generator's first block (dense → reshape → BN → ReLU), the layer GANSpace analyses. */
