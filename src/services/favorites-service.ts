@@ -42,6 +42,7 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsO
       step: entry.step,
       truncation: entry.truncation,
       z: entry.z,
+      ...(entry.attributes ? { attributes: entry.attributes } : {}),
       // The library lives in the data folder, so its PNGs always have a media path.
       imagePath: dataRelative(entry.pngPath) ?? `favorites/${entry.image.file}`,
       imageSize: entry.image.size,
@@ -93,7 +94,7 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsO
       };
     },
 
-    'favorites.save': async ({ runId, step, z, truncation, name }) => {
+    'favorites.save': async ({ runId, step, z, truncation, name, attributes }) => {
       const runDir = join(ctx.paths().runs, runId);
       const steps = await listCheckpoints(runDir).catch(() => [] as number[]);
       if (!steps.includes(step)) {
@@ -108,7 +109,7 @@ export function favoritesHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsO
       // Unnamed favorites are named after the run as the app shows it, not its folder id.
       const fallbackName = `${(await runDisplayName(ctx.paths().runs, runId)) ?? runId} · step ${step}`;
       const saved = await guarded(() =>
-        saveFavorite(library(), { runDir, step, z, truncation, name: name ?? fallbackName }),
+        saveFavorite(library(), { runDir, step, z, truncation, name: name ?? fallbackName, attributes }),
       );
       ctx.events.emit('favorites.changed', { reason: 'saved', id: saved.id });
       return (await withRunNames([saved]))[0]!;

@@ -265,4 +265,24 @@ describe('favorites service over a real tiny run', () => {
     ).toEqual(['saved', 'renamed', 'saved', 'deleted', 'deleted']);
     expect(await failure(web, 'favorites.delete', { id: early.id })).toMatchObject({ code: 'not-found' });
   });
+
+  it('remembers named-slider positions with a face and refuses offsets out of range', async () => {
+    const z = Array.from(randomLatent(23, run.zDim));
+    const saved = await call<Favorite>(web, 'favorites.save', {
+      runId: run.id,
+      step: 10,
+      z,
+      attributes: { blonde_hair: 1.5, smile: -2 },
+    });
+    expect(saved.attributes).toEqual({ blonde_hair: 1.5, smile: -2 });
+    const listed = (await list()).favorites.find((f) => f.id === saved.id);
+    expect(listed?.attributes).toEqual({ blonde_hair: 1.5, smile: -2 });
+    // A favorite saved without them has no `attributes` at all.
+    const plain = await call<Favorite>(web, 'favorites.save', { runId: run.id, step: 10, z });
+    expect('attributes' in (await list()).favorites.find((f) => f.id === plain.id)!).toBe(false);
+    expect(
+      await failure(web, 'favorites.save', { runId: run.id, step: 10, z, attributes: { smile: 12 } }),
+    ).toMatchObject({ code: 'invalid-input' });
+    for (const id of [saved.id, plain.id]) await call(web, 'favorites.delete', { id });
+  });
 });

@@ -16,6 +16,12 @@ export const MAX_NAME_LENGTH = 120;
 /** Saved PNGs are this many times the model's image size (48 → 192, 64 → 256). */
 export const SAVED_IMAGE_SCALE = 4;
 
+/** Named-slider positions, tag → offset in standard deviations of z (the bounds of the contract's AttributeOffsets). */
+export const attributeOffsetsSchema = z.record(
+  z.string().min(1).max(200),
+  z.number().finite().min(-10).max(10),
+);
+
 export const favoriteRecordSchema = z.object({
   version: z.literal(1),
   id: z.string().regex(FAVORITE_ID_PATTERN),
@@ -30,6 +36,11 @@ export const favoriteRecordSchema = z.object({
   /** ψ: the face is generator(truncation · z). */
   truncation: z.number().min(0).max(10),
   z: z.array(z.number()).min(1),
+  /**
+   * Named-slider positions the face was saved with (z already includes their effect), so the Explorer can
+   * show the sliders where they were. Absent in records saved without them, and in older records.
+   */
+  attributes: attributeOffsetsSchema.optional(),
   image: z.object({
     file: z.string().regex(/^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}\.png$/),
     size: z.number().int().min(1),
@@ -62,6 +73,8 @@ export interface SaveFavoriteInput {
   step?: number;
   truncation?: number;
   name?: string;
+  /** Named-slider positions to remember (tag → offset); zero offsets are not stored. */
+  attributes?: Record<string, number> | undefined;
   /** Creation time (tests); now when omitted. */
   now?: Date;
 }
@@ -79,6 +92,7 @@ export async function saveFavorite(libraryDir: string, input: SaveFavoriteInput)
     throw new RangeError(`truncation must be between 0 and 10, got ${truncation}`);
   }
   const name = input.name === undefined ? undefined : checkName(input.name);
+  const attributes = checkAttributes(input.attributes);
   const runDir = resolve(input.runDir);
   const model = await loadRunGenerator(runDir, input.step);
   let png: Buffer;
@@ -104,6 +118,7 @@ export async function saveFavorite(libraryDir: string, input: SaveFavoriteInput)
     truncation,
     // float32 → JSON number is exact, so the saved z regenerates the same pixels.
     z: Array.from(Float32Array.from(input.z)),
+    ...(attributes ? { attributes } : {}),
     image: { file: `${id}.png`, size: model.generator.imageSize * SAVED_IMAGE_SCALE },
   };
   // PNG first: a record on disk always has its image.
@@ -257,6 +272,17 @@ async function readRecordFile(path: string): Promise<ParsedRecord> {
     return { ok: false, reason: `not a favorite record (${issues.join('; ')})` };
   }
   return { ok: true, record: result.data };
+}
+
+function checkAttributes(attributes: Record<string, number> | undefined): Record<string, number> | undefined {
+  if (attributes === undefined) return undefined;
+  const parsed = attributeOffsetsSchema.safeParse(attributes);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new RangeError(`attribute ${issue.path.join('.') || 'offsets'}: ${issue.message}`);
+  }
+  const nonZero = Object.entries(parsed.data).filter(([, offset]) => offset !== 0);
+  return nonZero.length ? Object.fromEntries(nonZero) : undefined;
 }
 
 function checkName(name: string): string {

@@ -154,6 +154,57 @@ describe('favorites library', () => {
     expect((await listFavorites(dir)).problems.map((p) => p.file)).toEqual(['20260101-000000-bbbbbb.json']);
   });
 
+  it('keeps the named-slider positions a face was saved with; records from before them still read', async () => {
+    const dir = join(temp.dir, 'attributes-library');
+    const z = randomLatent(41, run.zDim);
+    const named = await saveFavorite(dir, {
+      z,
+      runDir: run.dir,
+      name: 'named',
+      attributes: { dark_hair: 2, warm_hair: -0.5, solo: 0 },
+      now: new Date('2026-02-01T10:00:00Z'),
+    });
+    // Zero offsets say nothing: only moved sliders are stored.
+    expect(named.attributes).toEqual({ dark_hair: 2, warm_hair: -0.5 });
+    const onDisk = JSON.parse(await readFile(join(dir, `${named.id}.json`), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(onDisk.attributes).toEqual({ dark_hair: 2, warm_hair: -0.5 });
+    const plain = await saveFavorite(dir, { z, runDir: run.dir, attributes: { solo: 0 } });
+    expect('attributes' in JSON.parse(await readFile(join(dir, `${plain.id}.json`), 'utf8'))).toBe(false);
+
+    // A record written before named sliders existed: exactly the old fields, no `attributes`.
+    const oldId = '20251101-120000-abcdef';
+    const { attributes: _attributes, ...oldRecord } = {
+      ...onDisk,
+      id: oldId,
+      image: { file: `${oldId}.png`, size: 64 },
+    };
+    await writeFile(join(dir, `${oldId}.json`), JSON.stringify(oldRecord));
+    await writeFile(join(dir, `${oldId}.png`), await readFile(named.pngPath));
+    const { favorites, problems } = await listFavorites(dir);
+    expect(problems).toEqual([]);
+    expect(favorites.map((f) => [f.id, f.attributes])).toEqual([
+      [plain.id, undefined],
+      [named.id, { dark_hair: 2, warm_hair: -0.5 }],
+      [oldId, undefined],
+    ]);
+    // Renaming keeps the positions.
+    expect((await renameFavorite(dir, named.id, 'renamed')).attributes).toEqual({
+      dark_hair: 2,
+      warm_hair: -0.5,
+    });
+
+    await expect(saveFavorite(dir, { z, runDir: run.dir, attributes: { dark_hair: 11 } })).rejects.toThrow(
+      /attribute dark_hair: .*10/,
+    );
+    await expect(saveFavorite(dir, { z, runDir: run.dir, attributes: { '': 1 } })).rejects.toThrow(
+      RangeError,
+    );
+    expect((await listFavorites(dir)).favorites).toHaveLength(3);
+  });
+
   it('rejects bad input without writing anything', async () => {
     const dir = join(temp.dir, 'bad-input');
     await expect(saveFavorite(dir, { z: randomLatent(1, 7), runDir: run.dir })).rejects.toThrow(/7 values/);
