@@ -69,6 +69,17 @@ export class History<T> {
     return state;
   }
 
+  /**
+   * Rewrites every kept state, undo and redo branches included (e.g. to re-express faces in sliders learned
+   * again, so an undo still shows exactly the face it showed before). Steps and their order stay as they are.
+   */
+  map(change: (state: T) => T): T {
+    this.#past = this.#past.map(change);
+    this.#future = this.#future.map(change);
+    this.#present = change(this.#present);
+    return this.#present;
+  }
+
   /** Forgets everything but `state` (e.g. after switching to another run, whose latents mean something else). */
   reset(state: T): void {
     this.#past = [];

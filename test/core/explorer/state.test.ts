@@ -160,4 +160,29 @@ describe('explorer state with named attribute sliders', () => {
     expect(history.current).toBe(start);
     expect(history.redo()?.attributes).toEqual([0, 0, -1]);
   });
+
+  it('re-expresses every undo and redo step in relearned sliders, so undo shows the same faces', () => {
+    const start = initialExplorerState(2, zDim, 0, 3);
+    const history = new History(start);
+    history.push(withAttribute(start, 0, 1));
+    history.push(withAttribute(history.current, 2, -2));
+    history.undo(); // one step on the redo branch
+    let vectorsNow = attributeVectors;
+    const latents = () => {
+      const out: Float32Array[] = [];
+      while (history.undo());
+      out.push(effectiveLatent(history.current, undefined, vectorsNow));
+      while (history.redo()) out.push(effectiveLatent(history.current, undefined, vectorsNow));
+      return out;
+    };
+    const before = latents();
+    history.undo();
+    const relearned = [unitVector(30), unitVector(31), unitVector(32)];
+    history.map((state) => rebaseAttributes(state, attributeVectors, relearned, state.attributes));
+    vectorsNow = relearned;
+    const after = latents();
+    expect(after.length).toBe(3);
+    after.forEach((latent, i) => close(latent, before[i]!));
+    expect(history.current.attributes).toEqual([1, 0, -2]);
+  });
 });

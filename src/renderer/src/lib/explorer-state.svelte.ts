@@ -6,7 +6,14 @@
  */
 import { createContext } from 'svelte';
 import { KaoError } from '../../../shared/errors.ts';
-import type { ExplorerRun, Favorite, InterpolationExportResult } from '../../../shared/explorer-schemas.ts';
+import type {
+  AttributeDirections,
+  AttributeOffsets,
+  AttributesProgress,
+  ExplorerRun,
+  Favorite,
+  InterpolationExportResult,
+} from '../../../shared/explorer-schemas.ts';
 import { History } from '../../../core/explorer/history.ts';
 import {
   faceArithmetic,
@@ -23,6 +30,8 @@ import {
 import {
   effectiveLatent,
   latentForSaving,
+  rebaseAttributes,
+  withAttribute,
   withBaseLatent,
   withOffset,
   withTruncation,
@@ -35,7 +44,7 @@ import type { BackendChoice, GeneratorRuntime } from './generator-runtime.ts';
 import { errorMessage } from './format.ts';
 import type { Notify } from './app-state.svelte.ts';
 
-export type ExplorerTab = 'directions' | 'variations' | 'interpolation' | 'arithmetic' | 'raw';
+export type ExplorerTab = 'directions' | 'attributes' | 'variations' | 'interpolation' | 'arithmetic' | 'raw';
 
 /** A face picked as an interpolation end: what it looked like, as the latent the generator sees. */
 export interface Endpoint {
@@ -69,6 +78,15 @@ export class ExplorerState {
   directions = $state.raw<PrincipalDirections | undefined>();
   directionsProgress = $state.raw<PrincipalDirectionsProgress | undefined>();
   directionsError = $state<string | undefined>();
+
+  /** Named sliders of the open checkpoint, learned in Node from the tags of the run's training faces. */
+  attributes = $state.raw<AttributeDirections | undefined>();
+  attributesLoading = $state(false);
+  attributesProgress = $state.raw<AttributesProgress | undefined>();
+  attributesError = $state<string | undefined>();
+  attributesCancelled = $state(false);
+  /** The attributes' vectors as latents, in list order (what `effectiveLatent` adds). */
+  attributeVectors = $derived((this.attributes?.attributes ?? []).map((a) => Float32Array.from(a.vector)));
 
   face = $state.raw<FaceState | undefined>();
   seed = $state(1);
@@ -114,6 +132,13 @@ export class ExplorerState {
   #loadToken = 0;
   #directionsAbort: AbortController | undefined;
   #pendingFavorite: Favorite | undefined;
+  /** The latest attributes request (older answers are dropped) and which checkpoint it asked about. */
+  #attributesRequest = 0;
+  #attributesKey: string | undefined;
+  /** Attributes that arrived before their checkpoint's face was set up; applied once it is. */
+  #receivedAttributes: AttributeDirections | undefined;
+  /** Slider positions of an opened favorite, put back once its checkpoint's attributes are known. */
+  #pendingRestore: { key: string; offsets: AttributeOffsets } | undefined;
 
   constructor(private readonly notify: Notify) {}
 
@@ -123,6 +148,9 @@ export class ExplorerState {
         if (this.exporting) this.exportProgress = progress;
       }),
       kao.on('favorites.changed', () => void this.loadFavorites()),
+      kao.on('explorer.attributes', (progress) => {
+        if (this.attributesLoading && progress.runId === this.runId) this.attributesProgress = progress;
+      }),
       kao.on('training.checkpoint', () => void this.refreshRuns()),
     ];
     return () => offs.forEach((off) => off());
@@ -152,7 +180,11 @@ export class ExplorerState {
   }
 
   /** Opens a run at a checkpoint (the newest by default) and shows a face. */
-  async openRun(runId: string, step?: number, face?: { z: Latent; truncation: number }): Promise<boolean> {
+  async openRun(
+    runId: string,
+    step?: number,
+    face?: { z: Latent; truncation: number; attributes?: AttributeOffsets | undefined },
+  ): Promise<boolean> {
     const token = ++this.#loadToken;
     this.#directionsAbort?.abort();
     this.runId = runId;
@@ -161,10 +193,23 @@ export class ExplorerState {
     this.directions = undefined;
     this.directionsProgress = undefined;
     this.directionsError = undefined;
+    // The face on screen until the new one is set up has no attribute sliders (their vectors are per checkpoint).
+    const previousAttributes = this.attributes;
+    this.attributes = undefined;
+    this.#pendingRestore = undefined;
     this.variationCells = [];
     this.exported = undefined;
     try {
       const manifest = await kao.invoke('explorer.model', step === undefined ? { runId } : { runId, step });
+      if (token !== this.#loadToken) return false;
+      const key = attributesKey(runId, manifest.step);
+      if (face?.attributes && Object.keys(face.attributes).length > 0)
+        this.#pendingRestore = { key, offsets: face.attributes };
+      // Learned in Node while the generator loads here and GANSpace runs in the page.
+      if (previousAttributes && attributesKey(previousAttributes.runId, previousAttributes.step) === key)
+        this.#receivedAttributes = previousAttributes;
+      else if (!(this.attributesLoading && this.#attributesKey === key))
+        void this.loadAttributes(runId, manifest.step);
       const { GeneratorRuntime } = await import('./generator-runtime.ts');
       const runtime = await GeneratorRuntime.load(manifest, kao.mediaUrl(manifest.weightsPath));
       if (token !== this.#loadToken) {
@@ -178,16 +223,22 @@ export class ExplorerState {
       this.step = manifest.step;
       // Latents mean something else in another run; another checkpoint of the same run keeps the face.
       const start: FaceState = face
-        ? { z: Float32Array.from(face.z), truncation: face.truncation, offsets: [] }
+        ? { z: Float32Array.from(face.z), truncation: face.truncation, offsets: [], attributes: [] }
         : sameModelFamily && this.face
-          ? { ...this.face, offsets: [] }
-          : { z: randomLatent(this.seed, runtime.zDim), truncation: this.face?.truncation ?? 1, offsets: [] };
+          ? { ...this.face, offsets: [], attributes: [] }
+          : {
+              z: randomLatent(this.seed, runtime.zDim),
+              truncation: this.face?.truncation ?? 1,
+              offsets: [],
+              attributes: [],
+            };
       if (!sameModelFamily) {
         this.endpointA = undefined;
         this.endpointB = undefined;
         this.groups = { a: [], b: [], c: [] };
       }
       this.#resetHistory(start);
+      this.#applyAttributes();
       void this.loadFavorites();
       if (manifest.directions) {
         const { principalDirectionsFromJson } = await import('../../../core/explorer/directions.ts');
@@ -256,6 +307,111 @@ export class ExplorerState {
     }
   }
 
+  // ------------------------------------------------------------ named attribute sliders
+
+  /**
+   * Asks Node for the checkpoint's named sliders (read from the run folder's cache, or learned: up to half a
+   * minute, with `explorer.attributes` progress events). A request for another checkpoint is cancelled first.
+   */
+  async loadAttributes(runId: string, step: number, recompute = false): Promise<void> {
+    const request = ++this.#attributesRequest;
+    if (this.attributesLoading) await kao.invoke('explorer.cancelAttributes', {}).catch(() => undefined);
+    if (request !== this.#attributesRequest) return;
+    this.#attributesKey = attributesKey(runId, step);
+    this.#receivedAttributes = undefined;
+    this.attributesLoading = true;
+    this.attributesProgress = undefined;
+    this.attributesError = undefined;
+    this.attributesCancelled = false;
+    try {
+      const result = await kao.invoke('explorer.attributes', {
+        runId,
+        step,
+        ...(recompute ? { recompute } : {}),
+      });
+      if (request !== this.#attributesRequest) return;
+      this.#receivedAttributes = result;
+      this.#applyAttributes();
+    } catch (error) {
+      if (request !== this.#attributesRequest) return;
+      if (error instanceof KaoError && error.code === 'cancelled') this.attributesCancelled = true;
+      else this.attributesError = errorMessage(error);
+    } finally {
+      if (request === this.#attributesRequest) {
+        this.attributesLoading = false;
+        this.attributesProgress = undefined;
+      }
+    }
+  }
+
+  /** Learns the open checkpoint's sliders again (after tagging more faces); the face stays as it is. */
+  relearnAttributes(): void {
+    const manifest = this.runtime?.manifest;
+    if (manifest) void this.loadAttributes(manifest.runId, manifest.step, true);
+  }
+
+  /** Tries again after an error or a cancel (the cache makes this instant when learning had finished). */
+  retryAttributes(): void {
+    const manifest = this.runtime?.manifest;
+    if (manifest) void this.loadAttributes(manifest.runId, manifest.step);
+  }
+
+  async cancelAttributes(): Promise<void> {
+    if (this.attributesLoading) await kao.invoke('explorer.cancelAttributes', {}).catch(() => undefined);
+  }
+
+  /**
+   * Puts received attributes into use once the face of their checkpoint is on screen. Every state in the
+   * history is re-expressed in the new sliders (same latent, positions kept by tag), so undo after
+   * "Learn again" still shows the faces it showed; an opened favorite gets its saved positions back.
+   */
+  #applyAttributes(): void {
+    const result = this.#receivedAttributes;
+    const runtime = this.runtime;
+    const history = this.#history;
+    if (!result || !runtime || !history || !this.face) return;
+    if (result.runId !== runtime.manifest.runId || result.step !== runtime.manifest.step) return;
+    this.#receivedAttributes = undefined;
+    if (result.zDim !== runtime.zDim) {
+      this.attributesError = `The sliders were learned for a z of ${result.zDim} values, this generator takes ${runtime.zDim}.`;
+      return;
+    }
+    const oldList = this.attributes?.attributes ?? [];
+    const oldVectors = this.attributeVectors;
+    const newVectors = result.attributes.map((a) => Float32Array.from(a.vector));
+    let changed = false;
+    // Where each new slider's tag was in the old list (-1: a new tag, starting at 0).
+    const oldIndex = result.attributes.map((a) => oldList.findIndex((old) => old.tag === a.tag));
+    history.map((state) => {
+      const aligned = { ...state, attributes: oldList.map((_, i) => state.attributes[i] ?? 0) };
+      if (aligned.attributes.some((o) => o !== 0)) changed = true;
+      const offsets = oldIndex.map((k) => (k >= 0 ? aligned.attributes[k]! : 0));
+      return rebaseAttributes(aligned, oldVectors, newVectors, offsets);
+    });
+    this.attributes = result;
+
+    const restore = this.#pendingRestore;
+    this.#pendingRestore = undefined;
+    // Only onto the favorite as opened: after an edit, its saved positions would no longer describe the face.
+    if (restore?.key === attributesKey(result.runId, result.step) && !history.canUndo && !history.canRedo) {
+      const tags = result.attributes.map((a) => a.tag);
+      const saved = Object.entries(restore.offsets);
+      if (saved.every(([tag]) => tags.includes(tag))) {
+        const offsets = tags.map((tag) => restore.offsets[tag] ?? 0);
+        history.replace(rebaseAttributes(history.current, newVectors, newVectors, offsets));
+        changed = true;
+      } else {
+        this.notify(
+          'info',
+          'This favorite was saved with named sliders this checkpoint no longer has; it is shown as saved, with the sliders at 0.',
+        );
+      }
+    }
+    this.face = history.current;
+    this.#syncHistory();
+    if (changed) this.requestRender();
+  }
+
   // ------------------------------------------------------------ rendering
 
   attachCanvas(canvas: HTMLCanvasElement | undefined): void {
@@ -265,7 +421,9 @@ export class ExplorerState {
 
   /** The latent the generator sees for the current face. */
   get latent(): Latent | undefined {
-    return this.face ? effectiveLatent(this.#alignedFace(this.face), this.directions) : undefined;
+    return this.face
+      ? effectiveLatent(this.#alignedFace(this.face), this.directions, this.attributeVectors)
+      : undefined;
   }
 
   /** Renders the current face; while one render runs, later requests collapse into one. */
@@ -311,10 +469,16 @@ export class ExplorerState {
 
   // ------------------------------------------------------------ edits and history
 
+  /** The face with exactly one offset per loaded slider of each kind (sliders arrive after the face). */
   #alignedFace(face: FaceState): FaceState {
     const count = this.directions?.directions.length ?? 0;
-    if (face.offsets.length === count) return face;
-    return { ...face, offsets: Array.from({ length: count }, (_, i) => face.offsets[i] ?? 0) };
+    const attributeCount = this.attributes?.attributes.length ?? 0;
+    if (face.offsets.length === count && face.attributes.length === attributeCount) return face;
+    return {
+      ...face,
+      offsets: Array.from({ length: count }, (_, i) => face.offsets[i] ?? 0),
+      attributes: Array.from({ length: attributeCount }, (_, i) => face.attributes[i] ?? 0),
+    };
   }
 
   #resetHistory(face: FaceState): void {
@@ -358,6 +522,10 @@ export class ExplorerState {
     if (this.face) this.#edit(withOffset(this.#alignedFace(this.face), index, value));
   }
 
+  setAttribute(index: number, value: number): void {
+    if (this.face) this.#edit(withAttribute(this.#alignedFace(this.face), index, value));
+  }
+
   setTruncation(value: number): void {
     if (this.face) this.#edit(withTruncation(this.face, value));
   }
@@ -366,8 +534,13 @@ export class ExplorerState {
     if (this.face) this.#edit({ ...this.face, z: withComponent(this.face.z, index, value) });
   }
 
+  /** Principal-direction sliders back to 0 (one undo step); the attribute sliders have their own reset. */
   resetSliders(): void {
     if (this.face) this.#commit({ ...this.face, offsets: this.face.offsets.map(() => 0) });
+  }
+
+  resetAttributes(): void {
+    if (this.face) this.#commit({ ...this.face, attributes: this.face.attributes.map(() => 0) });
   }
 
   undo(): void {
@@ -400,7 +573,7 @@ export class ExplorerState {
 
   /** Continue from a latent the generator should see as-is (interpolation frame, arithmetic result). */
   continueFrom(latent: Latent): void {
-    if (this.face) this.#commit({ z: Float32Array.from(latent), truncation: 1, offsets: [] });
+    if (this.face) this.#commit({ z: Float32Array.from(latent), truncation: 1, offsets: [], attributes: [] });
   }
 
   // ------------------------------------------------------------ variations
@@ -408,7 +581,11 @@ export class ExplorerState {
   async renderVariations(): Promise<void> {
     const runtime = this.runtime;
     if (!runtime || !this.face) return;
-    const { z, truncation } = latentForSaving(this.#alignedFace(this.face), this.directions);
+    const { z, truncation } = latentForSaving(
+      this.#alignedFace(this.face),
+      this.directions,
+      this.attributeVectors,
+    );
     const zs = variations(z, { seed: this.variationSeed, amount: this.variationAmount, count: 16 });
     try {
       const images = await runtime.render(zs.map((v) => truncate(v, truncation)));
@@ -420,7 +597,7 @@ export class ExplorerState {
 
   pickVariation(cell: VariationCell): void {
     if (!this.face) return;
-    this.#commit({ z: cell.z, truncation: this.face.truncation, offsets: [] });
+    this.#commit({ z: cell.z, truncation: this.face.truncation, offsets: [], attributes: [] });
     void this.renderVariations();
   }
 
@@ -440,7 +617,7 @@ export class ExplorerState {
     const latent = this.latent;
     if (latent)
       this.setEndpoint(which, {
-        label: `Seed ${this.seed}${this.face?.offsets.some((o) => o) ? ' (edited)' : ''}`,
+        label: `Seed ${this.seed}${this.face?.offsets.some((o) => o) || this.face?.attributes.some((o) => o) ? ' (edited)' : ''}`,
         latent,
       });
   }
@@ -540,13 +717,16 @@ export class ExplorerState {
     if (!runtime || !this.face || this.saving) return undefined;
     this.saving = true;
     try {
-      const { z, truncation } = latentForSaving(this.#alignedFace(this.face), this.directions);
+      const face = this.#alignedFace(this.face);
+      const { z, truncation } = latentForSaving(face, this.directions, this.attributeVectors);
+      const attributes = this.#namedPositions(face);
       const favorite = await kao.invoke('favorites.save', {
         runId: runtime.manifest.runId,
         step: runtime.manifest.step,
         z: Array.from(z),
         truncation: Math.min(10, truncation),
         ...(name?.trim() ? { name: name.trim() } : {}),
+        ...(attributes ? { attributes } : {}),
       });
       this.notify('info', `Saved “${favorite.name}” to Favorites.`);
       return favorite;
@@ -558,7 +738,14 @@ export class ExplorerState {
     }
   }
 
-  /** Shows a favorite exactly as saved: its run, checkpoint, z and ψ. */
+  /** The face's non-zero attribute sliders by tag, or undefined when all are at 0. */
+  #namedPositions(face: FaceState): AttributeOffsets | undefined {
+    const list = this.attributes?.attributes ?? [];
+    const entries = list.map((a, i) => [a.tag, face.attributes[i] ?? 0] as const).filter(([, v]) => v !== 0);
+    return entries.length ? Object.fromEntries(entries) : undefined;
+  }
+
+  /** Shows a favorite exactly as saved: its run, checkpoint, z and ψ, and its named sliders where they were. */
   async openFavorite(favorite: Favorite): Promise<void> {
     if (!this.runsLoaded) {
       this.#pendingFavorite = favorite;
@@ -567,6 +754,7 @@ export class ExplorerState {
     const ok = await this.openRun(favorite.runId, favorite.step, {
       z: Float32Array.from(favorite.z),
       truncation: favorite.truncation,
+      attributes: favorite.attributes,
     });
     if (ok) this.notify('info', `Opened “${favorite.name}” in the explorer.`);
   }
@@ -575,6 +763,10 @@ export class ExplorerState {
   queueFavorite(favorite: Favorite): void {
     this.#pendingFavorite = favorite;
   }
+}
+
+function attributesKey(runId: string, step: number): string {
+  return `${runId}@${step}`;
 }
 
 function clampSeed(seed: number): number {
