@@ -98,7 +98,7 @@ export function requireFlags<V extends Record<string, unknown>, K extends keyof 
  * A RunControl that the first Ctrl-C (and each of `signals`) cancels, so a long job stops cleanly after
  * `onSignal`; a second one exits at once (130). `release` removes the handlers when the job is over.
  */
-export function cancelOnSignals(
+function cancelOnSignals(
   signals: NodeJS.Signals[],
   onSignal?: () => void,
 ): { control: RunControl; release: () => void } {
@@ -110,6 +110,25 @@ export function cancelOnSignals(
   };
   for (const signal of signals) process.on(signal, handler);
   return { control, release: () => signals.forEach((signal) => process.off(signal, handler)) };
+}
+
+/**
+ * Runs a long job with a progress bar labelled `label` on stderr, cancelled by `signals` as cancelOnSignals
+ * says; however the job ends, the bar's line is ended and the signal handlers are removed.
+ */
+export async function withProgress<T>(
+  io: CliIO,
+  { label, signals, onSignal }: { label: string; signals: NodeJS.Signals[]; onSignal?: () => void },
+  job: (control: RunControl, bar: ProgressBar) => Promise<T>,
+): Promise<T> {
+  const { control, release } = cancelOnSignals(signals, onSignal);
+  const bar = new ProgressBar(io, label);
+  try {
+    return await job(control, bar);
+  } finally {
+    bar.done();
+    release();
+  }
 }
 
 export function intOption(

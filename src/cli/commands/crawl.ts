@@ -1,14 +1,13 @@
 import { resolve } from 'node:path';
 import {
   CliError,
-  ProgressBar,
-  cancelOnSignals,
   intOption,
   defineCommand,
   requireFlags,
   writeJson,
   writeResult,
   stringFlags,
+  withProgress,
 } from '../command.ts';
 import {
   CrawlError,
@@ -62,30 +61,26 @@ export const crawlCommand = defineCommand(
     }
 
     // Ctrl-C cancels cleanly (the partial download is removed); a second Ctrl-C kills at once.
-    const { control, release } = cancelOnSignals(['SIGINT']);
-    const bar = new ProgressBar(io, 'crawl');
     let summary: CrawlSummary;
     try {
-      summary = await crawl(input, {
-        control,
-        onWarning: (message) => bar.print(`warning: ${message}`),
-        onProgress: (p) => {
-          const total = input.maxPosts;
-          const detail = `page ${p.page} · ${p.downloaded} new · ${p.skipped} present · ${p.failed} failed`;
-          bar.update(p.found, total, p.state === 'paused' ? `${detail} (paused)` : detail);
-        },
-      });
+      summary = await withProgress(io, { label: 'crawl', signals: ['SIGINT'] }, (control, bar) =>
+        crawl(input, {
+          control,
+          onWarning: (message) => bar.print(`warning: ${message}`),
+          onProgress: (p) => {
+            const total = input.maxPosts;
+            const detail = `page ${p.page} · ${p.downloaded} new · ${p.skipped} present · ${p.failed} failed`;
+            bar.update(p.found, total, p.state === 'paused' ? `${detail} (paused)` : detail);
+          },
+        }),
+      );
     } catch (error) {
-      bar.done();
       if (error instanceof CrawlError) {
         if (io.json) writeJson(io, error.summary);
         throw new CliError(error.message);
       }
       throw error;
-    } finally {
-      release();
     }
-    bar.done();
     writeResult(io, summary, describeCrawl);
     return summary.state === 'done' ? 0 : 130;
   },

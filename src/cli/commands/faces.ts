@@ -1,16 +1,15 @@
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
-  cancelOnSignals,
   choiceOption,
   CliError,
   intOption,
   numberOption,
   defineCommand,
-  ProgressBar,
   requireFlags,
   writeResult,
   stringFlags,
+  withProgress,
 } from '../command.ts';
 import { CancelledError } from '../../core/util/run-control.ts';
 import { FolderLockedError } from '../../core/folder-lock.ts';
@@ -65,20 +64,19 @@ export const facesCommand = defineCommand(
       throw new CliError(`--${flagName(String(issue.path[0]))}: ${issue.message}\nusage: ${usage}`, 2);
     }
 
-    const { control, release } = cancelOnSignals(['SIGINT', 'SIGTERM']);
-    const bar = new ProgressBar(io, 'faces');
     let summary: FaceExtractionSummary;
     try {
-      summary = await extractFaces(parsed.data, {
-        control,
-        onWarning: (message) => bar.print(`warning: ${message}`),
-        onProgress: (p) => {
-          if (p.phase !== 'extracting') return;
-          bar.update(p.processed, p.toProcess, `${p.faces} faces, ${p.failed} failed`);
-        },
-      });
+      summary = await withProgress(io, { label: 'faces', signals: ['SIGINT', 'SIGTERM'] }, (control, bar) =>
+        extractFaces(parsed.data, {
+          control,
+          onWarning: (message) => bar.print(`warning: ${message}`),
+          onProgress: (p) => {
+            if (p.phase !== 'extracting') return;
+            bar.update(p.processed, p.toProcess, `${p.faces} faces, ${p.failed} failed`);
+          },
+        }),
+      );
     } catch (error) {
-      bar.done();
       if (error instanceof CancelledError) {
         io.stderr.write('faces: interrupted; the index is saved and a re-run continues where this stopped\n');
         return 130;
@@ -86,10 +84,7 @@ export const facesCommand = defineCommand(
       if (error instanceof FacesError) throw new CliError(facesProblemForCli(error.problem));
       if (error instanceof FolderLockedError) throw new CliError(error.message);
       throw error;
-    } finally {
-      release();
     }
-    bar.done();
     writeResult(io, summary, describeExtraction);
     return 0;
   },

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ProgressBar, cancelOnSignals, defineCommand, requireFlags, writeResult } from '../command.ts';
+import { defineCommand, requireFlags, withProgress, writeResult } from '../command.ts';
 import { importFolder, type ImportSummary } from '../../core/crawler/import.ts';
 
 const usage = 'kao import --from DIR --out DIR [--link] [--json]';
@@ -9,11 +9,8 @@ export const importCommand = defineCommand(
   { from: { type: 'string' }, out: { type: 'string' }, link: { type: 'boolean' } },
   async (values, io) => {
     requireFlags(values, ['from', 'out'], usage);
-    const { control, release } = cancelOnSignals(['SIGINT']);
-    const bar = new ProgressBar(io, 'import');
-    let summary: ImportSummary;
-    try {
-      summary = await importFolder(
+    const summary = await withProgress(io, { label: 'import', signals: ['SIGINT'] }, (control, bar) =>
+      importFolder(
         { from: resolve(values.from), datasetDir: resolve(values.out), mode: values.link ? 'link' : 'copy' },
         {
           control,
@@ -25,11 +22,8 @@ export const importCommand = defineCommand(
               `${p.imported} new · ${p.skipped} duplicate · ${p.rejected} rejected`,
             ),
         },
-      );
-    } finally {
-      release();
-      bar.done();
-    }
+      ),
+    );
     writeResult(io, summary, describeImport);
     return summary.state === 'done' ? 0 : 130;
   },

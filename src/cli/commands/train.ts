@@ -3,23 +3,22 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   backendOption,
-  cancelOnSignals,
   choiceOption,
   CliError,
   intOption,
   numberOption,
   defineCommand,
-  ProgressBar,
   requireFlags,
   selectCliBackend,
   writeResult,
   stringFlags,
+  withProgress,
 } from '../command.ts';
 import { presetNames } from '../../core/gan/config.ts';
 import { recipeFlags, recipeOverrides, recipeUsage } from '../recipe-options.ts';
 import { listTrainingImages } from '../../core/faces/training-set.ts';
 import { readRunConfig } from '../../core/gan/run-folder.ts';
-import { runTraining, type TrainingResult } from '../../core/gan/run.ts';
+import { runTraining, type RunTrainingOptions } from '../../core/gan/run.ts';
 import { assertRunNotLocked } from '../../core/gan/run-lock.ts';
 import { defaultWorkerCount } from '../../core/gan/parallel/trainer.ts';
 
@@ -75,35 +74,33 @@ export const trainCommand = defineCommand(
     if (existing)
       io.stderr.write(`continuing the run in ${resolve(values.run)} from its newest checkpoint\n`);
 
-    const { control, release } = cancelOnSignals(['SIGINT', 'SIGTERM'], () =>
-      io.stderr.write('\nstopping: saving a checkpoint…\n'),
-    );
-    const bar = new ProgressBar(io, 'train');
-    let result: TrainingResult;
-    try {
-      result = await runTraining(
-        {
-          runDir: values.run,
-          faces,
-          dataDir: values.data,
-          preset,
-          overrides: Object.keys(overrides).length ? overrides : undefined,
-          seed,
-          steps,
-          epochs,
-          checkpointEvery,
-          sampleEvery,
-          swdEvery,
-          swdImages,
-          logEvery,
-          backend: backend.name,
-          owner: 'kao train',
-          // wasm is single-threaded: split each batch over one worker thread per core unless told otherwise.
-          workers: workersOption ?? (backend.name === 'wasm' ? defaultWorkerCount() : 1),
-          // The built CLI's workers are bundles beside it (src/cli/entry.ts); from the sources, worker.ts.
-          ...(process.env.KAO_GAN_WORKER ? { workerUrl: pathToFileURL(process.env.KAO_GAN_WORKER) } : {}),
-        },
-        {
+    const options: RunTrainingOptions = {
+      runDir: values.run,
+      faces,
+      dataDir: values.data,
+      preset,
+      overrides: Object.keys(overrides).length ? overrides : undefined,
+      seed,
+      steps,
+      epochs,
+      checkpointEvery,
+      sampleEvery,
+      swdEvery,
+      swdImages,
+      logEvery,
+      backend: backend.name,
+      owner: 'kao train',
+      // wasm is single-threaded: split each batch over one worker thread per core unless told otherwise.
+      workers: workersOption ?? (backend.name === 'wasm' ? defaultWorkerCount() : 1),
+      // The built CLI's workers are bundles beside it (src/cli/entry.ts); from the sources, worker.ts.
+      ...(process.env.KAO_GAN_WORKER ? { workerUrl: pathToFileURL(process.env.KAO_GAN_WORKER) } : {}),
+    };
+    const onSignal = (): void => void io.stderr.write('\nstopping: saving a checkpoint…\n');
+    const result = await withProgress(
+      io,
+      { label: 'train', signals: ['SIGINT', 'SIGTERM'], onSignal },
+      (control, bar) =>
+        runTraining(options, {
           control,
           onProgress: (p) => {
             const eta = p.etaSeconds === undefined ? '' : ` eta ${formatDuration(p.etaSeconds)}`;
@@ -122,15 +119,10 @@ export const trainCommand = defineCommand(
           onCheckpoint: ({ step }) => {
             if (!io.stderr.isTTY) io.stderr.write(`checkpoint at step ${step}\n`);
           },
-        },
-      );
-    } catch (error) {
-      bar.done();
-      throw new CliError((error as Error).message);
-    } finally {
-      release();
-    }
-    bar.done();
+        }),
+    ).catch((error: Error) => {
+      throw new CliError(error.message);
+    });
     writeResult(io, { ...result, backend: backend.name }, (r) => [
       `${r.stopped ? 'stopped' : 'done'} at step ${r.step}/${r.totalSteps}; ` +
         `checkpoint ${r.lastCheckpoint?.path ?? 'none'}`,
