@@ -6,7 +6,7 @@ import {
   defineCommand,
   requireFlags,
   selectCliBackend,
-  writeJson,
+  writeResult,
 } from '../command.ts';
 import { trainingImages } from './train.ts';
 
@@ -33,17 +33,11 @@ export const evalCommand = defineCommand(
       throw new CliError(error.message);
     });
     for (const warning of result.warnings) io.stderr.write(`warning: ${warning}\n`);
-    if (io.json) {
-      writeJson(io, result);
-      return 0;
-    }
-    const lines = [
-      `SWD ×10³ at step ${result.step}, ${result.images} images of ${result.imageSize}px (lower is better)`,
-    ];
-    for (const level of result.swd.levels)
-      lines.push(`  ${String(level.resolution).padStart(4)}px  ${level.swd.toFixed(2)}`);
-    lines.push(`  average ${result.swd.average.toFixed(2)}`);
-    io.stdout.write(lines.join('\n') + '\n');
+    writeResult(io, result, (r) => [
+      `SWD ×10³ at step ${r.step}, ${r.images} images of ${r.imageSize}px (lower is better)`,
+      ...r.swd.levels.map((level) => `  ${String(level.resolution).padStart(4)}px  ${level.swd.toFixed(2)}`),
+      `  average ${r.swd.average.toFixed(2)}`,
+    ]);
     return 0;
   },
 );

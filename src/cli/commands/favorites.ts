@@ -8,6 +8,7 @@ import {
   requireFlags,
   selectCliBackend,
   writeJson,
+  writeResult,
   type CliCommand,
   type CliIO,
   stringFlags,
@@ -73,14 +74,13 @@ async function exportOne(argv: string[], io: CliIO): Promise<number> {
     const result = await exportFavoritePng(libraryDir(values.library), values.id, resolve(values.out), {
       size,
     });
-    if (io.json) writeJson(io, result);
-    else {
+    writeResult(io, result, (r) => {
       const how =
-        result.source === 'model'
+        r.source === 'model'
           ? 're-rendered from its checkpoint'
           : 'resized from the saved PNG (checkpoint gone)';
-      io.stdout.write(`Wrote ${result.path} (${result.size}×${result.size}, ${how})\n`);
-    }
+      return [`Wrote ${r.path} (${r.size}×${r.size}, ${how})`];
+    });
     return 0;
   } catch (error) {
     if (error instanceof FavoriteNotFoundError || error instanceof RangeError)

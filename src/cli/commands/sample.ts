@@ -7,7 +7,7 @@ import {
   intOption,
   defineCommand,
   requireFlags,
-  writeJson,
+  writeResult,
 } from '../command.ts';
 import { latentForSeed } from '../../shared/rng.ts';
 import type { Generator } from '../../core/gan/generator-web.ts';
@@ -67,11 +67,9 @@ export const sampleCommand = defineCommand(
       // One face from a saved z (a JSON array or a favorite's .json): explorer/favorites code, src/core/library.
       const { renderLatentFileToPng } = await import('../../core/library/render.ts');
       const result = await renderLatentFileToPng(values.run, values.z, resolve(values.out), { step, size });
-      if (io.json) writeJson(io, result);
-      else
-        io.stdout.write(
-          `wrote ${result.path} (${result.size}×${result.size}, step ${result.step}, ψ ${result.truncation})\n`,
-        );
+      writeResult(io, result, (r) => [
+        `wrote ${r.path} (${r.size}×${r.size}, step ${r.step}, ψ ${r.truncation})`,
+      ]);
       return 0;
     }
     const { loadGenerator } = await import('../../core/gan/generator-node.ts');
@@ -85,13 +83,11 @@ export const sampleCommand = defineCommand(
         latentsForSeeds(seed, n, loaded.config.zDim),
         values.out,
       );
-      if (io.json) writeJson(io, { step: loaded.step, seed, n, ...result });
-      else
-        io.stdout.write(
-          result.kind === 'grid'
-            ? `wrote a grid of ${n} faces (step ${loaded.step}, seeds ${seed}–${seed + n - 1}) to ${result.paths[0]}\n`
-            : `wrote ${n} faces (step ${loaded.step}) to ${resolve(values.out)}\n`,
-        );
+      writeResult(io, { step: loaded.step, seed, n, ...result }, (r) => [
+        r.kind === 'grid'
+          ? `wrote a grid of ${n} faces (step ${r.step}, seeds ${seed}–${seed + n - 1}) to ${r.paths[0]}`
+          : `wrote ${n} faces (step ${r.step}) to ${resolve(values.out)}`,
+      ]);
     } finally {
       loaded.generator.dispose();
     }
