@@ -128,7 +128,7 @@ function isImageRecord(value: unknown): value is ImageRecord {
 const excludedFileSchema = z.object({ ids: z.array(z.string()) });
 
 /** One of the folder's JSON files does not parse: its path and the parser's reason. */
-export function notValidJson(file: string, error: unknown): FacesError {
+function notValidJson(file: string, error: unknown): FacesError {
   return new FacesError({
     code: 'index-corrupt',
     file,
