@@ -1,7 +1,8 @@
 /**
  * Two ways to describe a face as a feature vector for the tag classifiers, both free of downloads:
  *
- * - `pixels`: the face's colours on an 8×8 grid (box-averaged), what hair and eye colours need;
+ * - `pixels`: the face's colours on an 8×8 grid (box-averaged), as values and as hues: what hair and eye
+ *   colour tags need;
  * - `discriminator`: the run's own D up to its last layer — features it learned to tell these faces apart.
  *
  * Which one a tag uses is decided by accuracy on held-out tagged faces (learn.ts). Both take images
@@ -39,11 +40,17 @@ export function pixelFeatureExtractor(): FeatureExtractor {
     extract: (images) =>
       tf.tidy(() => {
         const size = images.shape[1];
-        const pooled =
+        const rgb = (
           size % PIXEL_GRID === 0
             ? tf.avgPool(images, size / PIXEL_GRID, size / PIXEL_GRID, 'valid')
-            : tf.image.resizeBilinear(images, [PIXEL_GRID, PIXEL_GRID]);
-        return pooled.reshape([images.shape[0], -1]) as tf.Tensor2D;
+            : tf.image.resizeBilinear(images, [PIXEL_GRID, PIXEL_GRID])
+        )
+          .add(1)
+          .div(2) as tf.Tensor4D;
+        // Chromaticity (each channel's share of the cell's brightness): hair and eye colour tags are hues,
+        // which a linear classifier cannot read off dark pixels' raw values.
+        const chroma = rgb.div(rgb.sum(3, true).add(0.05));
+        return tf.concat([rgb, chroma], 3).reshape([images.shape[0], -1]) as tf.Tensor2D;
       }),
     dispose: () => undefined,
   };
