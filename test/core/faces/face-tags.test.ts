@@ -6,6 +6,7 @@ import { trustedFaceTags } from '../../../src/core/faces/face-tags.ts';
 import { FACES_INDEX_FILE, FaceDataset, readStoredIndex } from '../../../src/core/faces/index-store.ts';
 import { crawl } from '../../../src/core/crawler/crawl.ts';
 import { appendImageTags } from '../../../src/core/images/tags.ts';
+import { readTaggedImages } from '../../../src/core/attributes/tagged-images.ts';
 import { facesReference } from '../../helpers/faces.ts';
 import { startMoebooruServer } from '../../helpers/moebooru-server.ts';
 import { cascadePath, illustrationsDir } from '../../helpers/shared-data.ts';
@@ -78,6 +79,14 @@ describe('faces inherit their illustration’s tags where they describe them (re
     // Only kept faces count.
     const after = await dataset.setExcluded([of(FIVE_FACES)[0]!.id], true);
     expect(after.tagged).toBe(tagged - 1);
+    // The named sliders learn from the same kept, tagged faces.
+    const forSliders = await readTaggedImages(faces);
+    expect(forSliders).toMatchObject({ source: 'faces-index', total: summary.totalFaces - 1 });
+    expect(forSliders.images).toHaveLength(tagged - 1);
+    expect(forSliders.images).toContainEqual({
+      path: join(faces, of(ONE_FACE)[0]!.file),
+      tags: ['1girl', 'blonde_hair'],
+    });
     await dataset.setExcluded([of(FIVE_FACES)[0]!.id], false);
   });
 
