@@ -59,7 +59,7 @@ async function fillCrawlForm(page: Page, delayMs: number): Promise<void> {
 
 const countOf = (page: Page, key: string) =>
   page
-    .getByTestId(`count-${key}`)
+    .getByTestId(`crawl-count-${key}`)
     .textContent()
     .then((text) => Number((text ?? '').replace(/\D/g, '')));
 
