@@ -9,6 +9,7 @@ import {
 } from '../../src/core/gan/step.ts';
 import { WebGpuTrainer } from '../../src/core/gan/webgpu/trainer.ts';
 import { Rng } from '../../src/shared/rng.ts';
+import { relativeError } from './tensor-compare.ts';
 
 export interface EngineComparison {
   /** Largest relative error (‖a − b‖ / ‖b‖) over the D / G parameters' gradients, and where. */
@@ -16,16 +17,6 @@ export interface EngineComparison {
   g: { worst: string; error: number };
   lossD: [number, number];
   lossG: [number, number];
-}
-
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
 }
 
 /**
