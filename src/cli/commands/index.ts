@@ -28,6 +28,11 @@ export const commandTable: Array<{ name: string; summary: string; load: () => Pr
     load: async () => (await import('./sample.ts')).sampleCommand,
   },
   {
+    name: 'attributes',
+    summary: 'Named sliders of a run, learned from its faces’ tags (counts, accuracy, effect)',
+    load: async () => (await import('./attributes.ts')).attributesCommand,
+  },
+  {
     name: 'eval',
     summary: 'Sliced Wasserstein distance between a run and real faces',
     load: async () => (await import('./eval.ts')).evalCommand,

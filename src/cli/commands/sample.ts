@@ -11,9 +11,10 @@ import {
 } from '../command.ts';
 import { latentForSeed } from '../../shared/rng.ts';
 import type { Generator } from '../../core/gan/generator-web.ts';
+import { runAttributes } from './attributes.ts';
 
 const usage =
-  'kao sample --run DIR --out FILE.png|DIR [--n 64] [--seed N] [--step N] [--backend auto|wasm|cpu|…] [--json]\n' +
+  'kao sample --run DIR --out FILE.png|DIR [--n 64] [--seed N] [--step N] [--attr TAG=VALUE …] [--backend auto|wasm|cpu|…] [--json]\n' +
   '       kao sample --run DIR --z FILE.json --out FILE.png [--size 192] [--step N] [--backend …] [--json]';
 
 /** Latents to render: image i uses the z of seed `seed + i` (the app's "same seed, same face"). */
@@ -53,7 +54,13 @@ export async function writeSamples(
 
 export const sampleCommand = defineCommand(
   usage,
-  { ...generatorFlags, out: { type: 'string' }, z: { type: 'string' }, size: { type: 'string' } },
+  {
+    ...generatorFlags,
+    out: { type: 'string' },
+    z: { type: 'string' },
+    size: { type: 'string' },
+    attr: { type: 'string', multiple: true },
+  },
   async (values, io) => {
     requireFlags(values, ['run', 'out'], usage);
     const n = intOption(values.n, 'n', 1) ?? 64;
@@ -61,6 +68,10 @@ export const sampleCommand = defineCommand(
     const step = intOption(values.step, 'step', 0);
     const size = intOption(values.size, 'size', 8);
     const backend = backendOption(values.backend);
+    const attributes = attributeOptions(values.attr ?? []);
+    if (values.z && attributes.length) {
+      throw new CliError('--attr moves the faces of --seed/--n; a saved z is drawn as it was saved', 2);
+    }
 
     await selectCliBackend(backend);
     if (values.z) {
@@ -78,19 +89,62 @@ export const sampleCommand = defineCommand(
     });
     for (const warning of loaded.warnings) io.stderr.write(`warning: ${warning}\n`);
     try {
-      const result = await writeSamples(
-        loaded.generator,
-        latentsForSeeds(seed, n, loaded.config.zDim),
-        values.out,
+      const latents = latentsForSeeds(seed, n, loaded.config.zDim);
+      if (attributes.length) await moveAlongAttributes(io, values.run, loaded.step, latents, attributes);
+      const result = await writeSamples(loaded.generator, latents, values.out);
+      const moved = Object.fromEntries(attributes.map((a) => [a.tag, a.value]));
+      writeResult(
+        io,
+        { step: loaded.step, seed, n, ...(attributes.length ? { attributes: moved } : {}), ...result },
+        (r) => [
+          r.kind === 'grid'
+            ? `wrote a grid of ${n} faces (step ${r.step}, seeds ${seed}–${seed + n - 1}) to ${r.paths[0]}`
+            : `wrote ${n} faces (step ${r.step}) to ${resolve(values.out)}`,
+        ],
       );
-      writeResult(io, { step: loaded.step, seed, n, ...result }, (r) => [
-        r.kind === 'grid'
-          ? `wrote a grid of ${n} faces (step ${r.step}, seeds ${seed}–${seed + n - 1}) to ${r.paths[0]}`
-          : `wrote ${n} faces (step ${r.step}) to ${resolve(values.out)}`,
-      ]);
     } finally {
       loaded.generator.dispose();
     }
     return 0;
   },
 );
+
+/** `--attr blonde_hair=+2`: a tag and how far to move along its slider, in standard deviations (−10…10). */
+export function attributeOptions(values: string[]): Array<{ tag: string; value: number }> {
+  return values.map((text) => {
+    const match = /^([^=]+)=([-+]?\d*\.?\d+)$/.exec(text.trim());
+    const value = match ? Number(match[2]) : Number.NaN;
+    if (!match || !(Math.abs(value) <= 10)) {
+      throw new CliError(
+        `--attr must be TAG=VALUE with VALUE from -10 to 10 (e.g. blonde_hair=+2), got "${text}"`,
+        2,
+      );
+    }
+    return { tag: match[1]!.trim(), value };
+  });
+}
+
+/** Adds value·direction of each named slider to every latent (the Explorer's Attributes panel, in bulk). */
+async function moveAlongAttributes(
+  io: Parameters<typeof runAttributes>[0],
+  runDir: string,
+  step: number,
+  latents: LatentSet,
+  moves: Array<{ tag: string; value: number }>,
+): Promise<void> {
+  const learned = await runAttributes(io, runDir, { step });
+  const zDim = latents.z.length / latents.count;
+  for (const { tag, value } of moves) {
+    const attribute = learned.attributes.find((a) => a.tag === tag);
+    if (!attribute) {
+      const known = learned.attributes.map((a) => a.tag).join(', ');
+      throw new CliError(
+        `no named slider "${tag}" at step ${step}: ` +
+          (known ? `this checkpoint has ${known}` : (learned.note ?? 'none')),
+      );
+    }
+    for (let i = 0; i < latents.count; i++) {
+      for (let k = 0; k < zDim; k++) latents.z[i * zDim + k]! += value * attribute.vector[k]!;
+    }
+  }
+}
