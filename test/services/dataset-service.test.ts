@@ -2,10 +2,7 @@ import { copyFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EventOf, InvokeChannel, RequestOf, ResponseOf } from '../../src/shared/contract.ts';
-import type { Envelope } from '../../src/shared/errors.ts';
-import { createNodeAppServices } from '../../src/services/node-services.ts';
-import type { AppServices } from '../../src/services/app-services.ts';
+import type { EventOf, RequestOf } from '../../src/shared/contract.ts';
 import { CRAWL_MARKER_FILE } from '../../src/services/dataset-service.ts';
 import {
   illustrationFiles,
@@ -14,7 +11,7 @@ import {
   type ServerPostSpec,
 } from '../helpers/moebooru-server.ts';
 import { facesDir, illustrationsDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+import { recordEvents, startAppServices, testRoot, type ServicesUnderTest } from '../helpers/app-services.ts';
 
 const images = illustrationFiles(illustrationsDir);
 const cleanups: Array<() => Promise<void>> = [];
@@ -25,15 +22,9 @@ afterEach(async () => {
 type CrawlEvent = EventOf<'dataset.crawl'>;
 type ImportEvent = EventOf<'dataset.import'>;
 
-interface Harness {
-  services: AppServices;
-  dataDir: string;
-  configDir: string;
-  root: string;
+interface Harness extends ServicesUnderTest {
   crawlEvents: CrawlEvent[];
   importEvents: ImportEvent[];
-  call(channel: InvokeChannel, request: unknown): Promise<Envelope<unknown>>;
-  ok<C extends InvokeChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;
   /** Resolves with the first crawl event (past or future) matching `predicate`. */
   crawlEvent(predicate: (event: CrawlEvent) => boolean): Promise<CrawlEvent>;
   importEvent(predicate: (event: ImportEvent) => boolean): Promise<ImportEvent>;
@@ -41,54 +32,15 @@ interface Harness {
 
 /** Real app services (the ones `kao serve` runs) on a fresh data folder; a second harness may share it. */
 async function harness(shared?: { root: string }): Promise<Harness> {
-  let root = shared?.root;
-  if (!root) {
-    const temp = await makeTempDir('kao-dataset-service-');
-    cleanups.push(temp.cleanup);
-    root = temp.dir;
-  }
-  const dataDir = join(root, 'data');
-  const configDir = join(root, 'config');
-  const services = createNodeAppServices({ configDir, dataDir });
-  cleanups.push(() => services.dispose());
-  const crawlEvents: CrawlEvent[] = [];
-  const importEvents: ImportEvent[] = [];
-  const waiters: Array<() => void> = [];
-  services.events.on('dataset.crawl', (event) => {
-    crawlEvents.push(structuredClone(event));
-    waiters.forEach((wake) => wake());
-  });
-  services.events.on('dataset.import', (event) => {
-    importEvents.push(structuredClone(event));
-    waiters.forEach((wake) => wake());
-  });
-  const waitFor = <T>(list: T[], predicate: (event: T) => boolean) =>
-    new Promise<T>((resolve) => {
-      const check = () => {
-        const found = list.find(predicate);
-        if (!found) return false;
-        waiters.splice(waiters.indexOf(check), 1);
-        resolve(found);
-        return true;
-      };
-      waiters.push(check);
-      check();
-    });
+  const app = startAppServices(shared?.root ?? (await testRoot('kao-dataset-service-')));
+  const crawl = recordEvents(app.services, 'dataset.crawl');
+  const imports = recordEvents(app.services, 'dataset.import');
   return {
-    services,
-    dataDir,
-    configDir,
-    root,
-    crawlEvents,
-    importEvents,
-    call: (channel, request) => services.dispatch(channel, request),
-    async ok<C extends InvokeChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
-      const envelope = await services.dispatch(channel, request);
-      if (!envelope.ok) throw new Error(`${channel}: ${envelope.error.code}: ${envelope.error.message}`);
-      return envelope.value as ResponseOf<C>;
-    },
-    crawlEvent: (predicate) => waitFor(crawlEvents, predicate),
-    importEvent: (predicate) => waitFor(importEvents, predicate),
+    ...app,
+    crawlEvents: crawl.events,
+    importEvents: imports.events,
+    crawlEvent: crawl.first,
+    importEvent: imports.first,
   };
 }
 

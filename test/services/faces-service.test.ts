@@ -6,13 +6,10 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EventOf, InvokeChannel, RequestOf, ResponseOf } from '../../src/shared/contract.ts';
-import type { Envelope } from '../../src/shared/errors.ts';
+import type { EventOf, InvokeChannel, RequestOf } from '../../src/shared/contract.ts';
 import { FACES_LOCK_FILE } from '../../src/core/faces/index-store.ts';
-import { createNodeAppServices } from '../../src/services/node-services.ts';
-import type { AppServices } from '../../src/services/app-services.ts';
 import { cascadePath, illustrationsDir } from '../helpers/shared-data.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+import { recordEvents, startAppServices, testRoot, type ServicesUnderTest } from '../helpers/app-services.ts';
 
 /** Four real illustrations: 5 + 0 + 1 + 3 faces with the default options (source path order). */
 const ILLUSTRATIONS = [
@@ -32,71 +29,25 @@ afterEach(async () => {
 type ExtractionEvent = EventOf<'faces.extraction'>;
 type ChangedEvent = EventOf<'faces.changed'>;
 
-interface Harness {
-  services: AppServices;
-  root: string;
-  dataDir: string;
-  configDir: string;
+interface Harness extends ServicesUnderTest {
   events: ExtractionEvent[];
   changes: ChangedEvent[];
-  call(channel: InvokeChannel, request: unknown): Promise<Envelope<unknown>>;
-  ok<C extends InvokeChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;
   /** Resolves with the first extraction event (past or future) matching `predicate`. */
   event(predicate: (event: ExtractionEvent) => boolean): Promise<ExtractionEvent>;
 }
 
 /** Real app services (the ones `kao serve` runs) on a temp data folder; a second harness may share it. */
 async function harness(options: { root?: string; withDataset?: boolean } = {}): Promise<Harness> {
-  let root = options.root;
-  if (!root) {
-    const temp = await makeTempDir('kao-faces-service-');
-    cleanups.push(temp.cleanup);
-    root = temp.dir;
-  }
-  const dataDir = join(root, 'data');
-  const configDir = join(root, 'config');
+  const root = options.root ?? (await testRoot('kao-faces-service-'));
   if (options.withDataset) {
-    await mkdir(join(dataDir, 'dataset'), { recursive: true });
-    for (const name of ILLUSTRATIONS)
-      await copyFile(join(illustrationsDir, name), join(dataDir, 'dataset', name));
+    const datasetDir = join(root, 'data', 'dataset');
+    await mkdir(datasetDir, { recursive: true });
+    for (const name of ILLUSTRATIONS) await copyFile(join(illustrationsDir, name), join(datasetDir, name));
   }
-  const services = createNodeAppServices({ configDir, dataDir });
-  cleanups.push(() => services.dispose());
-  const events: ExtractionEvent[] = [];
-  const changes: ChangedEvent[] = [];
-  const waiters: Array<() => boolean> = [];
-  services.events.on('faces.extraction', (event) => {
-    events.push(structuredClone(event));
-    for (const wake of [...waiters]) wake();
-  });
-  services.events.on('faces.changed', (event) => changes.push(structuredClone(event)));
-  const call = (channel: InvokeChannel, request: unknown) => services.dispatch(channel, request);
-  return {
-    services,
-    root,
-    dataDir,
-    configDir,
-    events,
-    changes,
-    call,
-    async ok<C extends InvokeChannel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
-      const envelope = await call(channel, request);
-      if (!envelope.ok) throw new Error(`${channel}: ${envelope.error.code}: ${envelope.error.message}`);
-      return envelope.value as ResponseOf<C>;
-    },
-    event: (predicate) =>
-      new Promise((resolve) => {
-        const check = (): boolean => {
-          const found = events.find(predicate);
-          if (!found) return false;
-          waiters.splice(waiters.indexOf(check), 1);
-          resolve(found);
-          return true;
-        };
-        waiters.push(check);
-        check();
-      }),
-  };
+  const app = startAppServices(root);
+  const extraction = recordEvents(app.services, 'faces.extraction');
+  const changes = recordEvents(app.services, 'faces.changed');
+  return { ...app, events: extraction.events, changes: changes.events, event: extraction.first };
 }
 
 function form(overrides: Partial<RequestOf<'faces.extract.start'>> = {}): RequestOf<'faces.extract.start'> {
