@@ -138,7 +138,7 @@ describe('kao crawl (CLI)', () => {
     ]);
     const temp = await makeTempDir('kao-cli-json-');
     cleanups.push(temp.cleanup, server.close);
-    const json = await runKao([
+    const crawlArgs = [
       'crawl',
       '--site',
       server.url,
@@ -148,8 +148,8 @@ describe('kao crawl (CLI)', () => {
       '20',
       '--tags',
       'solo',
-      '--json',
-    ]);
+    ];
+    const json = await runKao([...crawlArgs, '--json']);
     expect(json.code).toBe(0);
     const summary = JSON.parse(json.stdout) as Record<string, unknown>;
     expect(summary).toMatchObject({
@@ -162,17 +162,7 @@ describe('kao crawl (CLI)', () => {
       tags: 'solo rating:s',
     });
 
-    const text = await runKao([
-      'crawl',
-      '--site',
-      server.url,
-      '--out',
-      temp.dir,
-      '--delay-ms',
-      '20',
-      '--tags',
-      'solo',
-    ]);
+    const text = await runKao(crawlArgs);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/Crawl finished \(no more posts\)/);
     expect(text.stdout).toMatch(/skipped: +1 already in the dataset/);

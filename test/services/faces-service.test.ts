@@ -128,14 +128,7 @@ describe('faces service', () => {
     });
 
     // The options became the defaults.
-    expect((await h.ok('settings.get', {})).faces).toEqual({
-      size: 96,
-      margin: 0.25,
-      scaleFactor: 1.1,
-      minNeighbors: 5,
-      minSize: 24,
-      cascadePath,
-    });
+    expect((await h.ok('settings.get', {})).faces).toEqual(form());
 
     // The list: source order, crops and sources as data-folder paths, boxes inside their images.
     const all = await h.ok('faces.list', { filter: 'all', offset: 0, limit: 100 });
