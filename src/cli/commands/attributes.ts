@@ -73,6 +73,11 @@ function describeAttributes(r: AttributeDirections): string[] {
   return lines;
 }
 
+const FEATURE_NAMES: Record<AttributeDirection['features'], string> = {
+  pixels: 'colour features',
+  discriminator: 'the run’s own D features',
+};
+
 export function describeAttribute(a: AttributeDirection): string {
   const percent = (x: number) => `${Math.round(x * 100)} %`;
   const effect =
@@ -80,6 +85,6 @@ export function describeAttribute(a: AttributeDirection): string {
     (a.effect.mostAffected ? `, ${a.effect.mostAffected} moves ${percent(a.effect.crossTalk)} as much` : '');
   return (
     `${a.tag}: learned from ${a.positives} faces with it and ${a.negatives} without, ` +
-    `${percent(a.accuracy)} accurate on ${a.heldOut} held-out faces (${a.features} features); ${effect}`
+    `${percent(a.accuracy)} accurate on ${a.heldOut} held-out faces (${FEATURE_NAMES[a.features]}); ${effect}`
   );
 }
