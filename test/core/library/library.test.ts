@@ -176,11 +176,24 @@ describe('favorites library', () => {
 
     // A record written before named sliders existed: exactly the old fields, no `attributes`.
     const oldId = '20251101-120000-abcdef';
-    const { attributes: _attributes, ...oldRecord } = {
+    const oldRecord: Record<string, unknown> = {
       ...onDisk,
       id: oldId,
       image: { file: `${oldId}.png`, size: 64 },
     };
+    delete oldRecord.attributes;
+    expect(Object.keys(oldRecord).sort()).toEqual([
+      'createdAt',
+      'id',
+      'image',
+      'name',
+      'runDir',
+      'runId',
+      'step',
+      'truncation',
+      'version',
+      'z',
+    ]);
     await writeFile(join(dir, `${oldId}.json`), JSON.stringify(oldRecord));
     await writeFile(join(dir, `${oldId}.png`), await readFile(named.pngPath));
     const { favorites, problems } = await listFavorites(dir);
