@@ -215,7 +215,10 @@ describe('the Explorer’s named sliders in Chromium over kao serve', () => {
       expect(await note.textContent()).toMatch(
         /No named sliders for this run\.\s+None of the 64 faces .+ tags/,
       );
-      expect(await note.textContent()).toMatch(/tag files beside them/);
+      // …and what to do about it.
+      expect((await note.textContent())!.replace(/\s+/g, ' ')).toMatch(
+        /crawl a booru or import images with tag files \(image\.txt: blonde hair, smile\)/,
+      );
       expect(await page.getByTestId('attribute-slider').count()).toBe(0);
       await screenshot(page, `explorer-attributes-no-tags-${scheme}`);
       await page.context().close();
