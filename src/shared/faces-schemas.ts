@@ -118,13 +118,7 @@ export const FaceCounts = z.object({
 export type FaceCounts = z.infer<typeof FaceCounts>;
 
 /** The detection options the existing crops were made with (a different set needs a rebuild). */
-export const FaceIndexSettings = z.object({
-  size: z.int(),
-  margin: z.number(),
-  scaleFactor: z.number(),
-  minNeighbors: z.int(),
-  minSize: z.int(),
-});
+export const FaceIndexSettings = FaceDetectionOptions;
 export type FaceIndexSettings = z.infer<typeof FaceIndexSettings>;
 
 /** A rectangle in a source illustration's pixels. */

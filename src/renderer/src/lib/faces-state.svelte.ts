@@ -167,8 +167,7 @@ export class FacesState {
 
   /** Puts the options the existing faces were made with back into the form. */
   useIndexOptions(): void {
-    if (this.indexSettings)
-      this.form = { ...this.form, ...this.indexSettings, size: asCropSize(this.indexSettings.size) };
+    if (this.indexSettings) this.form = { ...this.form, ...this.indexSettings };
   }
 
   /**
@@ -391,10 +390,6 @@ function sameOptions(a: FaceIndexSettings, b: Form): boolean {
     a.minNeighbors === b.minNeighbors &&
     a.minSize === b.minSize
   );
-}
-
-function asCropSize(size: number): Form['size'] {
-  return size === 64 || size === 128 ? size : 96;
 }
 
 function defaultForm(): Form {
