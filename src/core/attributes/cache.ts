@@ -72,6 +72,7 @@ async function cacheKey(facesDir: string | undefined, options: LearnAttributesOp
       options.minAccuracy,
       options.maxAttributes,
       options.maxCandidates,
+      options.maxFaces,
       options.seed,
     ]),
   );

@@ -59,6 +59,8 @@ export interface LearnAttributesOptions {
   maxAttributes?: number;
   /** Most tags considered (the most balanced). Default 32. */
   maxCandidates?: number;
+  /** Most tagged faces learned from (a fixed sample of them beyond), which keeps learning under half a minute. Default 2000. */
+  maxFaces?: number;
   seed?: number;
   onProgress?: (progress: Omit<AttributesProgress, 'runId'>) => void;
   signal?: AbortSignal;
@@ -82,6 +84,7 @@ export async function learnAttributes(
     minAccuracy = 0.6,
     maxAttributes = 16,
     maxCandidates = 32,
+    maxFaces = 2000,
     seed = 0,
     onProgress,
     signal,
@@ -123,13 +126,15 @@ export async function learnAttributes(
       tagged.total,
     );
   }
+  const taggedFaces = tagged.images.length;
+  if (taggedFaces > maxFaces) tagged = { ...tagged, images: fixedSample(tagged.images, maxFaces) };
   const { candidates, skipped } = chooseCandidates(tagged, minFaces, maxCandidates);
   if (candidates.length === 0) {
     return empty(
       `No tag is on at least ${minFaces} and off at least ${minFaces} of the ${tagged.images.length} ` +
         'tagged faces, so none can be learned yet. More tagged faces will bring named sliders.',
       tagged.total,
-      tagged.images.length,
+      taggedFaces,
       skipped,
     );
   }
@@ -297,7 +302,7 @@ export async function learnAttributes(
     return {
       ...base,
       faces: tagged.total,
-      taggedFaces: tagged.images.length,
+      taggedFaces,
       attributes,
       skipped: skipped.slice(0, 200),
       seconds: (performance.now() - started) / 1000,
@@ -339,6 +344,16 @@ export function chooseCandidates(
   }
   // Rare tags are the long tail: the list shows the most common ones first and stays short.
   return { candidates: eligible.slice(0, maxCandidates).map((e) => e.tag), skipped: skipped.slice(0, 150) };
+}
+
+/** `count` of the images, the same ones every time: those whose name hashes lowest. */
+function fixedSample<T extends { path: string }>(images: T[], count: number): T[] {
+  const key = (image: T) => createHash('sha256').update(image.path).digest('hex');
+  return images
+    .map((image) => ({ image, key: key(image) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .slice(0, count)
+    .map((entry) => entry.image);
 }
 
 /** 0 = test, 1 = validation, 2–4 = training: a fixed split by the file's name, the same on every run. */

@@ -110,6 +110,14 @@ describe('learnAttributes on a run trained on rule-tagged real faces', () => {
     expect(again.attributes.map((a) => a.vector)).toEqual(learned.attributes.map((a) => a.vector));
   });
 
+  it('learns from a fixed sample when there are more tagged faces than it takes', async () => {
+    const sampled = await learnAttributes(runDir, { ...OPTIONS, maxFaces: 150 });
+    expect(sampled).toMatchObject({ faces: 300, taggedFaces: 300 });
+    for (const a of sampled.attributes) expect(a.positives + a.negatives + a.heldOut).toBe(150);
+    const again = await learnAttributes(runDir, { ...OPTIONS, maxFaces: 150 });
+    expect(again.attributes).toEqual(sampled.attributes.map((a) => ({ ...a })));
+  });
+
   it('stops when cancelled', async () => {
     const controller = new AbortController();
     const learning = learnAttributes(runDir, {
