@@ -161,6 +161,7 @@ describe('the Explorer’s named sliders in Chromium over kao serve', () => {
     const card = page.getByTestId('favorite-card').filter({ hasText: 'Warm-haired face' });
     await card.waitFor();
     expect(await card.getByTestId('favorite-attributes').textContent()).toBe('warm hair +1.5');
+    await screenshot(page, 'favorites-attributes-light');
     await card.getByTestId('favorite-open').click();
     await expect.poll(() => page.locator('main h1').textContent()).toBe('Explorer');
     await page.getByTestId('tab-attributes').click();
@@ -175,17 +176,41 @@ describe('the Explorer’s named sliders in Chromium over kao serve', () => {
     await expect.poll(async () => maxDifference(await canvasPixels(page), before)).toBeLessThanOrEqual(1);
     await page.context().close();
 
-    // Dark mode: the same panel, read from the run folder's cache this time.
-    const dark = await openScreen('dark', 'explorer');
-    await expect.poll(() => paints(dark), { timeout: 60_000 }).toBeGreaterThan(0);
+    // A fresh window (dark mode) opening the favorite before the Explorer ever loaded: the sliders arrive
+    // after the face, read from the run folder's cache, and still take the saved position.
+    const dark = await openScreen('dark', 'favorites');
+    await dark
+      .getByTestId('favorite-card')
+      .filter({ hasText: 'Warm-haired face' })
+      .getByTestId('favorite-open')
+      .click();
+    await expect.poll(() => dark.locator('main h1').textContent()).toBe('Explorer');
     await dark.getByTestId('tab-attributes').click();
-    await expect.poll(() => dark.getByTestId('attribute-slider').count(), { timeout: 60_000 }).toBe(2);
+    await expect.poll(() => sliderValue(dark, 'warm_hair'), { timeout: 60_000 }).toBe('+1.50');
+    await expect
+      .poll(async () => maxDifference(await canvasPixels(dark), savedPixels), { timeout: 30_000 })
+      .toBeLessThanOrEqual(1);
     expect(await dark.getByTestId('attributes-summary').textContent()).toMatch(/read from the run folder/);
     await row(dark, 'dark_hair').getByTestId('attribute-slider').focus();
     await dark.keyboard.press('Shift+ArrowRight');
     await dark.keyboard.press('Shift+ArrowRight');
     await expect.poll(() => sliderValue(dark, 'dark_hair')).toBe('+1.00');
     await screenshot(dark, 'explorer-attributes-dark');
+
+    // Learn again, cancelled: the sliders learned before stay, positions and face included; Retry reads the cache.
+    const darkPixels = await canvasPixels(dark);
+    await dark.getByTestId('attributes-relearn').click();
+    await dark.getByTestId('attributes-cancel').click();
+    await dark.getByTestId('attributes-cancelled').waitFor({ timeout: 30_000 });
+    expect(await dark.getByTestId('attribute-slider').count()).toBe(2);
+    expect(await sliderValue(dark, 'dark_hair')).toBe('+1.00');
+    expect(maxDifference(await canvasPixels(dark), darkPixels)).toBe(0);
+    await dark.getByTestId('attributes-retry').click();
+    await dark.getByTestId('attributes-cancelled').waitFor({ state: 'detached' });
+    await expect
+      .poll(() => dark.getByTestId('attributes-summary').textContent(), { timeout: 30_000 })
+      .toMatch(/read from the run folder/);
+    expect(await sliderValue(dark, 'dark_hair')).toBe('+1.00');
     await dark.context().close();
   }, 420_000);
 
