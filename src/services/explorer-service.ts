@@ -32,7 +32,14 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf
   let exporting: AbortController | undefined;
   /** The one attribute learning in flight: a request for the same checkpoint joins it, another replaces it. */
   let learning:
-    { key: string; controller: AbortController; result: Promise<AttributeDirections> } | undefined;
+    | {
+        key: string;
+        runId: string;
+        step: number;
+        controller: AbortController;
+        result: Promise<AttributeDirections>;
+      }
+    | undefined;
   const runDir = (id: string): string => join(ctx.paths().runs, id);
   const dataRelative = (path: string): string | undefined => {
     const rel = relative(ctx.paths().root, path);
@@ -215,6 +222,8 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf
         const controller = new AbortController();
         const current = {
           key,
+          runId,
+          step: at,
           controller,
           result: (async () => {
             await ensureInferenceBackend();
@@ -243,8 +252,14 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf
       }
     },
 
-    'explorer.cancelAttributes': async () => {
+    'explorer.cancelAttributes': async ({ runId, step }) => {
       if (!learning) return { cancelled: false };
+      if (
+        (runId !== undefined && runId !== learning.runId) ||
+        (step !== undefined && step !== learning.step)
+      ) {
+        return { cancelled: false };
+      }
       learning.controller.abort();
       return { cancelled: true };
     },

@@ -62,6 +62,7 @@ import {
 import {
   AttributeDirections,
   AttributesProgress,
+  CancelAttributesRequest,
   ExplorerAttributesRequest,
   ExplorerModelRequest,
   ExplorerRun,
@@ -351,7 +352,10 @@ export const invokeContract = {
    * folder; progress: `explorer.attributes` events). A run without tagged faces answers with a `note`.
    */
   'explorer.attributes': { request: ExplorerAttributesRequest, response: AttributeDirections },
-  'explorer.cancelAttributes': { request: Empty, response: z.object({ cancelled: z.boolean() }) },
+  'explorer.cancelAttributes': {
+    request: CancelAttributesRequest,
+    response: z.object({ cancelled: z.boolean() }),
+  },
   'favorites.list': { request: Empty, response: FavoritesListing },
   /** Renders the face in Node (4× Lanczos PNG) and stores it with its run, step, z and ψ. */
   'favorites.save': { request: SaveFavoriteRequest, response: Favorite },

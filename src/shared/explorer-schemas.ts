@@ -193,6 +193,11 @@ export const ExplorerAttributesRequest = z
   })
   .strict();
 
+/** Cancels the learning in flight, or only when it is for this run (and checkpoint): one client cannot stop another's. */
+export const CancelAttributesRequest = z
+  .object({ runId: RunId.optional(), step: CheckpointStep.optional() })
+  .strict();
+
 export const AttributesProgress = z.object({
   runId: RunId,
   phase: z.enum(['faces', 'classifiers', 'sampling', 'directions', 'checking']),

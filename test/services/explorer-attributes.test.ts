@@ -51,7 +51,14 @@ describe('explorer.attributes', () => {
     const progress = recordEvents(app.services, 'explorer.attributes');
     const learning = app.call('explorer.attributes', { runId: 'tagged', recompute: true });
     await progress.first((e) => e.phase === 'classifiers');
-    expect(await app.ok('explorer.cancelAttributes', {})).toEqual({ cancelled: true });
+    // Another window's cancel, for another run or checkpoint, leaves it alone.
+    expect(await app.ok('explorer.cancelAttributes', { runId: 'untagged' })).toEqual({ cancelled: false });
+    expect(await app.ok('explorer.cancelAttributes', { runId: 'tagged', step: 50 })).toEqual({
+      cancelled: false,
+    });
+    expect(await app.ok('explorer.cancelAttributes', { runId: 'tagged', step: 100 })).toEqual({
+      cancelled: true,
+    });
     expect(await learning).toMatchObject({
       ok: false,
       error: { code: 'cancelled', message: 'Learning the named sliders was cancelled.' },

@@ -134,6 +134,8 @@ export class ExplorerState {
   #pendingFavorite: Favorite | undefined;
   /** The latest attributes request (older answers are dropped) and which checkpoint it asked about. */
   #attributesRequest = 0;
+  /** The checkpoint whose sliders this window is waiting for. */
+  #attributesInFlight: { runId: string; step: number } | undefined;
   #attributesKey: string | undefined;
   /** Attributes that arrived before their checkpoint's face was set up; applied once it is. */
   #receivedAttributes: AttributeDirections | undefined;
@@ -315,8 +317,9 @@ export class ExplorerState {
    */
   async loadAttributes(runId: string, step: number, recompute = false): Promise<void> {
     const request = ++this.#attributesRequest;
-    if (this.attributesLoading) await kao.invoke('explorer.cancelAttributes', {}).catch(() => undefined);
+    await this.cancelAttributes();
     if (request !== this.#attributesRequest) return;
+    this.#attributesInFlight = { runId, step };
     this.#attributesKey = attributesKey(runId, step);
     this.#receivedAttributes = undefined;
     this.attributesLoading = true;
@@ -356,8 +359,12 @@ export class ExplorerState {
     if (manifest) void this.loadAttributes(manifest.runId, manifest.step);
   }
 
+  /** Cancels this window's learning only (another window may be learning other sliders in the same app). */
   async cancelAttributes(): Promise<void> {
-    if (this.attributesLoading) await kao.invoke('explorer.cancelAttributes', {}).catch(() => undefined);
+    const inFlight = this.#attributesInFlight;
+    if (this.attributesLoading && inFlight) {
+      await kao.invoke('explorer.cancelAttributes', inFlight).catch(() => undefined);
+    }
   }
 
   /**
