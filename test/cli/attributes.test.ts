@@ -1,29 +1,15 @@
 /** `kao attributes` and `kao sample --attr` on a real tiny run trained on rule-tagged real faces. */
-import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/core/gan/backend.ts';
+import { startKao } from '../helpers/kao-train.ts';
 import { hairLuma, makeTaggedFaceFolder } from '../helpers/tagged-faces.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 import { makeTrainedRun } from '../helpers/trained-run.ts';
 
-const repoRoot = resolve(import.meta.dirname, '../..');
-
-function kao(args: string[]) {
-  const child = spawn(join(repoRoot, 'node_modules/.bin/node'), [join(repoRoot, 'bin/kao.js'), ...args], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((settle) =>
-    child.on('close', (code) => settle({ code, stdout, stderr })),
-  );
-}
+const kao = (args: string[]) => startKao(args).done;
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let run: string;
@@ -94,28 +80,14 @@ describe('kao sample --attr', () => {
   }, 120_000);
 
   it('refuses an unknown slider or a malformed value', async () => {
-    const unknown = await kao([
-      'sample',
-      '--run',
-      run,
-      '--out',
-      join(tmp.dir, 'u.png'),
-      '--attr',
-      'glasses=1',
-    ]);
+    const sample = (out: string, attr: string) =>
+      kao(['sample', '--run', run, '--out', join(tmp.dir, out), '--attr', attr]);
+    const unknown = await sample('u.png', 'glasses=1');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(
       /no named slider "glasses" at step 100: this checkpoint has (dark_hair|warm_hair)/,
     );
-    const malformed = await kao([
-      'sample',
-      '--run',
-      run,
-      '--out',
-      join(tmp.dir, 'm.png'),
-      '--attr',
-      'dark_hair',
-    ]);
+    const malformed = await sample('m.png', 'dark_hair');
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(/--attr must be TAG=VALUE/);
   }, 60_000);

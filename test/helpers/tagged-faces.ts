@@ -14,6 +14,7 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { generateImages, type ExplorerGenerator } from '../../src/core/explorer/generator.ts';
 import { facesDir } from './shared-data.ts';
 
 export const DARK_HAIR_LUMA = 130;
@@ -95,4 +96,60 @@ export async function makeTaggedFaceFolder(dir: string, count = 300): Promise<Ta
     await writeFile(join(dir, face.file.replace(/\.jpg$/, '.txt')), `${face.tags.join(', ')}\n`);
   }
   return faces.map(({ path: _path, ...face }) => face);
+}
+
+/** Each rule's measure, signed so that up is the tag's way, and the other rule's measure. */
+const RULES = {
+  dark_hair: { key: 'luma', sign: -1, other: 'warmth' },
+  warm_hair: { key: 'warmth', sign: 1, other: 'luma' },
+} as const;
+
+export interface RuleEffect {
+  tag: string;
+  /** Share of faces whose own rule measure moved the tag's way. */
+  rose: number;
+  /** Mean move of the own measure, in standard deviations of it over the faces before. */
+  change: number;
+  /** |mean move| of the other rule's measure in its standard deviations, as a share of `change`. */
+  crossTalk: number;
+}
+
+/**
+ * What moving each rule-tagged slider by `amount` does to the rules measured on the generated pixels of
+ * `latents` (faces a test or script picks, unseen by learning).
+ */
+export async function ruleEffects(
+  generator: ExplorerGenerator,
+  attributes: ReadonlyArray<{ tag: string; vector: ArrayLike<number> }>,
+  latents: Float32Array[],
+  amount = 2,
+): Promise<RuleEffect[]> {
+  const measure = async (zs: Float32Array[]) =>
+    (await generateImages(generator, zs)).map((image) => ({
+      luma: hairLuma(image.data, image.width, 4),
+      warmth: hairWarmth(image.data, image.width, 4),
+    }));
+  const before = await measure(latents);
+  const spread = (key: 'luma' | 'warmth') => {
+    const values = before.map((m) => m[key]);
+    const mean = values.reduce((s, v) => s + v, 0) / values.length;
+    return Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
+  };
+  const effects: RuleEffect[] = [];
+  for (const { tag, vector } of attributes) {
+    const rule = RULES[tag as keyof typeof RULES];
+    if (!rule) continue;
+    const after = await measure(latents.map((z) => z.map((v, i) => v + amount * vector[i]!)));
+    const own = after.map((m, i) => rule.sign * (m[rule.key] - before[i]![rule.key]));
+    const other = after.map((m, i) => m[rule.other] - before[i]![rule.other]);
+    const change = own.reduce((s, d) => s + d, 0) / own.length / spread(rule.key);
+    const otherChange = Math.abs(other.reduce((s, d) => s + d, 0) / other.length) / spread(rule.other);
+    effects.push({
+      tag,
+      rose: own.filter((d) => d > 0).length / own.length,
+      change,
+      crossTalk: otherChange / change,
+    });
+  }
+  return effects;
 }

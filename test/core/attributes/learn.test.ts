@@ -8,12 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attributesCachePath, getCheckpointAttributes } from '../../../src/core/attributes/cache.ts';
 import { EFFECT_STEP, learnAttributes } from '../../../src/core/attributes/learn.ts';
-import { generateImages } from '../../../src/core/explorer/generator.ts';
 import { selectBackend } from '../../../src/core/gan/backend.ts';
 import { loadRunGenerator } from '../../../src/core/library/model.ts';
 import { Rng } from '../../../src/shared/rng.ts';
 import type { AttributeDirections } from '../../../src/shared/explorer-schemas.ts';
-import { hairLuma, hairWarmth, makeTaggedFaceFolder, type TaggedFace } from '../../helpers/tagged-faces.ts';
+import { makeTaggedFaceFolder, ruleEffects, type TaggedFace } from '../../helpers/tagged-faces.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 import { makeTrainedRun } from '../../helpers/trained-run.ts';
 
@@ -74,31 +73,12 @@ describe('learnAttributes on a run trained on rule-tagged real faces', () => {
     try {
       // Faces neither learning nor its effect check saw.
       const zs = Array.from({ length: 100 }, (_, i) => Float32Array.from(new Rng(5000 + i).normalArray(32)));
-      const measure = async (latents: Float32Array[]) =>
-        (await generateImages(generator, latents)).map((image) => ({
-          luma: hairLuma(image.data, image.width, 4),
-          warmth: hairWarmth(image.data, image.width, 4),
-        }));
-      const before = await measure(zs);
-      const spread = (key: 'luma' | 'warmth') => {
-        const values = before.map((m) => m[key]);
-        const mean = values.reduce((s, v) => s + v, 0) / values.length;
-        return Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
-      };
-      // Darker hair is lower luma: each rule's measure, signed so that up is the tag's way.
-      const rules = {
-        dark_hair: { key: 'luma' as const, sign: -1 },
-        warm_hair: { key: 'warmth' as const, sign: 1 },
-      };
-      for (const attribute of learned.attributes) {
-        const rule = rules[attribute.tag as keyof typeof rules];
-        const after = await measure(zs.map((z) => z.map((v, i) => v + EFFECT_STEP * attribute.vector[i]!)));
-        const own = after.map((m, i) => rule.sign * (m[rule.key] - before[i]![rule.key]));
-        expect(own.filter((d) => d > 0).length / own.length, attribute.tag).toBeGreaterThanOrEqual(0.9);
+      const effects = await ruleEffects(generator, learned.attributes, zs, EFFECT_STEP);
+      expect(effects.map((e) => e.tag).sort()).toEqual(['dark_hair', 'warm_hair']);
+      for (const effect of effects) {
+        expect(effect.rose, effect.tag).toBeGreaterThanOrEqual(0.9);
         // A visible change: a quarter of the spread random faces show, on average.
-        expect(own.reduce((s, d) => s + d, 0) / own.length / spread(rule.key), attribute.tag).toBeGreaterThan(
-          0.25,
-        );
+        expect(effect.change, effect.tag).toBeGreaterThan(0.25);
       }
     } finally {
       generator.dispose();
