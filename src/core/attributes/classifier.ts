@@ -60,8 +60,9 @@ export function trainLinearClassifiers(
   const x = tf.tidy(() => standardise(tf.tensor2d(features, [count, featureSize]), mean, inverseStd));
   const y = tf.tensor2d(Float32Array.from(labels), [count, tagCount]);
   const sampleWeight = tf.tensor2d(sampleWeights, [count, tagCount]);
-  const w = tf.variable(tf.zeros([featureSize, tagCount]));
-  const b = tf.variable(tf.zeros([tagCount]));
+  // Made in a scope that frees the zeros they start from (variables outlive it).
+  const w = tf.tidy(() => tf.variable(tf.zeros([featureSize, tagCount])));
+  const b = tf.tidy(() => tf.variable(tf.zeros([tagCount])));
   const optimizer = tf.train.adam(learningRate);
   try {
     for (let step = 0; step < steps; step++) {

@@ -5,6 +5,7 @@
  */
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attributesCachePath, getCheckpointAttributes } from '../../../src/core/attributes/cache.ts';
 import { EFFECT_STEP, learnAttributes } from '../../../src/core/attributes/learn.ts';
@@ -85,9 +86,11 @@ describe('learnAttributes on a run trained on rule-tagged real faces', () => {
     }
   });
 
-  it('gives the same sliders for the same checkpoint and tags', async () => {
+  it('gives the same sliders for the same checkpoint and tags, and leaves no tensor behind', async () => {
+    const tensors = tf.memory().numTensors;
     const again = await learnAttributes(runDir, OPTIONS);
     expect(again.attributes.map((a) => a.vector)).toEqual(learned.attributes.map((a) => a.vector));
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 
   it('learns from a fixed sample when there are more tagged faces than it takes', async () => {
@@ -131,7 +134,7 @@ describe('getCheckpointAttributes', () => {
     await expect(getCheckpointAttributes(runDir, { ...OPTIONS, step: 7 })).rejects.toThrow(
       'no checkpoint at step 7 (available: 100)',
     );
-  });
+  }, 120_000);
 });
 
 describe('runs without tags to learn from', () => {
