@@ -3,7 +3,8 @@ import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
+import { launchChromium, screenshot, startServe, type ServedApp } from './helpers.ts';
+import { canvasPixels, openScreen as openScreenIn, paints } from './explorer-page.ts';
 import { selectBackend } from '../src/core/gan/backend.ts';
 import { facesDir } from '../test/helpers/shared-data.ts';
 import { makeTaggedFaceFolder } from '../test/helpers/tagged-faces.ts';
@@ -44,22 +45,9 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-async function openScreen(scheme: 'light' | 'dark', screen: 'explorer' | 'favorites'): Promise<Page> {
-  const page = await openApp(browser, app.url, scheme);
-  await page.locator(`nav [data-screen="${screen}"]`).click();
-  await expect
-    .poll(() => page.locator('main h1').textContent())
-    .toBe(screen === 'explorer' ? 'Explorer' : 'Favorites');
-  return page;
-}
+const openScreen = (scheme: 'light' | 'dark', screen: 'explorer' | 'favorites') =>
+  openScreenIn(browser, app.url, scheme, screen);
 
-const paints = async (page: Page) =>
-  Number(await page.getByTestId('explorer-canvas').getAttribute('data-paints'));
-const canvasPixels = (page: Page) =>
-  page.getByTestId('explorer-canvas').evaluate((c) => {
-    const canvas = c as HTMLCanvasElement;
-    return Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data);
-  });
 /** Largest per-channel difference between two RGBA pixel arrays. */
 const maxDifference = (a: number[], b: number[]) =>
   a.length === b.length ? a.reduce((worst, v, i) => Math.max(worst, Math.abs(v - b[i]!)), 0) : Infinity;

@@ -3,9 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
-import { launchChromium, openApp, screenshot, startServe, type ServedApp } from './helpers.ts';
+import { launchChromium, screenshot, startServe, type ServedApp } from './helpers.ts';
+import { canvasPixels, canvasUrl, openScreen as openScreenIn, paints } from './explorer-page.ts';
 import { selectBackend } from '../src/core/gan/backend.ts';
 import { makeTempDir } from '../test/helpers/temp-dir.ts';
 import { makeAppRun } from '../test/helpers/trained-run.ts';
@@ -29,24 +30,8 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-async function openScreen(scheme: 'light' | 'dark', screen: 'explorer' | 'favorites'): Promise<Page> {
-  const page = await openApp(browser, app.url, scheme);
-  await page.locator(`nav [data-screen="${screen}"]`).click();
-  await expect
-    .poll(() => page.locator('main h1').textContent())
-    .toBe(screen === 'explorer' ? 'Explorer' : 'Favorites');
-  return page;
-}
-
-const canvasUrl = (page: Page) =>
-  page.getByTestId('explorer-canvas').evaluate((c) => (c as HTMLCanvasElement).toDataURL());
-const paints = async (page: Page) =>
-  Number(await page.getByTestId('explorer-canvas').getAttribute('data-paints'));
-const canvasPixels = (page: Page) =>
-  page.getByTestId('explorer-canvas').evaluate((c) => {
-    const canvas = c as HTMLCanvasElement;
-    return Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data);
-  });
+const openScreen = (scheme: 'light' | 'dark', screen: 'explorer' | 'favorites') =>
+  openScreenIn(browser, app.url, scheme, screen);
 
 describe('the Explorer and Favorites screens in Chromium over kao serve', () => {
   it('shows empty states with a next step when nothing is trained or saved (light and dark)', async () => {
