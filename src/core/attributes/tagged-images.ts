@@ -4,12 +4,11 @@
  * folder its images with the tags the dataset kept (image-tags.jsonl, written by the crawler and import),
  * else each image's own `.txt` / gallery-dl `.json` sidecar.
  */
-import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { FaceDataset } from '../faces/index-store.ts';
 import { isFacesFolder } from '../faces/training-set.ts';
 import { listImageFiles } from '../gan/data.ts';
-import { readImageTags, readSidecarTags } from '../images/tags.ts';
+import { readFolderTags, readImageTags } from '../images/tags.ts';
 
 export interface TaggedImages {
   /** Every training image found. */
@@ -35,19 +34,13 @@ export async function readTaggedImages(dir: string): Promise<TaggedImages> {
     return { total, images, source: 'faces-index' };
   }
   const files = await listImageFiles(dir);
-  const kept = await readImageTags(dir);
-  if (kept.size > 0) {
-    const images: TaggedImages['images'] = [];
-    for (const path of files) {
-      const tags = kept.get(relative(dir, path).split('\\').join('/'))?.tags;
-      if (tags?.length) images.push({ path, tags });
-    }
-    return { total: files.length, images, source: 'dataset' };
-  }
+  const relativeOf = (path: string) => relative(dir, path).split('\\').join('/');
+  const tags = await readFolderTags(dir, files.map(relativeOf));
   const images: TaggedImages['images'] = [];
   for (const path of files) {
-    const { found } = await readSidecarTags(path, existsSync);
-    if (found?.tags.length) images.push({ path, tags: found.tags });
+    const found = tags.get(relativeOf(path));
+    if (found) images.push({ path, tags: found });
   }
-  return { total: files.length, images, source: 'sidecars' };
+  const source = (await readImageTags(dir)).size > 0 ? 'dataset' : 'sidecars';
+  return { total: files.length, images, source };
 }

@@ -2,7 +2,7 @@ import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import type { FaceFailure } from '../../shared/faces-schemas.ts';
 import { acquireFolderLock, type FolderLock } from '../folder-lock.ts';
-import { readImageTags } from '../images/tags.ts';
+import { readFolderTags } from '../images/tags.ts';
 import { appendJsonl } from '../util/jsonl.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import { resolveCascade, type ResolvedCascade } from './cascade.ts';
@@ -163,14 +163,17 @@ async function extractLocked(
     stored = { settings, inputDir, images: new Map() };
   }
   const images = stored.images;
-  // Faces take their illustration's tags as the images folder has them now (a crawl may have added some).
-  const imageTags = await readImageTags(inputDir);
-  const tagsOf = (source: string) => imageTags.get(source)?.tags;
+  const sources = await listImages(inputDir, outputDir);
+  // Faces take their illustration's tags as the images folder has them now (a crawl may have added some):
+  // its tag store, or the images' own sidecars in a folder that has none.
+  const imageTags = await readFolderTags(inputDir, [
+    ...new Set([...images.keys(), ...sources.map((s) => s.source)]),
+  ]);
+  const tagsOf = (source: string) => imageTags.get(source);
   for (const [source, record] of images) images.set(source, withFaceTags(record, tagsOf(source)));
   // Persist the settings (and fold a crashed run's log in) before anything new is appended.
   await compactIndex(outputDir, settings, inputDir, images.values());
 
-  const sources = await listImages(inputDir, outputDir);
   const todo: Array<{ source: string; bytes: number }> = [];
   for (const image of sources) {
     if (images.get(image.source)?.bytes !== image.bytes) todo.push(image);

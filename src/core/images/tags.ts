@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { z } from 'zod';
@@ -253,4 +254,29 @@ export async function readImageTags(dir: string): Promise<Map<string, ImageTagRe
     if (record.success) records.set(record.data.file, record.data as ImageTagRecord);
   }
   return records;
+}
+
+/**
+ * The tags of a folder's images by path relative to it (`sources`): what the folder's tag store keeps (a
+ * crawled or imported dataset), or, for a folder without one, each image's own `.txt` / `.json` sidecar —
+ * so a folder of tagged images works without importing it first. Images without tags are left out.
+ */
+export async function readFolderTags(
+  dir: string,
+  sources: readonly string[],
+): Promise<Map<string, string[]>> {
+  const tags = new Map<string, string[]>();
+  const kept = await readImageTags(dir);
+  if (kept.size > 0) {
+    for (const source of sources) {
+      const found = kept.get(source)?.tags;
+      if (found?.length) tags.set(source, found);
+    }
+    return tags;
+  }
+  for (const source of sources) {
+    const { found } = await readSidecarTags(join(dir, source), existsSync);
+    if (found?.tags.length) tags.set(source, found.tags);
+  }
+  return tags;
 }

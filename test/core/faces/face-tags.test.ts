@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractFaces, type FaceExtractionSummary } from '../../../src/core/faces/extract.ts';
@@ -102,6 +102,29 @@ describe('faces inherit their illustration’s tags where they describe them (re
     for (const face of of(FIVE_FACES)) expect(face).not.toHaveProperty('tags');
     expect(again.taggedFaces).toBe(of(ONE_FACE).length + of(UNTAGGED).length);
     expect((await FaceDataset.open(faces)).counts().tagged).toBe(again.taggedFaces);
+  });
+});
+
+describe('a folder of illustrations with tag sidecars but no tag store', () => {
+  it('gives a face the tags of its illustration’s .txt, as an import would have kept them', async () => {
+    const tmp = await makeTempDir('kao-face-tags-sidecars-');
+    try {
+      const images = join(tmp.dir, 'images');
+      await copyIllustrations(images, [ONE_FACE, THREE_FACES]);
+      await writeFile(join(images, ONE_FACE.replace(/\.jpg$/, '.txt')), '1girl, blonde hair, smile\n');
+      await writeFile(join(images, THREE_FACES.replace(/\.jpg$/, '.txt')), 'multiple_girls\n');
+      const faces = join(tmp.dir, 'faces');
+      const summary = await extractFaces({ inputDir: images, outputDir: faces, cascadePath, workers: 1 });
+      const stored = await readStoredIndex(faces);
+      expect(stored.images.get(ONE_FACE)!.faces.map((face) => face.tags)).toEqual([
+        ['1girl', 'blonde_hair', 'smile'],
+      ]);
+      // Three faces and not solo: the tags may be any one's.
+      for (const face of stored.images.get(THREE_FACES)!.faces) expect(face).not.toHaveProperty('tags');
+      expect(summary.taggedFaces).toBe(1);
+    } finally {
+      await tmp.cleanup();
+    }
   });
 });
 
