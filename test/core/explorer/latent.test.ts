@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { expectClose } from '../../helpers/expect-close.ts';
 import {
   applyDirections,
   dot,
@@ -24,11 +25,6 @@ import type { PrincipalDirections } from '../../../src/core/explorer/directions.
 
 const zDim = 100;
 
-function close(a: ArrayLike<number>, b: ArrayLike<number>, tolerance = 1e-5): void {
-  expect(a.length).toBe(b.length);
-  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(tolerance);
-}
-
 describe('random faces and truncation', () => {
   it('gives the same z for the same seed and a different one for another seed', () => {
     expect(Array.from(randomLatent(7, zDim))).toEqual(Array.from(randomLatent(7, zDim)));
@@ -41,18 +37,18 @@ describe('random faces and truncation', () => {
   it('truncation scales toward the mean and leaves its input alone', () => {
     const z = randomLatent(1, zDim);
     const copy = Float32Array.from(z);
-    close(truncate(z, 1), z, 0);
+    expectClose(truncate(z, 1), z, 0);
     expect(norm(truncate(z, 0))).toBe(0);
-    close(
+    expectClose(
       truncate(z, 0.5),
       Array.from(z, (x) => x * 0.5),
     );
-    close(
+    expectClose(
       truncate(z, 1.5),
       Array.from(z, (x) => x * 1.5),
     );
     const mean = randomLatent(2, zDim);
-    close(truncate(z, 0, mean), mean);
+    expectClose(truncate(z, 0, mean), mean);
     expect(Array.from(z)).toEqual(Array.from(copy));
     expect(() => truncate(z, -0.1)).toThrow(/truncation/);
   });
@@ -83,12 +79,12 @@ describe('variations', () => {
     }
     const far = variations(z, { seed: 11, amount: 0.9 });
     // Same ε, three times the amount: exactly three times the offset.
-    close(
+    expectClose(
       far[3]!.map((x, i) => x - z[i]!),
       a[3]!.map((x, i) => 3 * (x - z[i]!)),
       1e-5,
     );
-    variations(z, { seed: 11, amount: 0 }).forEach((v) => close(v, z, 0));
+    variations(z, { seed: 11, amount: 0 }).forEach((v) => expectClose(v, z, 0));
   });
 });
 
@@ -100,11 +96,11 @@ describe('interpolation', () => {
     for (const mode of ['linear', 'spherical'] as const) {
       const frames = interpolate(a, b, 9, mode);
       expect(frames).toHaveLength(9);
-      close(frames[0]!, a, 0);
-      close(frames[8]!, b, 0);
+      expectClose(frames[0]!, a, 0);
+      expectClose(frames[8]!, b, 0);
     }
-    close(slerp(a, b, 0), a, 1e-5);
-    close(slerp(a, b, 1), b, 1e-5);
+    expectClose(slerp(a, b, 0), a, 1e-5);
+    expectClose(slerp(a, b, 1), b, 1e-5);
     expect(() => interpolate(a, b, 1)).toThrow(/frames/);
   });
 
@@ -128,7 +124,7 @@ describe('interpolation', () => {
 
   it('slerp falls back to a straight line for parallel vectors', () => {
     const twice = a.map((x) => 2 * x);
-    close(
+    expectClose(
       slerp(a, twice, 0.5),
       a.map((x) => 1.5 * x),
       1e-5,
@@ -142,14 +138,14 @@ describe('face arithmetic', () => {
     const [A, B, C] = [group(1), group(2), group(3)];
     const result = faceArithmetic(A, B, C);
     const expected = meanLatent(A).map((x, i) => x - meanLatent(B)[i]! + meanLatent(C)[i]!);
-    close(result, expected, 1e-5);
+    expectClose(result, expected, 1e-5);
     // With single faces it is plain a − b + c; with B = C it returns mean(A).
-    close(
+    expectClose(
       faceArithmetic([A[0]!], [B[0]!], [C[0]!]),
       A[0]!.map((x, i) => x - B[0]![i]! + C[0]![i]!),
       1e-5,
     );
-    close(faceArithmetic(A, B, B), meanLatent(A), 1e-5);
+    expectClose(faceArithmetic(A, B, B), meanLatent(A), 1e-5);
     expect(() => faceArithmetic([], B, C)).toThrow(/empty/);
     expect(() => faceArithmetic(A, [randomLatent(1, 50)], C)).toThrow(/sizes differ/);
   });
@@ -180,11 +176,11 @@ describe('explorer state and history', () => {
     const effective = effectiveLatent(state, directions);
     const expected = truncate(state.z, 0.5);
     expected[1]! += 2;
-    close(effective, expected, 1e-6);
-    close(applyDirections(state.z, [directions.directions[0]!.vector], [0]), state.z, 0);
+    expectClose(effective, expected, 1e-6);
+    expectClose(applyDirections(state.z, [directions.directions[0]!.vector], [0]), state.z, 0);
     // What favorites store regenerates the same face: truncate(z, ψ) = effective.
     const saved = latentForSaving(state, directions);
-    close(truncate(saved.z, saved.truncation), effective, 1e-5);
+    expectClose(truncate(saved.z, saved.truncation), effective, 1e-5);
   });
 
   it('undoes and redoes, drops the redo branch on a new action, and keeps at most `cap` undo steps', () => {

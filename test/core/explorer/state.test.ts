@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { expectClose } from '../../helpers/expect-close.ts';
 import { History } from '../../../src/core/explorer/history.ts';
 import { dot, randomLatent, truncate, type Latent } from '../../../src/core/explorer/latent.ts';
 import {
@@ -13,13 +14,6 @@ import {
 import type { PrincipalDirections } from '../../../src/core/explorer/directions.ts';
 
 const zDim = 32;
-
-function close(a: ArrayLike<number>, b: ArrayLike<number>, tolerance = 1e-5): void {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  expect(worst).toBeLessThanOrEqual(tolerance);
-}
 
 /** A random unit vector, as the attributes service sends them (not axis-aligned, so sums really mix). */
 function unitVector(seed: number): Latent {
@@ -72,14 +66,14 @@ describe('explorer state with named attribute sliders', () => {
     state = withAttribute(state, 2, -0.75);
     expect(state.attributes).toEqual([2, 0, -0.75]);
     const effective = effectiveLatent(state, directions, attributeVectors);
-    close(effective, expectedLatent(state.z, 0.7, [-1.5, 0], [2, 0, -0.75]), 1e-6);
+    expectClose(effective, expectedLatent(state.z, 0.7, [-1.5, 0], [2, 0, -0.75]), 1e-6);
 
     // One attribute step of 1 moves the latent by exactly one unit along that attribute's vector.
     const moved = effectiveLatent(withAttribute(state, 1, 1), directions, attributeVectors);
     const delta = moved.map((v, i) => v - effective[i]!);
-    close(delta, attributeVectors[1]!, 1e-6);
+    expectClose(delta, attributeVectors[1]!, 1e-6);
     // Without the vectors the attribute offsets are not applied (the list is still loading).
-    close(effectiveLatent(state, directions), expectedLatent(state.z, 0.7, [-1.5, 0], [0, 0, 0]), 1e-6);
+    expectClose(effectiveLatent(state, directions), expectedLatent(state.z, 0.7, [-1.5, 0], [0, 0, 0]), 1e-6);
   });
 
   it('saves a face with attributes as a (z, ψ) that regenerates it', () => {
@@ -91,7 +85,7 @@ describe('explorer state with named attribute sliders', () => {
       );
       const effective = effectiveLatent(state, directions, attributeVectors);
       const saved = latentForSaving(state, directions, attributeVectors);
-      close(truncate(saved.z, saved.truncation), effective);
+      expectClose(truncate(saved.z, saved.truncation), effective);
       expect(saved.truncation).toBe(psi === 0 ? 1 : psi);
     }
   });
@@ -110,10 +104,10 @@ describe('explorer state with named attribute sliders', () => {
     const restored = rebaseAttributes(opened, [], attributeVectors, state.attributes);
     expect(restored.attributes).toEqual([1.25, 0, -2]);
     expect(restored.truncation).toBe(0.8);
-    close(effectiveLatent(restored, directions, attributeVectors), effective);
+    expectClose(effectiveLatent(restored, directions, attributeVectors), effective);
     // Its base is the base the face had when saved: moving a slider back to 0 gives the unedited face.
-    close(restored.z, state.z);
-    close(
+    expectClose(restored.z, state.z);
+    expectClose(
       effectiveLatent(withAttribute(withAttribute(restored, 0, 0), 2, 0), directions, attributeVectors),
       truncate(state.z, 0.8),
     );
@@ -123,7 +117,7 @@ describe('explorer state with named attribute sliders', () => {
     const state = withAttribute(initialExplorerState(6, zDim, 0, 3), 1, 1.5);
     const relearned = [unitVector(20), unitVector(21)];
     const rebased = rebaseAttributes(state, attributeVectors, relearned, [1.5, 0]);
-    close(
+    expectClose(
       effectiveLatent(rebased, undefined, relearned),
       effectiveLatent(state, undefined, attributeVectors),
     );
@@ -136,7 +130,7 @@ describe('explorer state with named attribute sliders', () => {
     const average = withAttribute({ ...initialExplorerState(6, zDim, 0, 3), truncation: 0 }, 0, 2);
     const moved = rebaseAttributes(average, attributeVectors, relearned, [0, -1]);
     expect(moved.truncation).toBe(1);
-    close(
+    expectClose(
       effectiveLatent(moved, undefined, relearned),
       effectiveLatent(average, undefined, attributeVectors),
     );
@@ -151,7 +145,7 @@ describe('explorer state with named attribute sliders', () => {
     expect(next.attributes).toEqual([0, 0, 0]);
     history.undo();
     expect(history.current.attributes).toEqual([0, 0, -1]);
-    close(
+    expectClose(
       effectiveLatent(history.current, directions, attributeVectors),
       expectedLatent(start.z, 1, [1, 0], [0, 0, -1]),
       1e-6,
@@ -182,7 +176,7 @@ describe('explorer state with named attribute sliders', () => {
     vectorsNow = relearned;
     const after = latents();
     expect(after.length).toBe(3);
-    after.forEach((latent, i) => close(latent, before[i]!));
+    after.forEach((latent, i) => expectClose(latent, before[i]!));
     expect(history.current.attributes).toEqual([1, 0, -2]);
   });
 });
