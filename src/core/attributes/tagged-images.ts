@@ -8,7 +8,7 @@ import { relative } from 'node:path';
 import { FaceDataset } from '../faces/index-store.ts';
 import { isFacesFolder } from '../faces/training-set.ts';
 import { listImageFiles } from '../gan/data.ts';
-import { readFolderTags, readImageTags } from '../images/tags.ts';
+import { readFolderTags } from '../images/tags.ts';
 
 export interface TaggedImages {
   /** Every training image found. */
@@ -35,12 +35,11 @@ export async function readTaggedImages(dir: string): Promise<TaggedImages> {
   }
   const files = await listImageFiles(dir);
   const relativeOf = (path: string) => relative(dir, path).split('\\').join('/');
-  const tags = await readFolderTags(dir, files.map(relativeOf));
+  const { tags, from } = await readFolderTags(dir, files.map(relativeOf));
   const images: TaggedImages['images'] = [];
   for (const path of files) {
     const found = tags.get(relativeOf(path));
     if (found) images.push({ path, tags: found });
   }
-  const source = (await readImageTags(dir)).size > 0 ? 'dataset' : 'sidecars';
-  return { total: files.length, images, source };
+  return { total: files.length, images, source: from === 'store' ? 'dataset' : 'sidecars' };
 }

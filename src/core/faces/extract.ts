@@ -166,7 +166,7 @@ async function extractLocked(
   const sources = await listImages(inputDir, outputDir);
   // Faces take their illustration's tags as the images folder has them now (a crawl may have added some):
   // its tag store, or the images' own sidecars in a folder that has none.
-  const imageTags = await readFolderTags(inputDir, [
+  const { tags: imageTags } = await readFolderTags(inputDir, [
     ...new Set([...images.keys(), ...sources.map((s) => s.source)]),
   ]);
   const tagsOf = (source: string) => imageTags.get(source);

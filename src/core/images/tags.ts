@@ -264,7 +264,7 @@ export async function readImageTags(dir: string): Promise<Map<string, ImageTagRe
 export async function readFolderTags(
   dir: string,
   sources: readonly string[],
-): Promise<Map<string, string[]>> {
+): Promise<{ tags: Map<string, string[]>; from: 'store' | 'sidecars' }> {
   const tags = new Map<string, string[]>();
   const kept = await readImageTags(dir);
   if (kept.size > 0) {
@@ -272,11 +272,11 @@ export async function readFolderTags(
       const found = kept.get(source)?.tags;
       if (found?.length) tags.set(source, found);
     }
-    return tags;
+    return { tags, from: 'store' };
   }
   for (const source of sources) {
     const { found } = await readSidecarTags(join(dir, source), existsSync);
     if (found?.tags.length) tags.set(source, found.tags);
   }
-  return tags;
+  return { tags, from: 'sidecars' };
 }
