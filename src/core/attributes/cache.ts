@@ -11,7 +11,7 @@ import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.ts';
 import { listCheckpoints } from '../gan/checkpoint.ts';
 import { readRunConfig } from '../gan/run-folder.ts';
 import { learnAttributes, type LearnAttributesOptions } from './learn.ts';
-import { readTaggedImages } from './tagged-images.ts';
+import { readTaggedImages, type TaggedImages } from './tagged-images.ts';
 
 /** Bumped when learning changes in a way that makes older cached sliders wrong. */
 const CACHE_VERSION = 1;
@@ -44,7 +44,9 @@ export async function getCheckpointAttributes(
     throw new Error(`no checkpoint at step ${step} (available: ${steps.join(', ') || 'none'})`);
   }
   const facesDir = options.facesDir ?? (await readRunConfig(dir))?.data.dir;
-  const key = await cacheKey(facesDir, options);
+  // Read once: the key needs the tags, and learning (on a miss) the same list.
+  const tagged = facesDir ? await readTaggedImages(facesDir).catch(() => undefined) : undefined;
+  const key = cacheKey(facesDir, tagged, options);
   const path = attributesCachePath(dir, step);
   if (!options.recompute) {
     try {
@@ -55,13 +57,22 @@ export async function getCheckpointAttributes(
       // A torn or foreign file is learned again and overwritten.
     }
   }
-  const result = await learnAttributes(dir, { ...options, step, ...(facesDir ? { facesDir } : {}) });
+  const result = await learnAttributes(dir, {
+    ...options,
+    step,
+    ...(facesDir ? { facesDir } : {}),
+    ...(tagged ? { taggedImages: tagged } : {}),
+  });
   await writeJsonAtomic(path, { version: CACHE_VERSION, key, result });
   return result;
 }
 
 /** What the sliders depend on besides the checkpoint: the faces, their tags, and the learning settings. */
-async function cacheKey(facesDir: string | undefined, options: LearnAttributesOptions): Promise<string> {
+function cacheKey(
+  facesDir: string | undefined,
+  tagged: TaggedImages | undefined,
+  options: LearnAttributesOptions,
+): string {
   const hash = createHash('sha256');
   hash.update(
     JSON.stringify([
@@ -77,7 +88,6 @@ async function cacheKey(facesDir: string | undefined, options: LearnAttributesOp
     ]),
   );
   if (facesDir) {
-    const tagged = await readTaggedImages(facesDir).catch(() => undefined);
     hash.update(String(tagged?.total ?? -1));
     for (const image of tagged?.images ?? []) hash.update(`${image.path}\n${image.tags.join(' ')}\n`);
   }

@@ -22,7 +22,7 @@ import type {
 } from '../../shared/explorer-schemas.ts';
 import { loadLatestCheckpoint } from '../gan/checkpoint.ts';
 import { decodeImageSet } from '../gan/data.ts';
-import { readGeneratorWeights } from '../gan/generator-node.ts';
+import { generatorWeightsOf } from '../gan/generator-node.ts';
 import { readRunConfig } from '../gan/run-folder.ts';
 import { explorerGeneratorFromWeights, type ExplorerGenerator } from '../explorer/generator.ts';
 import { runIdOf } from '../library/model.ts';
@@ -47,6 +47,8 @@ export interface LearnAttributesOptions {
   step?: number;
   /** Folder of the training faces; by default the data folder the run recorded. */
   facesDir?: string;
+  /** `facesDir`'s tagged images when the caller has read them already (the cache does, for its key). */
+  taggedImages?: TaggedImages;
   /** Generated faces the directions are fitted on. Default 2000. */
   samples?: number;
   /** Generated faces each slider's effect is measured on. Default 200. */
@@ -93,8 +95,13 @@ export async function learnAttributes(
   const run = await readRunConfig(dir);
   if (!run) throw new Error(`${runDir} is not a training run (no config.json)`);
   const { config } = run;
-  const loaded = await readGeneratorWeights(dir, options.step === undefined ? {} : { step: options.step });
-  const step = loaded.step;
+  // One read of the checkpoint serves both networks: G draws the faces, D may describe them.
+  const { checkpoint } = await loadLatestCheckpoint(
+    dir,
+    options.step === undefined ? {} : { step: options.step },
+  );
+  if (!checkpoint) throw new Error(`${runDir} has no usable checkpoint yet`);
+  const step = checkpoint.step;
   const base = { runId: runIdOf(dir), step, zDim: config.zDim, cached: false };
   const empty = (note: string, faces = 0, taggedFaces = 0, skipped: Skipped = []): AttributeDirections => ({
     ...base,
@@ -115,7 +122,7 @@ export async function learnAttributes(
   }
   let tagged: TaggedImages;
   try {
-    tagged = await readTaggedImages(facesDir);
+    tagged = options.taggedImages ?? (await readTaggedImages(facesDir));
   } catch (error) {
     return empty(`The faces this run trained on could not be read (${(error as Error).message}).`);
   }
@@ -157,14 +164,13 @@ export async function learnAttributes(
   const folds = decodedPaths.map(foldOf);
   onProgress?.({ phase: 'faces', done: tagged.images.length, total: tagged.images.length });
 
-  const checkpoint = (await loadLatestCheckpoint(dir, { step })).checkpoint!;
   const extractors: FeatureExtractor[] = [pixelFeatureExtractor()];
   try {
     extractors.push(discriminatorFeatureExtractor(config, checkpoint.tensors));
   } catch {
     // A checkpoint without D weights (an exported generator) still has the pixel features.
   }
-  const generator = explorerGeneratorFromWeights(config, loaded.weights);
+  const generator = explorerGeneratorFromWeights(config, generatorWeightsOf(config, checkpoint));
   try {
     // 2. Classifiers: choose each tag's features on the validation fold, measure on the test fold.
     const perKind = new Map<FeatureKind, { features: Float32Array; validation: number[] }>();

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.ts';
-import { EMA_PREFIX, loadLatestCheckpoint } from './checkpoint.ts';
+import { EMA_PREFIX, loadLatestCheckpoint, type Checkpoint } from './checkpoint.ts';
 import type { GanConfig } from './config.ts';
 import { generatorFromWeights, type Generator, type GeneratorWeights } from './generator-web.ts';
 import { generatorParamSpecs, generatorStatSpecs, type WeightRecord } from './models.ts';
@@ -28,14 +28,28 @@ export async function readGeneratorWeights(
   if (!run) throw new Error(`${runDir} is not a training run (no config.json)`);
   const { checkpoint, warnings } = await loadLatestCheckpoint(resolve(runDir), options);
   if (!checkpoint) throw new Error(`${runDir} has no usable checkpoint yet`);
+  return {
+    config: run.config,
+    weights: generatorWeightsOf(run.config, checkpoint, options),
+    step: checkpoint.step,
+    warnings,
+  };
+}
+
+/** The generator's tensors (copied) out of a checkpoint already read: the weight average unless `raw`. */
+export function generatorWeightsOf(
+  config: GanConfig,
+  checkpoint: Pick<Checkpoint, 'step' | 'tensors'>,
+  options: { raw?: boolean } = {},
+): WeightRecord {
   const weights: WeightRecord = {};
-  const prefix = run.config.emaDecay > 0 && !options.raw ? EMA_PREFIX : '';
-  for (const spec of [...generatorParamSpecs(run.config), ...generatorStatSpecs(run.config)]) {
+  const prefix = config.emaDecay > 0 && !options.raw ? EMA_PREFIX : '';
+  for (const spec of [...generatorParamSpecs(config), ...generatorStatSpecs(config)]) {
     const t = checkpoint.tensors[prefix + spec.name];
     if (!t) throw new Error(`checkpoint at step ${checkpoint.step} lacks ${prefix + spec.name}`);
     weights[spec.name] = { shape: t.shape, data: t.data.slice() };
   }
-  return { config: run.config, weights, step: checkpoint.step, warnings };
+  return weights;
 }
 
 /** A ready generator for a run (newest valid checkpoint unless `step` is given). Dispose it when done. */
