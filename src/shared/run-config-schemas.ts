@@ -107,3 +107,18 @@ export const RunConfigFile = z.object({
   backend: z.string().optional(),
 });
 export type RunConfigFile = z.output<typeof RunConfigFile>;
+
+/** SWD at one pyramid level (×10³). */
+export const SwdLevel = z.object({ resolution: z.int(), swd: z.number() });
+
+/**
+ * A run folder's best.json: the checkpoint whose in-training SWD (generated faces against the training
+ * faces) was the lowest so far. Readers open it by default; training never rotates it away.
+ */
+export const BestCheckpointFile = z.object({
+  step: z.int().min(1),
+  swd: z.number().nonnegative(),
+  swdLevels: z.array(SwdLevel).optional(),
+  time: z.string(),
+});
+export type BestCheckpointFile = z.output<typeof BestCheckpointFile>;

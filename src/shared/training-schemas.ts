@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BackendName, BackendPreference, PresetName } from './contract-base.ts';
-import { RunConfigFile } from './run-config-schemas.ts';
+import { RunConfigFile, SwdLevel } from './run-config-schemas.ts';
 
 /** A run's id is its folder name under `runs/`: letters, digits, dash, underscore. */
 export const RunId = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'not a run id');
@@ -84,8 +84,6 @@ const StepStats = z.object({
 });
 
 /** SWD ×10³ at one level of the Laplacian pyramid. */
-export const SwdLevel = z.object({ resolution: z.int(), swd: z.number() });
-
 /** A metrics.jsonl line logged after a training step; the losses are means since the previous line. */
 export const StepMetricLine = StepStats.extend({
   /** Average SWD ×10³ over pyramid levels, when computed at this step. */

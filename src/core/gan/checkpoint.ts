@@ -72,13 +72,17 @@ function checksum(bin: Uint8Array, manifest: CheckpointManifest): string {
     .digest('hex');
 }
 
-/** Writes a checkpoint atomically and deletes all but the newest `keep` ones. Returns its folder. */
+/**
+ * Writes a checkpoint atomically and deletes all but the newest `keep` ones — and `protect`, the step of
+ * the run's best checkpoint (best-checkpoint.ts), whatever its age. Returns its folder.
+ */
 export async function saveCheckpoint(
   runDir: string,
   step: number,
   state: Record<string, unknown>,
   tensors: WeightRecord,
   keep = 3,
+  protect?: number,
 ): Promise<string> {
   const dir = checkpointsDir(runDir);
   await mkdir(dir, { recursive: true });
@@ -118,6 +122,7 @@ export async function saveCheckpoint(
 
   const steps = await listCheckpoints(runDir);
   for (const old of steps.slice(0, Math.max(0, steps.length - keep))) {
+    if (old === protect) continue;
     await rm(join(dir, checkpointFolderName(old)), { recursive: true, force: true });
   }
   return final;

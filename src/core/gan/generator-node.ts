@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.ts';
-import { EMA_PREFIX, loadLatestCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { loadPreferredCheckpoint } from './best-checkpoint.ts';
+import { EMA_PREFIX, type Checkpoint } from './checkpoint.ts';
 import type { GanConfig } from './config.ts';
 import { generatorFromWeights, type Generator, type GeneratorWeights } from './generator-web.ts';
 import { generatorParamSpecs, generatorStatSpecs, type WeightRecord } from './models.ts';
@@ -15,10 +16,10 @@ import { readRunConfig } from './run-folder.ts';
 export { listCheckpoints } from './checkpoint.ts';
 
 /**
- * The generator's weights (parameters + BN running statistics) from the newest valid checkpoint, or the
- * one at `step`. Plain data: structured-clone it to the renderer and call `generatorFromWeights` there.
- * A run that keeps a weight average gives the averaged generator (what its samples show) unless
- * `raw` asks for the trained weights themselves.
+ * The generator's weights (parameters + BN running statistics) from the checkpoint at `step`, else the
+ * run's best (best-checkpoint.ts), else the newest valid one. Plain data: structured-clone it to the
+ * renderer and call `generatorFromWeights` there. A run that keeps a weight average gives the averaged
+ * generator (what its samples show) unless `raw` asks for the trained weights themselves.
  */
 export async function readGeneratorWeights(
   runDir: string,
@@ -26,7 +27,7 @@ export async function readGeneratorWeights(
 ): Promise<GeneratorWeights & { step: number; warnings: string[] }> {
   const run = await readRunConfig(resolve(runDir));
   if (!run) throw new Error(`${runDir} is not a training run (no config.json)`);
-  const { checkpoint, warnings } = await loadLatestCheckpoint(resolve(runDir), options);
+  const { checkpoint, warnings } = await loadPreferredCheckpoint(resolve(runDir), options);
   if (!checkpoint) throw new Error(`${runDir} has no usable checkpoint yet`);
   return {
     config: run.config,
@@ -52,7 +53,7 @@ export function generatorWeightsOf(
   return weights;
 }
 
-/** A ready generator for a run (newest valid checkpoint unless `step` is given). Dispose it when done. */
+/** A ready generator for a run (its best, else newest, checkpoint unless `step` is given). Dispose it when done. */
 export async function loadGenerator(
   runDir: string,
   options: { step?: number; raw?: boolean } = {},

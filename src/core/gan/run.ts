@@ -19,6 +19,13 @@ import {
   type PresetName,
 } from './config.ts';
 import {
+  improvesOn,
+  readBestCheckpoint,
+  removeBestCheckpoint,
+  writeBestCheckpoint,
+  type BestCheckpointFile,
+} from './best-checkpoint.ts';
+import {
   ganTensors,
   loadLatestCheckpoint,
   removeStaleCheckpointTemps,
@@ -74,7 +81,10 @@ export interface RunTrainingOptions {
   checkpointEvery?: number;
   keepCheckpoints?: number;
   sampleEvery?: number;
-  /** Compute SWD every N steps (0 = never). */
+  /**
+   * Compute SWD (against the training faces) every N steps (0 = never). A new lowest SWD saves a
+   * checkpoint and records it as the run's best (best-checkpoint.ts), kept out of rotation.
+   */
   swdEvery?: number;
   /** Images per SWD evaluation (fakes and reals each). */
   swdImages?: number;
@@ -124,6 +134,8 @@ export interface TrainingResult {
   /** The checkpoint step this call resumed from (undefined for a fresh start). */
   resumedFrom: number | undefined;
   lastCheckpoint: { step: number; path: string } | undefined;
+  /** The checkpoint with the lowest in-training SWD, when the run computes SWD. */
+  best: BestCheckpointFile | undefined;
   warnings: string[];
 }
 
@@ -285,8 +297,12 @@ async function trainLocked(
     } else if (existing) {
       log('the run has no usable checkpoint yet: starting from step 0');
     }
-    // Without a checkpoint the run starts over: lines of an earlier attempt (its step-0 SWD included) go.
+    // Without a checkpoint the run starts over: lines of an earlier attempt (its step-0 SWD included) go,
+    // and so does its best. A best past the resumed step is an attempt whose newer checkpoints were lost.
     await truncateMetrics(paths.metrics, loaded.checkpoint ? state.step : -1);
+    let best = loaded.checkpoint ? await readBestCheckpoint(runDir) : undefined;
+    if (best && best.step > state.step) best = undefined;
+    if (!best) await removeBestCheckpoint(runDir);
 
     const zRng = new Rng(state.zRngState);
     const fixedNoise = new Rng(deriveSeed(seed, 'fixed-noise')).normalArray(64 * config.zDim);
@@ -344,6 +360,7 @@ async function trainLocked(
         },
         await ganTensors(gan),
         keep,
+        best?.step,
       );
       lastCheckpoint = { step: state.step, path };
       hooks.onCheckpoint?.({ step: state.step, path });
@@ -488,14 +505,38 @@ async function trainLocked(
         hooks.onMetric?.(line);
         Object.assign(window, { steps: 0, losses: 0, lossD: 0, lossG: 0, dReal: 0, dFake: 0, seconds: 0 });
       }
-      if (sampleEvery > 0 && (state.step % sampleEvery === 0 || last)) await samplesNow();
-      if (checkpointEvery > 0 && state.step % checkpointEvery === 0) await saveNow();
+      const newBest =
+        swdResult && improvesOn(best, swdResult.average)
+          ? {
+              step: state.step,
+              swd: swdResult.average,
+              swdLevels: swdResult.levels,
+              time: new Date().toISOString(),
+            }
+          : undefined;
+      if (sampleEvery > 0 && (state.step % sampleEvery === 0 || last || newBest)) await samplesNow();
+      if ((checkpointEvery > 0 && state.step % checkpointEvery === 0) || newBest) await saveNow();
+      if (newBest) {
+        // Recorded after its checkpoint is on disk (the previous best stays protected until then).
+        best = newBest;
+        await writeBestCheckpoint(runDir, best);
+      }
     }
     // Stop (or the end) always leaves a checkpoint, and a sample grid, of the current step.
     if (stopped && sampleEvery > 0 && lastSampleStep !== state.step && state.step > (resumedFrom ?? 0))
       await samplesNow();
     if (lastCheckpoint?.step !== state.step) await saveNow();
-    return { runDir, runId, step: state.step, totalSteps, stopped, resumedFrom, lastCheckpoint, warnings };
+    return {
+      runDir,
+      runId,
+      step: state.step,
+      totalSteps,
+      stopped,
+      resumedFrom,
+      lastCheckpoint,
+      best,
+      warnings,
+    };
   } finally {
     await parallel?.dispose();
     await engine?.dispose();

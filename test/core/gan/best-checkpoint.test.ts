@@ -1,0 +1,113 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../../src/core/gan/backend.ts';
+import {
+  bestCheckpointPath,
+  loadPreferredCheckpoint,
+  readBestCheckpoint,
+} from '../../../src/core/gan/best-checkpoint.ts';
+import { checkpointFolderName, listCheckpoints, saveCheckpoint } from '../../../src/core/gan/checkpoint.ts';
+import { listImageFiles } from '../../../src/core/gan/data.ts';
+import { readGeneratorWeights } from '../../../src/core/gan/generator-node.ts';
+import type { MetricLine } from '../../../src/core/gan/run-folder.ts';
+import { runTraining } from '../../../src/core/gan/run.ts';
+import { readJsonl } from '../../../src/core/util/jsonl.ts';
+import { facesDir } from '../../helpers/shared-data.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+
+let faces: string[];
+let temp: { dir: string; cleanup: () => Promise<void> };
+beforeAll(async () => {
+  await selectBackend('wasm');
+  faces = (await listImageFiles(facesDir)).slice(0, 64);
+  temp = await makeTempDir('kao-gan-best-');
+});
+afterAll(() => temp.cleanup());
+
+const common = () => ({
+  faces,
+  preset: 'tiny' as const,
+  overrides: { batchSize: 16 },
+  seed: 4,
+  sampleEvery: 100,
+  checkpointEvery: 1,
+  keepCheckpoints: 1,
+  logEvery: 1,
+  swdEvery: 1,
+  swdImages: 16,
+});
+
+/** The step with the lowest SWD after training began, from metrics.jsonl. */
+async function lowestSwd(runDir: string): Promise<{ step: number; swd: number }> {
+  const lines = (await readJsonl(join(runDir, 'metrics.jsonl'))) as MetricLine[];
+  const scored = lines.filter((l) => l.step > 0 && l.swd !== undefined);
+  const best = scored.reduce((a, b) => (b.swd! < a.swd! ? b : a));
+  return { step: best.step, swd: best.swd! };
+}
+
+describe('the best checkpoint', () => {
+  it('rotation never deletes the protected step', async () => {
+    const runDir = join(temp.dir, 'rotation');
+    const tensors = { a: { shape: [1], data: Float32Array.from([1]) } };
+    for (const step of [10, 20, 30, 40]) await saveCheckpoint(runDir, step, {}, tensors, 2, 10);
+    expect(await listCheckpoints(runDir)).toEqual([10, 30, 40]);
+    await saveCheckpoint(runDir, 50, {}, tensors, 2, 40);
+    expect(await listCheckpoints(runDir)).toEqual([40, 50]);
+  });
+
+  it('is the lowest in-training SWD, kept beside the newest, and what readers open by default', async () => {
+    const runDir = join(temp.dir, 'run');
+    const result = await runTraining({ ...common(), runDir, steps: 8 });
+    const lowest = await lowestSwd(runDir);
+    expect(result.best).toMatchObject(lowest);
+    expect(await readBestCheckpoint(runDir)).toEqual(result.best);
+    // keepCheckpoints 1 rotates every other checkpoint away; the best stays beside the newest.
+    expect(await listCheckpoints(runDir)).toEqual([...new Set([lowest.step, 8])].sort((a, b) => a - b));
+    // Its grid is written when it becomes the best (sampleEvery alone would give steps 0 and 8).
+    await expect(readFile(join(runDir, 'samples', `step-${lowest.step}.png`))).resolves.toBeTruthy();
+
+    expect((await readGeneratorWeights(runDir)).step).toBe(lowest.step);
+    expect((await readGeneratorWeights(runDir, { step: 8 })).step).toBe(8);
+
+    // Resuming keeps the record as the bar to beat: the best after more steps is at most as high.
+    const resumed = await runTraining({ ...common(), runDir, steps: 12 });
+    expect(resumed.resumedFrom).toBe(8);
+    expect(resumed.best!.swd).toBeLessThanOrEqual(lowest.swd);
+    expect(resumed.best).toMatchObject(await lowestSwd(runDir));
+  });
+
+  it('reads as none when best.json is torn, foreign or names a missing checkpoint; a corrupt one falls back with a warning', async () => {
+    const runDir = join(temp.dir, 'broken');
+    const tensors = { a: { shape: [1], data: Float32Array.from([7]) } };
+    for (const step of [5, 10]) await saveCheckpoint(runDir, step, {}, tensors, 3);
+    const write = (text: string) => writeFile(bestCheckpointPath(runDir), text);
+
+    await write('{"step": 5, "swd": 1.5, "ti');
+    expect(await readBestCheckpoint(runDir)).toBeUndefined();
+    await write(JSON.stringify({ step: 5, swd: 'low', time: 'x' }));
+    expect(await readBestCheckpoint(runDir)).toBeUndefined();
+    await write(JSON.stringify({ step: 7, swd: 1.5, time: 'x' }));
+    expect(await readBestCheckpoint(runDir)).toBeUndefined();
+    expect((await loadPreferredCheckpoint(runDir)).checkpoint?.step).toBe(10);
+
+    await write(JSON.stringify({ step: 5, swd: 1.5, time: 'x' }));
+    expect((await loadPreferredCheckpoint(runDir)).checkpoint?.step).toBe(5);
+    expect((await loadPreferredCheckpoint(runDir, { step: 10 })).checkpoint?.step).toBe(10);
+
+    await rm(join(runDir, 'checkpoints', checkpointFolderName(5), 'tensors.bin'));
+    const fallback = await loadPreferredCheckpoint(runDir);
+    expect(fallback.checkpoint?.step).toBe(10);
+    expect(fallback.warnings).toEqual([expect.stringMatching(/best checkpoint at step 5 .*newest/)]);
+  });
+
+  it('a run without SWD records none, and a restart from scratch drops an earlier attempt’s', async () => {
+    const runDir = join(temp.dir, 'restart');
+    await runTraining({ ...common(), runDir, steps: 3 });
+    expect(await readBestCheckpoint(runDir)).toBeDefined();
+    await rm(join(runDir, 'checkpoints'), { recursive: true });
+    const again = await runTraining({ ...common(), runDir, steps: 2, swdEvery: 0 });
+    expect(again.best).toBeUndefined();
+    await expect(readFile(bestCheckpointPath(runDir))).rejects.toThrow(/ENOENT/);
+  });
+});
