@@ -13,6 +13,10 @@
  * load). Setup (decoding the faces) counts; the final evaluation does not. Beside SWD, the memorisation
  * check (src/core/gan/memorisation.ts): nearest training vs nearest held-out face of each sample.
  *
+ * The run computes SWD against its training faces every --swd-every steps (500, as the app does) and
+ * keeps its best checkpoint (src/core/gan/best-checkpoint.ts); the held-out measurement, the memorisation
+ * check and the grid are of that checkpoint, as the app's Explorer opens it (--swd-every 0: the last step).
+ *
  * Rows go to docs/quality/results.jsonl (or --out); grids to .tmp/quality/<row id>/ unless --keep-dir.
  * --keep-dir of an earlier run's folder continues that run (same split and recipe) for another budget.
  */
@@ -34,7 +38,7 @@ const root = resolve(import.meta.dirname, '..');
 
 const usage =
   'npm run quality -- [--preset NAME] [--seed N] [--train 1200|400] (--minutes N | --cpu-minutes N) ' +
-  '[--workers N] [--label TEXT] [--out FILE] [--faces DIR] [--keep-dir DIR] [recipe flags, as kao train]';
+  '[--workers N] [--swd-every N] [--label TEXT] [--out FILE] [--faces DIR] [--keep-dir DIR] [recipe flags, as kao train]';
 
 const flagOptions = {
   preset: { type: 'string', default: 'anime-48' },
@@ -44,6 +48,7 @@ const flagOptions = {
   minutes: { type: 'string' },
   'cpu-minutes': { type: 'string' },
   workers: { type: 'string' },
+  'swd-every': { type: 'string', default: '500' },
   ...recipeFlags,
   faces: { type: 'string', default: join(root, '..', 'shared', 'data', 'faces') },
   out: { type: 'string', default: join(root, 'docs', 'quality', 'results.jsonl') },
@@ -71,11 +76,15 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function number(name: 'seed' | 'train' | 'minutes' | 'cpu-minutes' | 'workers'): number | undefined {
+function number(
+  name: 'seed' | 'train' | 'minutes' | 'cpu-minutes' | 'workers' | 'swd-every',
+): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) fail(`--${name} must be a positive number, got ${raw}`);
+  const least = name === 'swd-every' ? 0 : Number.MIN_VALUE;
+  if (!Number.isFinite(n) || n < least)
+    fail(`--${name} must be ${least === 0 ? '0 or more' : 'a positive number'}, got ${raw}`);
   return n;
 }
 
@@ -94,6 +103,7 @@ const wallBudget = number('minutes');
 const cpuBudget = number('cpu-minutes');
 if ((wallBudget === undefined) === (cpuBudget === undefined)) fail('give --minutes or --cpu-minutes');
 const workers = number('workers') ?? availableParallelism();
+const swdEvery = Math.round(number('swd-every')!);
 
 const { trainFaces, heldOut } = await qualitySplit(resolve(values.faces!), trainCount).catch(
   (error: unknown) => fail((error as Error).message),
@@ -125,7 +135,7 @@ const result = await runTraining(
     steps: 1_000_000,
     checkpointEvery: 0,
     sampleEvery: 1_000_000, // a grid at step 0 and at the stop only
-    swdEvery: 0,
+    swdEvery,
     logEvery: 50,
     workers,
     backend: backend.name,
@@ -156,8 +166,8 @@ const raw = config.emaDecay > 0 ? await evaluate(true) : undefined;
 // Beside SWD, which cannot see copying: are samples nearer to training faces than to unseen ones?
 const copying = await evaluateMemorisation(runDir, trainFaces, heldOut, { n: HELD_OUT, seed: 1 });
 const grids = (await readdir(join(runDir, 'samples'))).filter((n) => /^step-\d+\.png$/.test(n));
-const grid = join(runDir, 'samples', `step-${result.step}.png`);
-if (!grids.includes(`step-${result.step}.png`)) fail(`no sample grid for step ${result.step}`);
+const grid = join(runDir, 'samples', `step-${primary.step}.png`);
+if (!grids.includes(`step-${primary.step}.png`)) fail(`no sample grid for step ${primary.step}`);
 await copyFile(grid, join(runDir, 'final-grid.png'));
 
 const levels = (e: EvaluationResult) =>
@@ -184,6 +194,9 @@ const row = {
   heldOut: HELD_OUT,
   budget: wallBudget !== undefined ? { wallMinutes: wallBudget } : { cpuMinutes: cpuBudget },
   steps: result.step,
+  // The checkpoint measured: the best by in-training SWD (on training faces) when the run kept one.
+  evaluatedStep: primary.step,
+  swdEvery,
   // A continued run (--keep-dir of an earlier run) trained from this step; its budget is this call's alone.
   ...(result.resumedFrom !== undefined ? { resumedFrom: result.resumedFrom } : {}),
   wallSeconds: round(trainedWall),
