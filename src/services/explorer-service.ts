@@ -7,6 +7,7 @@ import type { ChannelsOf, Handlers } from './dispatcher.ts';
 import { KaoError } from '../shared/errors.ts';
 import { DirectionsJson, type ExplorerRun, type GeneratorManifest } from '../shared/explorer-schemas.ts';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../core/util/atomic-file.ts';
+import { readBestCheckpoint } from '../core/gan/best-checkpoint.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
 import { readGeneratorWeights } from '../core/gan/generator-node.ts';
 import { readRunConfig } from '../core/gan/run-folder.ts';
@@ -65,6 +66,7 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf
     if (steps.length === 0) return undefined;
     const config = await readRunConfig(dir).catch(() => undefined);
     if (!config) return undefined;
+    const best = await readBestCheckpoint(dir);
     const named = await runName(id);
     return {
       id,
@@ -74,6 +76,7 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf
       zDim: config.config.zDim,
       imageSize: config.config.imageSize,
       steps,
+      ...(best ? { bestStep: best.step } : {}),
       ...(typeof config.data?.count === 'number' ? { faces: config.data.count } : {}),
     };
   }

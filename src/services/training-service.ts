@@ -14,6 +14,7 @@ import { KaoError } from '../shared/errors.ts';
 import { formatDateTime } from '../shared/format-since.ts';
 import {
   MetricPoint,
+  type BestCheckpoint,
   type FollowCursor,
   type RunFollowUpdate,
   type RunHolder,
@@ -25,6 +26,7 @@ import {
 } from '../shared/training-schemas.ts';
 import { readJsonIfExists, writeJsonAtomic } from '../core/util/atomic-file.ts';
 import { readJsonl, readJsonlAfter } from '../core/util/jsonl.ts';
+import { readBestCheckpoint } from '../core/gan/best-checkpoint.ts';
 import { listCheckpoints } from '../core/gan/checkpoint.ts';
 import { readRunConfig } from '../core/gan/run-folder.ts';
 import { describeHolder, readRunLock } from '../core/gan/run-lock.ts';
@@ -153,7 +155,11 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         ctx.events.emit('training.sample', { runId, ...(await sampleRef(event.path, event.step)) });
         break;
       case 'checkpoint':
-        ctx.events.emit('training.checkpoint', { runId, step: event.step });
+        ctx.events.emit('training.checkpoint', {
+          runId,
+          step: event.step,
+          ...(event.best ? { best: event.best } : {}),
+        });
         break;
       case 'state':
         if (active?.runId === runId) active.paused = event.state === 'paused';
@@ -205,8 +211,9 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     read?: { samples: RunSample[]; metrics: unknown[] },
   ): Promise<RunSummary> {
     const dir = runDir(id);
-    const [checkpointStep, samples, metrics, holder] = await Promise.all([
+    const [checkpointStep, best, samples, metrics, holder] = await Promise.all([
       newestCheckpoint(dir),
+      bestCheckpoint(dir),
       read?.samples ?? listSamples(dir),
       read?.metrics ?? readJsonl(join(dir, 'metrics.jsonl')),
       trainedElsewhere(id),
@@ -224,6 +231,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       step: Math.max(checkpointStep, typeof lastMetric?.step === 'number' ? lastMetric.step : 0),
       totalSteps: record.totalSteps,
       checkpointStep,
+      ...(best ? { best } : {}),
       ...(latest ? { latestSample: latest.path, latestSampleVersion: latest.version } : {}),
       ...(record.faces !== undefined ? { faces: record.faces } : {}),
       ...(holder ? { trainingElsewhere: holder } : {}),
@@ -371,10 +379,11 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       if (!record)
         throw new KaoError('not-found', `The run "${id}" is gone: its folder was deleted or moved.`);
       const dir = runDir(id);
-      const [tail, samples, checkpointStep, holder] = await Promise.all([
+      const [tail, samples, checkpointStep, best, holder] = await Promise.all([
         readJsonlAfter(join(dir, 'metrics.jsonl'), cursor, FOLLOW_MAX_BYTES),
         listSamples(dir),
         newestCheckpoint(dir),
+        bestCheckpoint(dir),
         trainedElsewhere(id),
       ]);
       if (tail.replaced) return { reload: true };
@@ -392,6 +401,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         samples: await sampleRefs(dir, fresh),
         step: Math.max(checkpointStep, next.step, 0),
         checkpointStep,
+        ...(best ? { best } : {}),
         state: currentState(id, record),
         ...(holder ? { trainingElsewhere: holder } : {}),
         cursor: next,
@@ -508,6 +518,12 @@ export async function facesForTraining(facesDir: string): Promise<string[]> {
 async function newestCheckpoint(dir: string): Promise<number> {
   const steps = await listCheckpoints(dir).catch(() => [] as number[]);
   return steps.length ? Math.max(...steps) : 0;
+}
+
+/** The run's best checkpoint (lowest in-training SWD), when it records one. */
+async function bestCheckpoint(dir: string): Promise<BestCheckpoint | undefined> {
+  const best = await readBestCheckpoint(dir);
+  return best && { step: best.step, swd: best.swd };
 }
 
 type RunSample = { step: number; file: string };

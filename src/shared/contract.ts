@@ -16,6 +16,7 @@ import {
 } from './contract-base.ts';
 
 import {
+  BestCheckpoint,
   FollowCursor,
   MetricPoint,
   RunDetail,
@@ -394,7 +395,7 @@ export const eventContract = {
   'training.progress': TrainingProgressEvent,
   'training.metric': MetricPoint.extend({ runId: RunId }),
   'training.sample': SampleRef.extend({ runId: RunId }),
-  'training.checkpoint': z.object({ runId: RunId, step: z.int() }),
+  'training.checkpoint': z.object({ runId: RunId, step: z.int(), best: BestCheckpoint.optional() }),
   'training.state': TrainingStateEvent,
   // ---- explorer and favorites events
   'explorer.export': ExportProgress,

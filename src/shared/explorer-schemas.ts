@@ -25,6 +25,8 @@ export const ExplorerRun = z.object({
   imageSize: z.int(),
   /** Checkpoint steps, ascending (training keeps the last few). */
   steps: z.array(z.int()),
+  /** The checkpoint with the lowest in-training SWD (one of `steps`): what opens when no step is asked for. */
+  bestStep: z.int().optional(),
   /** Faces the run trained on, when its config says (for "how trained is this"). */
   faces: z.int().optional(),
 });

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { WireError } from './errors.ts';
 import { BackendPreference, BackendStatus, PresetName, SelfTestResult, TrainerState } from './contract.ts';
-import { MetricLine, TrainingOptions, TrainingProgress } from './training-schemas.ts';
+import { BestCheckpoint, MetricLine, TrainingOptions, TrainingProgress } from './training-schemas.ts';
 
 /** A training job: what the training service sends the trainer with `start`. */
 export const TrainJob = z
@@ -55,7 +55,13 @@ export const TrainerToHost = z.discriminatedUnion('type', [
   /** One metrics.jsonl line, as it is appended. */
   z.object({ type: z.literal('metric'), metric: MetricLine }),
   z.object({ type: z.literal('samples'), step: z.int(), path: z.string() }),
-  z.object({ type: z.literal('checkpoint'), step: z.int(), path: z.string() }),
+  /** A checkpoint on disk, and the run's best checkpoint after it (when the run computes SWD). */
+  z.object({
+    type: z.literal('checkpoint'),
+    step: z.int(),
+    path: z.string(),
+    best: BestCheckpoint.optional(),
+  }),
   z.object({ type: z.literal('log'), level: z.enum(['info', 'warning', 'error']), message: z.string() }),
   z.object({ type: z.literal('state'), state: TrainerState.extract(['idle', 'running', 'paused']) }),
   z.object({

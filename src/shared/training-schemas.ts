@@ -44,6 +44,10 @@ export const RunHolder = z.object({
 });
 export type RunHolder = z.infer<typeof RunHolder>;
 
+/** A run's best checkpoint: the lowest in-training SWD so far (the one the Explorer opens). */
+export const BestCheckpoint = z.object({ step: z.int(), swd: z.number() });
+export type BestCheckpoint = z.infer<typeof BestCheckpoint>;
+
 export const RunSummary = z.object({
   id: RunId,
   name: z.string(),
@@ -54,6 +58,8 @@ export const RunSummary = z.object({
   totalSteps: z.int(),
   /** Step of the newest valid checkpoint, 0 when none. */
   checkpointStep: z.int(),
+  /** When the run computes SWD. */
+  best: BestCheckpoint.optional(),
   /** Data-folder-relative path of the newest sample grid. */
   latestSample: z.string().optional(),
   /** Changes when that file is rewritten: the renderer asks for `mediaUrl(latestSample)?v=<this>`. */
@@ -180,6 +186,7 @@ export const RunFollowUpdate = z.union([
     samples: z.array(SampleRef),
     step: z.int(),
     checkpointStep: z.int(),
+    best: BestCheckpoint.optional(),
     state: RunState,
     /** Absent once no other process holds the run's lock (that trainer ended). */
     trainingElsewhere: RunHolder.optional(),

@@ -81,7 +81,13 @@ export async function startTrainingJob(
             if (checked.success) post({ type: 'metric', metric: checked.data });
           },
           onSamples: ({ step, path }) => post({ type: 'samples', step, path }),
-          onCheckpoint: ({ step, path }) => post({ type: 'checkpoint', step, path }),
+          onCheckpoint: ({ step, path, best }) =>
+            post({
+              type: 'checkpoint',
+              step,
+              path,
+              ...(best ? { best: { step: best.step, swd: best.swd } } : {}),
+            }),
           onWarning: (message) => post({ type: 'log', level: 'warning', message }),
           onLog: (message) => post({ type: 'log', level: 'info', message }),
         },

@@ -9,6 +9,7 @@ import { createNodeAppServices } from '../../src/services/node-services.ts';
 import type { AppServices } from '../../src/services/app-services.ts';
 import type { EventName } from '../../src/shared/contract.ts';
 import type { TrainerToHost } from '../../src/shared/trainer-protocol.ts';
+import type { ExplorerRun } from '../../src/shared/explorer-schemas.ts';
 import { TrainingProgressEvent, type RunDetail } from '../../src/shared/training-schemas.ts';
 import { RunControl } from '../../src/core/util/run-control.ts';
 import { startTrainingJob } from '../../src/trainer/train-job.ts';
@@ -132,6 +133,42 @@ describe('training service over the real trainer process', () => {
       totalSteps: 12,
       tensorBytes: expect.any(Number),
     });
+  });
+
+  it('keeps the checkpoint with the lowest SWD, reports it, and the Explorer opens it by default', async () => {
+    events.length = 0;
+    const started = await services.dispatch('training.start', {
+      ...options,
+      swdEvery: 2,
+      checkpointEvery: 5,
+    });
+    if (!started.ok) throw new Error(started.error.message);
+    const runId = (started.value as { id: string }).id;
+    await until(() =>
+      events.find(
+        (e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished',
+      ),
+    );
+    const detail = await services.dispatch('training.run', { id: runId });
+    if (!detail.ok) throw new Error(detail.error.message);
+    const run = detail.value as RunDetail;
+    const scored = run.metrics.filter((m) => m.step > 0 && m.swd !== undefined);
+    const lowest = scored.reduce((a, b) => (b.swd! < a.swd! ? b : a));
+    expect(run.best).toEqual({ step: lowest.step, swd: lowest.swd });
+    // Each checkpoint event says which checkpoint is the best after it; the last one names the run's.
+    const checkpoints = events
+      .filter((e) => e.name === 'training.checkpoint')
+      .map((e) => e.payload as { step: number; best?: { step: number } });
+    expect(checkpoints.at(-1)?.best?.step).toBe(lowest.step);
+    expect(checkpoints.every((c) => c.best !== undefined && c.best.step <= c.step)).toBe(true);
+
+    const runs = await services.dispatch('explorer.runs', {});
+    if (!runs.ok) throw new Error(runs.error.message);
+    const explored = (runs.value as ExplorerRun[]).find((r) => r.id === runId);
+    expect(explored?.bestStep).toBe(lowest.step);
+    expect(explored?.steps).toContain(lowest.step);
+    const model = await services.dispatch('explorer.model', { runId });
+    expect(model).toMatchObject({ ok: true, value: { step: lowest.step } });
   });
 
   it('pauses the running job and resumes it from the same step', async () => {

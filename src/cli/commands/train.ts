@@ -116,8 +116,10 @@ export const trainCommand = defineCommand(
           onMetric: (line) => {
             if (line.swd !== undefined) bar.print(`step ${line.step}: SWD ${line.swd.toFixed(2)} (×10³)`);
           },
-          onCheckpoint: ({ step }) => {
-            if (!io.stderr.isTTY) io.stderr.write(`checkpoint at step ${step}\n`);
+          onCheckpoint: ({ step, best }) => {
+            if (best?.step === step)
+              bar.print(`step ${step}: the best checkpoint so far (SWD ${best.swd.toFixed(2)}), kept`);
+            else if (!io.stderr.isTTY) io.stderr.write(`checkpoint at step ${step}\n`);
           },
         }),
     ).catch((error: Error) => {
@@ -126,6 +128,9 @@ export const trainCommand = defineCommand(
     writeResult(io, { ...result, backend: backend.name }, (r) => [
       `${r.stopped ? 'stopped' : 'done'} at step ${r.step}/${r.totalSteps}; ` +
         `checkpoint ${r.lastCheckpoint?.path ?? 'none'}`,
+      ...(r.best
+        ? [`best checkpoint: step ${r.best.step} (SWD ${r.best.swd.toFixed(2)}), what kao sample uses`]
+        : []),
     ]);
     return result.stopped ? 130 : 0;
   },

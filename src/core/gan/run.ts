@@ -115,7 +115,8 @@ export interface TrainingHooks {
   control?: RunControl;
   onProgress?: (progress: TrainingProgress) => void;
   onSamples?: (event: { step: number; path: string }) => void;
-  onCheckpoint?: (event: { step: number; path: string }) => void;
+  /** A checkpoint is on disk; `best` is the run's best checkpoint after it (when SWD is computed). */
+  onCheckpoint?: (event: { step: number; path: string; best: BestCheckpointFile | undefined }) => void;
   onMetric?: (line: MetricLine) => void;
   onWarning?: (message: string) => void;
   /** One-off status lines ("resumed from step 500", "decoding faces…"). */
@@ -345,7 +346,8 @@ async function trainLocked(
         ? await createSwdEvaluator(faces, config, seed, options.swdImages ?? 256, warn)
         : undefined;
 
-    const saveNow = async () => {
+    /** Saves a checkpoint of this step; `newBest` records it as the run's best once it is on disk. */
+    const saveNow = async (newBest?: BestCheckpointFile) => {
       await syncFromWorkers();
       const path = await saveCheckpoint(
         runDir,
@@ -363,7 +365,12 @@ async function trainLocked(
         best?.step,
       );
       lastCheckpoint = { step: state.step, path };
-      hooks.onCheckpoint?.({ step: state.step, path });
+      // The previous best stayed protected until here: the record never names a deleted folder.
+      if (newBest) {
+        best = newBest;
+        await writeBestCheckpoint(runDir, best);
+      }
+      hooks.onCheckpoint?.({ step: state.step, path, best });
     };
     let lastSampleStep = -1;
     const samplesNow = async () => {
@@ -515,12 +522,7 @@ async function trainLocked(
             }
           : undefined;
       if (sampleEvery > 0 && (state.step % sampleEvery === 0 || last || newBest)) await samplesNow();
-      if ((checkpointEvery > 0 && state.step % checkpointEvery === 0) || newBest) await saveNow();
-      if (newBest) {
-        // Recorded after its checkpoint is on disk (the previous best stays protected until then).
-        best = newBest;
-        await writeBestCheckpoint(runDir, best);
-      }
+      if ((checkpointEvery > 0 && state.step % checkpointEvery === 0) || newBest) await saveNow(newBest);
     }
     // Stop (or the end) always leaves a checkpoint, and a sample grid, of the current step.
     if (stopped && sampleEvery > 0 && lastSampleStep !== state.step && state.step > (resumedFrom ?? 0))

@@ -95,7 +95,9 @@ export class TrainingState {
       kao.on('training.progress', (p) => this.#onProgress(p)),
       kao.on('training.metric', (m) => this.#onMetric(m)),
       kao.on('training.sample', (s) => this.#onSample(s)),
-      kao.on('training.checkpoint', (c) => this.#patchRun(c.runId, { checkpointStep: c.step })),
+      kao.on('training.checkpoint', (c) =>
+        this.#patchRun(c.runId, { checkpointStep: c.step, ...(c.best ? { best: c.best } : {}) }),
+      ),
       kao.on('training.state', (s) => this.#onState(s)),
       kao.on('faces.changed', (c) => {
         this.keptFaces = c.counts.kept;
@@ -201,7 +203,11 @@ export class TrainingState {
       this.#followCursor = update.cursor;
       this.#addMetrics(update.metrics);
       for (const sample of update.samples) this.#addSample(run.id, sample);
-      this.#patchRun(run.id, { step: update.step, checkpointStep: update.checkpointStep });
+      this.#patchRun(run.id, {
+        step: update.step,
+        checkpointStep: update.checkpointStep,
+        best: update.best,
+      });
       // That trainer let go of the run: the lock check reloads it now rather than at its next tick.
       if (!update.trainingElsewhere) await this.checkLocks();
     } catch (error) {
@@ -248,6 +254,7 @@ export class TrainingState {
         state: detail.state,
         step: Math.max(detail.step, this.runs.find((r) => r.id === id)?.step ?? 0),
         checkpointStep: detail.checkpointStep,
+        best: detail.best,
         totalSteps: detail.totalSteps,
         trainingElsewhere: detail.trainingElsewhere,
       });
