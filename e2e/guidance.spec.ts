@@ -32,6 +32,14 @@ beforeAll(async () => {
     steps: 2,
     checkpointEvery: 2,
   });
+  // A finished tiny run that computed SWD, so it names a best checkpoint.
+  await makeAppRun(dataDir, {
+    id: 'best',
+    name: 'Kept its best',
+    steps: 12,
+    checkpointEvery: 4,
+    swdEvery: 2,
+  });
   app = await startServe({ dataDir, configDir: join(temp.dir, 'config') });
   browser = await launchChromium();
 });
@@ -106,7 +114,7 @@ describe('guidance from an empty dataset to a first avatar', () => {
     expect(await page.getByTestId('run-batch').inputValue()).toBe(String(KEPT));
     expect(await text(page, 'batch-note')).toMatch(/Lowered from 64: .*20 kept faces/);
     // The quick test carries its own batch (32), also above 20.
-    await page.getByText('Quick test (16×16)').click();
+    await page.getByTestId('training-form').getByText('Quick test (16×16)').click();
     expect(await page.getByTestId('run-batch').inputValue()).toBe(String(KEPT));
     expect(await page.getByTestId('run-steps').inputValue()).toBe('300');
     await expect
@@ -133,7 +141,7 @@ describe('guidance from an empty dataset to a first avatar', () => {
     const page = await open('training');
     // The Explorer's run is listed: the New run button, not the empty state.
     await page.getByTestId('new-run').click();
-    await page.getByText('Quick test (16×16)').click();
+    await page.getByTestId('training-form').getByText('Quick test (16×16)').click();
     await page.getByTestId('run-name').fill('needs a GPU');
     // WebGPU on a machine without a Vulkan driver: the run fails at once, with the reason.
     await page.getByTestId('run-backend').selectOption('webgpu');
@@ -166,6 +174,28 @@ describe('guidance from an empty dataset to a first avatar', () => {
         .toMatch(/Barely trained: step 2 of the ~10,000 a face generator needs\.[\s\S]*only 64 faces/);
       await expect.poll(() => page.getByTestId('explorer-canvas').getAttribute('data-paints')).not.toBe('0');
       await screenshot(page, `guide-explorer-undertrained-${scheme}`);
+      await page.context().close();
+    }
+  });
+
+  it('a run that computed SWD names its best checkpoint; the Explorer marks it and opens it', async () => {
+    for (const scheme of ['light', 'dark'] as const) {
+      const page = await open('training', scheme);
+      await page.locator('[data-testid="run-item"]', { hasText: 'Kept its best' }).click();
+      await expect.poll(() => text(page, 'run-best')).toMatch(/^step \d+ · SWD \d+\.\d$/);
+      const best = Number(/^step (\d+)/.exec((await text(page, 'run-best'))!)![1]);
+      expect(await text(page, 'training-next')).toContain(
+        `Its best checkpoint (step ${best}, the lowest SWD)`,
+      );
+      await screenshot(page, `guide-training-best-${scheme}`);
+
+      await page.locator('nav [data-screen="explorer"]').click();
+      await page.getByTestId('explorer-run').selectOption('best');
+      await expect
+        .poll(() => page.getByTestId('explorer-step').inputValue(), { timeout: 60_000 })
+        .toBe(String(best));
+      const labels = await page.getByTestId('explorer-step').locator('option').allTextContents();
+      expect(labels.filter((l) => l.includes('best')).map((l) => l.trim())).toEqual([`step ${best} · best`]);
       await page.context().close();
     }
   });

@@ -44,3 +44,18 @@ export function trainingLevel(step: number): TrainingLevel {
   if (step < STEPS_WELL_TRAINED) return 'early';
   return 'trained';
 }
+
+/**
+ * Steps without a better checkpoint after which the Training screen says a running run has probably
+ * peaked. On a few hundred faces the default preset's in-training SWD bottoms out after some 1,500–2,500
+ * steps and then climbs while D over-fits (docs/quality.md, "The best checkpoint"); the best checkpoint
+ * is kept either way, so stopping then loses nothing and frees the computer.
+ */
+export const STEPS_WITHOUT_IMPROVEMENT = 2_000;
+
+/** Steps since the best checkpoint when they reach STEPS_WITHOUT_IMPROVEMENT, else undefined. */
+export function stepsPastPeak(best: { step: number } | undefined, step: number): number | undefined {
+  if (!best) return undefined;
+  const since = step - best.step;
+  return since >= STEPS_WITHOUT_IMPROVEMENT ? since : undefined;
+}

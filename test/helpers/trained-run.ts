@@ -19,6 +19,8 @@ export interface TrainedRunOptions {
   checkpointEvery?: number;
   /** 0 (the default) writes no sample grids. */
   sampleEvery?: number;
+  /** In-training SWD every N steps, which keeps a best checkpoint; 0 (the default) computes none. */
+  swdEvery?: number;
   hooks?: Parameters<typeof runTraining>[1];
   /** Train on every image of this folder (recorded as the run's data folder) instead of 64 shared faces. */
   dataDir?: string;
@@ -33,7 +35,14 @@ export interface TrainedRun {
 }
 
 export async function makeTrainedRun(dir: string, options: TrainedRunOptions = {}): Promise<TrainedRun> {
-  const { preset = 'tiny', seed = 5, steps = 10, checkpointEvery = 5, sampleEvery = 0, hooks } = options;
+  const {
+    preset = 'tiny',
+    seed = 5,
+    steps = 10,
+    checkpointEvery = 5,
+    sampleEvery = 0,
+    swdEvery = 0,
+  } = options;
   const data = options.dataDir
     ? { dataDir: options.dataDir }
     : {
@@ -54,10 +63,11 @@ export async function makeTrainedRun(dir: string, options: TrainedRunOptions = {
       checkpointEvery,
       keepCheckpoints: 5,
       sampleEvery,
-      swdEvery: 0,
+      swdEvery,
+      swdImages: 32,
       logEvery: 5,
     },
-    hooks,
+    options.hooks,
   );
   const config = (await readRunConfig(dir))!.config;
   return { dir, zDim: config.zDim, imageSize: config.imageSize, steps: await listCheckpoints(dir) };
