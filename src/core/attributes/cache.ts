@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AttributeDirections } from '../../shared/explorer-schemas.ts';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.ts';
+import { readBestCheckpoint } from '../gan/best-checkpoint.ts';
 import { listCheckpoints } from '../gan/checkpoint.ts';
 import { readRunConfig } from '../gan/run-folder.ts';
 import { learnAttributes, type LearnAttributesOptions } from './learn.ts';
@@ -38,7 +39,8 @@ export async function getCheckpointAttributes(
 ): Promise<AttributeDirections> {
   const dir = resolve(runDir);
   const steps = await listCheckpoints(dir);
-  const step = options.step ?? steps.at(-1);
+  // As the Explorer and `kao sample` do: the run's best checkpoint unless a step is named.
+  const step = options.step ?? (await readBestCheckpoint(dir))?.step ?? steps.at(-1);
   if (step === undefined) throw new Error(`${runDir} has no checkpoint yet`);
   if (!steps.includes(step)) {
     throw new Error(`no checkpoint at step ${step} (available: ${steps.join(', ') || 'none'})`);

@@ -20,7 +20,7 @@ import type {
   AttributeEffect,
   AttributesProgress,
 } from '../../shared/explorer-schemas.ts';
-import { loadLatestCheckpoint } from '../gan/checkpoint.ts';
+import { loadPreferredCheckpoint } from '../gan/best-checkpoint.ts';
 import { decodeImageSet } from '../gan/data.ts';
 import { generatorWeightsOf } from '../gan/generator-node.ts';
 import { readRunConfig } from '../gan/run-folder.ts';
@@ -96,7 +96,7 @@ export async function learnAttributes(
   if (!run) throw new Error(`${runDir} is not a training run (no config.json)`);
   const { config } = run;
   // One read of the checkpoint serves both networks: G draws the faces, D may describe them.
-  const { checkpoint } = await loadLatestCheckpoint(
+  const { checkpoint } = await loadPreferredCheckpoint(
     dir,
     options.step === undefined ? {} : { step: options.step },
   );

@@ -69,7 +69,7 @@ export interface FavoritesListing {
 export interface SaveFavoriteInput {
   z: ArrayLike<number>;
   runDir: string;
-  /** Checkpoint step; the newest checkpoint when omitted (the record stores the step actually used). */
+  /** Checkpoint step; the run's best (else newest) when omitted (the record stores the step actually used). */
   step?: number;
   truncation?: number;
   name?: string;

@@ -11,13 +11,13 @@ import type { GanConfig } from '../gan/config.ts';
 export interface RunGenerator {
   generator: ExplorerGenerator;
   config: GanConfig;
-  /** The checkpoint actually loaded (the newest one when no step was asked for). */
+  /** The checkpoint actually loaded (the run's best, else newest, when no step was asked for). */
   step: number;
   /** The run folder's name (the gan code's definition of a run id). */
   runId: string;
 }
 
-/** Loads the generator of `runDir` at `step` (newest checkpoint when omitted). The caller disposes it. */
+/** Loads the generator of `runDir` at `step` (its best, else newest, when omitted). The caller disposes it. */
 export async function loadRunGenerator(runDir: string, step?: number): Promise<RunGenerator> {
   const dir = resolve(runDir);
   const loaded = await readGeneratorWeights(dir, { step });

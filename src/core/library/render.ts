@@ -10,7 +10,7 @@ import { truncate, type Latent } from '../explorer/latent.ts';
 import { loadRunGenerator } from './model.ts';
 
 export interface RenderOptions {
-  /** Checkpoint step; the newest checkpoint when omitted. */
+  /** Checkpoint step; the run's best (else newest) checkpoint when omitted. */
   step?: number;
   /** ψ applied to every z before rendering (1 = as is). */
   truncation?: number;
