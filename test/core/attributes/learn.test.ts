@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attributesCachePath, getCheckpointAttributes } from '../../../src/core/attributes/cache.ts';
 import { EFFECT_STEP, learnAttributes } from '../../../src/core/attributes/learn.ts';
 import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { bestCheckpointPath } from '../../../src/core/gan/best-checkpoint.ts';
 import { loadRunGenerator } from '../../../src/core/library/model.ts';
 import { Rng } from '../../../src/shared/rng.ts';
 import type { AttributeDirections } from '../../../src/shared/explorer-schemas.ts';
@@ -161,5 +162,17 @@ describe('runs without tags to learn from', () => {
     expect(tooFew.attributes).toEqual([]);
     expect(tooFew.note).toMatch(/No tag is on at least 20 and off at least 20 of the 30 tagged faces/);
     expect(tooFew.skipped.map((s) => s.tag)).toContain('dark_hair');
+  }, 60_000);
+});
+
+describe('which checkpoint', () => {
+  it('is the run’s best checkpoint when no step is named, as the Explorer opens it', async () => {
+    const dir = join(tmp.dir, 'best-run');
+    await makeTrainedRun(dir, { steps: 10, checkpointEvery: 5 });
+    expect((await learnAttributes(dir, OPTIONS)).step).toBe(10);
+    await writeFile(bestCheckpointPath(dir), JSON.stringify({ step: 5, swd: 80, time: 'then' }));
+    expect((await learnAttributes(dir, OPTIONS)).step).toBe(5);
+    expect((await getCheckpointAttributes(dir, OPTIONS)).step).toBe(5);
+    expect((await getCheckpointAttributes(dir, { ...OPTIONS, step: 10 })).step).toBe(10);
   }, 60_000);
 });
