@@ -1,9 +1,9 @@
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { createAppServices } from './app-services.ts';
+import { defaultLocations } from './app-locations.ts';
 import type { Platform } from './context.ts';
-import { jsonFileSettingsStore } from './settings.ts';
+import { jsonFileSettingsStore, SettingsService } from './settings.ts';
 import { nodeTrainerLauncher } from './node-trainer-launcher.ts';
 
 /**
@@ -22,13 +22,30 @@ export const packageVersion: string = (() => {
   }
 })();
 
+/**
+ * The settings folder and the default data folder outside Electron: as given, else $KAO_CONFIG_DIR and
+ * $KAO_DATA_DIR, else the desktop app's own (app-locations.ts), so both open the same settings and data.
+ */
+function nodeLocations(options: { configDir?: string; dataDir?: string }) {
+  const defaults = defaultLocations();
+  return {
+    configDir: options.configDir ?? process.env.KAO_CONFIG_DIR ?? defaults.configDir,
+    dataDirDefault: options.dataDir ?? process.env.KAO_DATA_DIR ?? defaults.dataDir,
+  };
+}
+
+/** The data folder the app would open: its saved setting, else the default (for CLI commands that read it). */
+export function currentDataDir(options: { configDir?: string } = {}): string {
+  const { configDir, dataDirDefault } = nodeLocations(options);
+  return new SettingsService(jsonFileSettingsStore(join(configDir, 'settings.json')), dataDirDefault).get()
+    .dataDir;
+}
+
 /** App services outside Electron (`kao serve`, tests): JSON settings file, trainer as a Node child. */
 export function createNodeAppServices(
   options: { configDir?: string; dataDir?: string; offerDownload?: Platform['offerDownload'] } = {},
 ) {
-  const configDir =
-    options.configDir ?? process.env.KAO_CONFIG_DIR ?? join(homedir(), '.config', 'kao-studio');
-  const dataDirDefault = options.dataDir ?? process.env.KAO_DATA_DIR ?? join(homedir(), 'Kao Studio');
+  const { configDir, dataDirDefault } = nodeLocations(options);
   const services = createAppServices({
     platform: {
       adapter: 'web',

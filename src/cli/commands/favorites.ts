@@ -1,5 +1,4 @@
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   backendOption,
   CliError,
@@ -14,6 +13,7 @@ import {
   stringFlags,
 } from '../command.ts';
 import { dataPaths } from '../../core/util/data-paths.ts';
+import { currentDataDir } from '../../services/node-services.ts';
 import { exportFavoritePng, FavoriteNotFoundError, listFavorites } from '../../core/library/favorites.ts';
 
 const usage = [
@@ -21,10 +21,10 @@ const usage = [
   '       kao favorites export --id ID --out FILE.png [--size 384 (default)] [--library DIR] [--backend auto|wasm|cpu|…] [--json]',
 ].join('\n');
 
-/** The library of the default data folder (same default as the app), unless --library is given. */
+/** The library of the data folder the app opens (its setting, else its default), unless --library is given. */
 function libraryDir(option: string | undefined): string {
   if (option) return resolve(option);
-  return dataPaths(process.env.KAO_DATA_DIR ?? join(homedir(), 'Kao Studio')).favorites;
+  return dataPaths(currentDataDir()).favorites;
 }
 
 export const favoritesCommand: CliCommand = {
