@@ -21,10 +21,15 @@ export async function listImageFiles(dir: string): Promise<string[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`no such folder: ${dir}`);
     throw error;
   }
-  return entries
-    .filter((e) => e.isFile() && IMAGE_EXTENSIONS.test(e.name) && !e.name.startsWith('.'))
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
+  return (
+    entries
+      // Symbolic links count: a training folder is often links into a larger collection.
+      .filter(
+        (e) => (e.isFile() || e.isSymbolicLink()) && IMAGE_EXTENSIONS.test(e.name) && !e.name.startsWith('.'),
+      )
+      .map((e) => join(e.parentPath, e.name))
+      .sort()
+  );
 }
 
 /** Where the data stream stands: the epoch and how many images of that epoch's order were consumed. */

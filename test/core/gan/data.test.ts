@@ -1,4 +1,4 @@
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaceBatchSource, listImageFiles } from '../../../src/core/gan/data.ts';
@@ -25,6 +25,22 @@ const options = (paths: string[], flip = true) => ({
 describe('face batch source', () => {
   it('lists the real face files', async () => {
     expect((await listImageFiles(facesDir)).length).toBe(1600);
+  });
+
+  it('lists links to images as images, and trains on them', async () => {
+    const linked = join(temp.dir, 'linked');
+    await mkdir(linked);
+    for (const face of faces.slice(0, 8)) await symlink(face, join(linked, face.split('/').pop()!));
+    const listed = await listImageFiles(linked);
+    expect(listed).toHaveLength(8);
+    const warnings: string[] = [];
+    const batch = await new FaceBatchSource({
+      ...options(listed),
+      onWarning: (m) => warnings.push(m),
+    }).next();
+    expect(batch.data.length).toBe(8 * 16 * 16 * 3);
+    expect(new Set(batch.data).size).toBeGreaterThan(100);
+    expect(warnings).toEqual([]);
   });
 
   it('yields [-1, 1] batches in a seeded per-epoch order, and resumes from a position', async () => {
