@@ -81,7 +81,7 @@ describe('the desktop app’s folders, found without Electron', () => {
       join(home, '.config', 'Kao Studio', 'settings.json'),
       JSON.stringify({ dataDir: chosen }),
     );
-    const env = { ...process.env, HOME: home };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
     for (const name of ['KAO_DATA_DIR', 'KAO_CONFIG_DIR', 'XDG_CONFIG_HOME']) delete env[name];
     const child = spawn(
       process.execPath,
