@@ -169,6 +169,8 @@ describe('training service over the real trainer process', () => {
     expect(explored?.steps).toContain(lowest.step);
     const model = await services.dispatch('explorer.model', { runId });
     expect(model).toMatchObject({ ok: true, value: { step: lowest.step } });
+    // The tests after this one start from an empty run list.
+    expect(await services.dispatch('training.delete', { id: runId })).toMatchObject({ ok: true });
   });
 
   it('pauses the running job and resumes it from the same step', async () => {

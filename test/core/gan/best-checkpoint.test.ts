@@ -1,42 +1,28 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { describe, expect, it } from 'vitest';
 import {
   bestCheckpointPath,
   loadPreferredCheckpoint,
   readBestCheckpoint,
 } from '../../../src/core/gan/best-checkpoint.ts';
 import { checkpointFolderName, listCheckpoints, saveCheckpoint } from '../../../src/core/gan/checkpoint.ts';
-import { listImageFiles } from '../../../src/core/gan/data.ts';
 import { readGeneratorWeights } from '../../../src/core/gan/generator-node.ts';
 import type { MetricLine } from '../../../src/core/gan/run-folder.ts';
 import { runTraining } from '../../../src/core/gan/run.ts';
 import { readJsonl } from '../../../src/core/util/jsonl.ts';
-import { facesDir } from '../../helpers/shared-data.ts';
-import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { tinyRunOptions, tinyRunSuite } from '../../helpers/tiny-runs.ts';
 
-let faces: string[];
-let temp: { dir: string; cleanup: () => Promise<void> };
-beforeAll(async () => {
-  await selectBackend('wasm');
-  faces = (await listImageFiles(facesDir)).slice(0, 64);
-  temp = await makeTempDir('kao-gan-best-');
-});
-afterAll(() => temp.cleanup());
-
-const common = () => ({
-  faces,
-  preset: 'tiny' as const,
-  overrides: { batchSize: 16 },
-  seed: 4,
-  sampleEvery: 100,
-  checkpointEvery: 1,
-  keepCheckpoints: 1,
-  logEvery: 1,
-  swdEvery: 1,
-  swdImages: 16,
-});
+const temp = tinyRunSuite('kao-gan-best-');
+const common = () =>
+  tinyRunOptions(temp, {
+    seed: 4,
+    sampleEvery: 100,
+    checkpointEvery: 1,
+    keepCheckpoints: 1,
+    swdEvery: 1,
+    swdImages: 16,
+  });
 
 /** The step with the lowest SWD after training began, from metrics.jsonl. */
 async function lowestSwd(runDir: string): Promise<{ step: number; swd: number }> {

@@ -1,9 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { describe, expect, it } from 'vitest';
 import { resolveGanConfig } from '../../../src/core/gan/config.ts';
-import { listImageFiles } from '../../../src/core/gan/data.ts';
 import { createGan, disposeGan } from '../../../src/core/gan/models.ts';
 import type { MetricLine } from '../../../src/core/gan/run-folder.ts';
 import { runTraining } from '../../../src/core/gan/run.ts';
@@ -11,29 +9,11 @@ import { createSwdEvaluator } from '../../../src/core/gan/swd-evaluator.ts';
 import { readJsonl } from '../../../src/core/util/jsonl.ts';
 import { MetricSeries } from '../../../src/renderer/src/lib/training-series.ts';
 import { MetricPoint } from '../../../src/shared/training-schemas.ts';
-import { facesDir } from '../../helpers/shared-data.ts';
-import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { tinyRunOptions, tinyRunSuite } from '../../helpers/tiny-runs.ts';
 
-let faces: string[];
-let temp: { dir: string; cleanup: () => Promise<void> };
-beforeAll(async () => {
-  await selectBackend('wasm');
-  faces = (await listImageFiles(facesDir)).slice(0, 64);
-  temp = await makeTempDir('kao-gan-swd0-');
-});
-afterAll(() => temp.cleanup());
-
-const common = () => ({
-  faces,
-  preset: 'tiny' as const,
-  overrides: { batchSize: 16 },
-  seed: 3,
-  sampleEvery: 0,
-  checkpointEvery: 0,
-  logEvery: 1,
-  swdEvery: 2,
-  swdImages: 16,
-});
+const temp = tinyRunSuite('kao-gan-swd0-');
+const common = () =>
+  tinyRunOptions(temp, { seed: 3, sampleEvery: 0, checkpointEvery: 0, swdEvery: 2, swdImages: 16 });
 
 const metrics = async (runDir: string) => (await readJsonl(join(runDir, 'metrics.jsonl'))) as MetricLine[];
 
@@ -54,7 +34,7 @@ describe('SWD at step 0', () => {
     expect(Object.keys(first).sort()).toEqual(['epoch', 'step', 'swd', 'swdLevels', 'time']);
     expect(first.epoch).toBe(0);
     const config = resolveGanConfig('tiny', { batchSize: 16 });
-    const evaluator = await createSwdEvaluator(faces, config, 3, 16, () => undefined);
+    const evaluator = await createSwdEvaluator(temp.faces, config, 3, 16, () => undefined);
     const untrained = createGan(config, 3);
     expect(first.swd).toBeCloseTo((await evaluator.evaluate(untrained)).average, 6);
     disposeGan(untrained);

@@ -4,10 +4,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../src/core/gan/backend.ts';
+import { describe, expect, it } from 'vitest';
 import { listCheckpoints } from '../../../src/core/gan/checkpoint.ts';
-import { listImageFiles } from '../../../src/core/gan/data.ts';
 import { runTraining } from '../../../src/core/gan/run.ts';
 import {
   readRunLock,
@@ -17,28 +15,11 @@ import {
 } from '../../../src/core/gan/run-lock.ts';
 import { RunControl } from '../../../src/core/util/run-control.ts';
 import { KaoError } from '../../../src/shared/errors.ts';
-import { facesDir } from '../../helpers/shared-data.ts';
-import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { tinyRunOptions, tinyRunSuite } from '../../helpers/tiny-runs.ts';
 import { startKaoTrain } from '../../helpers/kao-train.ts';
 
-let faces: string[];
-let temp: { dir: string; cleanup: () => Promise<void> };
-beforeAll(async () => {
-  await selectBackend('wasm');
-  faces = (await listImageFiles(facesDir)).slice(0, 64);
-  temp = await makeTempDir('kao-gan-lock-');
-});
-afterAll(() => temp.cleanup());
-
-const common = () => ({
-  faces,
-  preset: 'tiny' as const,
-  overrides: { batchSize: 16 },
-  seed: 4,
-  sampleEvery: 0,
-  checkpointEvery: 0,
-  logEvery: 1,
-});
+const temp = tinyRunSuite('kao-gan-lock-');
+const common = () => tinyRunOptions(temp, { seed: 4, sampleEvery: 0, checkpointEvery: 0 });
 
 /** Every file under `dir` with its size, mtime and content hash. */
 async function snapshot(dir: string): Promise<Record<string, string>> {
@@ -157,9 +138,9 @@ describe('one trainer per run folder', () => {
 
   it('leaves no folder behind for a new run refused before it wrote anything', async () => {
     const runDir = join(temp.dir, 'never', 'made');
-    await expect(runTraining({ ...common(), runDir, faces: faces.slice(0, 3), steps: 2 })).rejects.toThrow(
-      /only 3 training images/,
-    );
+    await expect(
+      runTraining({ ...common(), runDir, faces: temp.faces.slice(0, 3), steps: 2 }),
+    ).rejects.toThrow(/only 3 training images/);
     expect(existsSync(join(temp.dir, 'never'))).toBe(false);
   });
 
