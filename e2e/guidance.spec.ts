@@ -196,6 +196,8 @@ describe('guidance from an empty dataset to a first avatar', () => {
         .toBe(String(best));
       const labels = await page.getByTestId('explorer-step').locator('option').allTextContents();
       expect(labels.filter((l) => l.includes('best')).map((l) => l.trim())).toEqual([`step ${best} · best`]);
+      await expect.poll(() => page.getByTestId('explorer-canvas').getAttribute('data-paints')).not.toBe('0');
+      await screenshot(page, `guide-explorer-best-${scheme}`);
       await page.context().close();
     }
   });
