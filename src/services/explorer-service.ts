@@ -66,7 +66,7 @@ export function explorerHandlers(ctx: ServiceContext): Pick<Handlers, ChannelsOf
     if (steps.length === 0) return undefined;
     const config = await readRunConfig(dir).catch(() => undefined);
     if (!config) return undefined;
-    const best = await readBestCheckpoint(dir);
+    const best = await readBestCheckpoint(dir, steps);
     const named = await runName(id);
     return {
       id,

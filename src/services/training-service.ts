@@ -211,9 +211,8 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
     read?: { samples: RunSample[]; metrics: unknown[] },
   ): Promise<RunSummary> {
     const dir = runDir(id);
-    const [checkpointStep, best, samples, metrics, holder] = await Promise.all([
-      newestCheckpoint(dir),
-      bestCheckpoint(dir),
+    const [{ checkpointStep, best }, samples, metrics, holder] = await Promise.all([
+      runCheckpoints(dir),
       read?.samples ?? listSamples(dir),
       read?.metrics ?? readJsonl(join(dir, 'metrics.jsonl')),
       trainedElsewhere(id),
@@ -379,11 +378,10 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       if (!record)
         throw new KaoError('not-found', `The run "${id}" is gone: its folder was deleted or moved.`);
       const dir = runDir(id);
-      const [tail, samples, checkpointStep, best, holder] = await Promise.all([
+      const [tail, samples, { checkpointStep, best }, holder] = await Promise.all([
         readJsonlAfter(join(dir, 'metrics.jsonl'), cursor, FOLLOW_MAX_BYTES),
         listSamples(dir),
-        newestCheckpoint(dir),
-        bestCheckpoint(dir),
+        runCheckpoints(dir),
         trainedElsewhere(id),
       ]);
       if (tail.replaced) return { reload: true };
@@ -514,16 +512,19 @@ export async function facesForTraining(facesDir: string): Promise<string[]> {
   return listTrainingImages(facesDir);
 }
 
-/** The step of a run's newest checkpoint, 0 when it has none (or its folder cannot be read). */
-async function newestCheckpoint(dir: string): Promise<number> {
+/**
+ * The step of a run's newest checkpoint (0 when it has none, or its folder cannot be read) and its best
+ * checkpoint (lowest in-training SWD) when it records one, from one listing of the folder.
+ */
+async function runCheckpoints(
+  dir: string,
+): Promise<{ checkpointStep: number; best: BestCheckpoint | undefined }> {
   const steps = await listCheckpoints(dir).catch(() => [] as number[]);
-  return steps.length ? Math.max(...steps) : 0;
-}
-
-/** The run's best checkpoint (lowest in-training SWD), when it records one. */
-async function bestCheckpoint(dir: string): Promise<BestCheckpoint | undefined> {
-  const best = await readBestCheckpoint(dir);
-  return best && { step: best.step, swd: best.swd };
+  const best = await readBestCheckpoint(dir, steps);
+  return {
+    checkpointStep: steps.length ? Math.max(...steps) : 0,
+    best: best && { step: best.step, swd: best.swd },
+  };
 }
 
 type RunSample = { step: number; file: string };

@@ -40,7 +40,7 @@ export async function getCheckpointAttributes(
   const dir = resolve(runDir);
   const steps = await listCheckpoints(dir);
   // As the Explorer and `kao sample` do: the run's best checkpoint unless a step is named.
-  const step = options.step ?? (await readBestCheckpoint(dir))?.step ?? steps.at(-1);
+  const step = options.step ?? (await readBestCheckpoint(dir, steps))?.step ?? steps.at(-1);
   if (step === undefined) throw new Error(`${runDir} has no checkpoint yet`);
   if (!steps.includes(step)) {
     throw new Error(`no checkpoint at step ${step} (available: ${steps.join(', ') || 'none'})`);

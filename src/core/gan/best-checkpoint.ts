@@ -20,7 +20,11 @@ export function bestCheckpointPath(runDir: string): string {
  * The recorded best checkpoint, when its folder is still there. A missing, torn or foreign best.json,
  * or one naming a checkpoint that is gone, reads as none (the newest checkpoint is then the default).
  */
-export async function readBestCheckpoint(runDir: string): Promise<BestCheckpointFile | undefined> {
+export async function readBestCheckpoint(
+  runDir: string,
+  /** The run's checkpoint steps, when the caller has listed them already. */
+  knownSteps?: readonly number[],
+): Promise<BestCheckpointFile | undefined> {
   let raw: unknown;
   try {
     raw = await readJsonIfExists(bestCheckpointPath(runDir));
@@ -29,7 +33,7 @@ export async function readBestCheckpoint(runDir: string): Promise<BestCheckpoint
   }
   const parsed = BestCheckpointFile.safeParse(raw);
   if (!parsed.success) return undefined;
-  const steps = await listCheckpoints(runDir).catch(() => [] as number[]);
+  const steps = knownSteps ?? (await listCheckpoints(runDir).catch(() => [] as number[]));
   return steps.includes(parsed.data.step) ? parsed.data : undefined;
 }
 
