@@ -19,6 +19,7 @@ import {
   type CrawlStopReason,
 } from '../../shared/dataset-schemas.ts';
 import { appendImageTags, readImageTags } from '../images/tags.ts';
+import { paceSince, secondsLeft } from '../util/pace.ts';
 import { pickDefined } from '../util/pick.ts';
 import { CancelledError, type RunControl } from '../util/run-control.ts';
 import { CrawlOptionError } from './errors.ts';
@@ -162,10 +163,10 @@ export async function crawl(
     durationMs: 0,
   };
   const emit = () => {
-    summary.durationMs = Date.now() - startedAt;
-    const seconds = summary.durationMs / 1000;
-    summary.imagesPerSec = seconds > 0 ? round2(summary.downloaded / seconds) : undefined;
-    summary.etaSeconds = estimateRemaining(options, summary, seconds);
+    Object.assign(
+      summary,
+      paceSince(startedAt, summary.downloaded, (seconds) => estimateRemaining(options, summary, seconds)),
+    );
     hooks.onProgress?.(crawlProgressOf(summary));
   };
   const fail = (failure: CrawlFailure) => {
@@ -459,18 +460,11 @@ function estimateRemaining(
   seconds: number,
 ): number | undefined {
   const looked = summary.found + summary.filtered;
-  if (looked === 0 || seconds <= 0) return undefined;
   const targets = [
     options.maxPosts !== undefined ? options.maxPosts - summary.found : undefined,
     options.maxPages !== undefined ? options.maxPages * options.pageSize - looked : undefined,
   ].filter((value): value is number => value !== undefined);
-  if (targets.length === 0) return undefined;
-  const remaining = Math.max(0, Math.min(...targets));
-  return Math.round(remaining / (looked / seconds));
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
+  return targets.length === 0 ? undefined : secondsLeft(Math.min(...targets), looked, seconds);
 }
 
 function errorMessage(error: unknown): string {

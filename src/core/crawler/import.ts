@@ -18,6 +18,7 @@ import {
   type ImageTagRecord,
   type ImageTags,
 } from '../images/tags.ts';
+import { paceSince, secondsLeft } from '../util/pace.ts';
 import { pickDefined } from '../util/pick.ts';
 import { CancelledError } from '../util/run-control.ts';
 import type { ImportIssue, ImportProgress } from '../../shared/dataset-schemas.ts';
@@ -93,12 +94,13 @@ export async function importFolder(
     durationMs: 0,
   };
   const emit = () => {
-    summary.durationMs = Date.now() - startedAt;
-    const seconds = summary.durationMs / 1000;
-    if (seconds > 0 && summary.processed > 0) {
-      summary.imagesPerSec = Math.round((summary.imported / seconds) * 100) / 100;
-      summary.etaSeconds = Math.round((summary.total - summary.processed) / (summary.processed / seconds));
-    }
+    const { processed } = summary;
+    Object.assign(
+      summary,
+      paceSince(startedAt, processed > 0 ? summary.imported : undefined, (seconds) =>
+        secondsLeft(summary.total - processed, processed, seconds),
+      ),
+    );
     hooks.onProgress?.(importProgressOf(summary));
   };
   const reject = (path: string, reason: string) => {
