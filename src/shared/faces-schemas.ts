@@ -144,12 +144,14 @@ export const FaceItem = z.object({
 });
 export type FaceItem = z.infer<typeof FaceItem>;
 
+/** Which faces a list request reads: a filter and where in that list it starts. */
+const faceListStart = {
+  filter: FaceFilter.default('all'),
+  offset: z.int().min(0).max(100_000_000).default(0),
+};
+
 export const FacesListRequest = z
-  .object({
-    filter: FaceFilter.default('all'),
-    offset: z.int().min(0).max(100_000_000).default(0),
-    limit: z.int().min(1).max(1000).default(200),
-  })
+  .object({ ...faceListStart, limit: z.int().min(1).max(1000).default(200) })
   .strict();
 
 export const FacesPage = z.object({
@@ -163,11 +165,7 @@ export type FacesPage = z.infer<typeof FacesPage>;
 
 /** The ids of a range of the list (a shift-click range, Ctrl+A), without the rest of each face. */
 export const FacesIdsRequest = z
-  .object({
-    filter: FaceFilter.default('all'),
-    offset: z.int().min(0).max(100_000_000).default(0),
-    limit: z.int().min(1).max(1_000_000).default(1_000_000),
-  })
+  .object({ ...faceListStart, limit: z.int().min(1).max(1_000_000).default(1_000_000) })
   .strict();
 
 const FaceId = z.string().min(1).max(100);
