@@ -10,7 +10,8 @@ import {
   type AugmentKind,
   type GanConfigOverrides,
 } from '../core/gan/config.ts';
-import { choiceOption, CliError, intOption, numberOption, stringFlags } from './command.ts';
+import { CliError } from './command.ts';
+import { choiceOption, intOption, numberOption, stringFlags } from './options.ts';
 
 export const recipeFlags = {
   ...stringFlags('batch', 'g-width', 'd-width', 'lr', 'lr-g', 'lr-d', 'g-steps'),

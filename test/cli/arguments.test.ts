@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendChoices } from '../../src/cli/command.ts';
+import { backendChoices } from '../../src/cli/options.ts';
 import { backendNames } from '../../src/core/gan/backend.ts';
 import { summariseDriverOutput } from '../../src/core/gan/webgpu-probe.ts';
 import { facesDir } from '../helpers/shared-data.ts';

@@ -1,15 +1,6 @@
 import { resolve } from 'node:path';
-import {
-  backendOption,
-  CliError,
-  defineCommand,
-  intOption,
-  requireFlags,
-  selectCliBackend,
-  stringFlags,
-  withProgress,
-  writeResult,
-} from '../command.ts';
+import { CliError, defineCommand, withProgress, writeResult } from '../command.ts';
+import { backendOption, intOption, requireFlags, selectCliBackend, stringFlags } from '../options.ts';
 import type { AttributeDirection, AttributeDirections } from '../../shared/explorer-schemas.ts';
 
 const usage =

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
-import { CliError, intOption, defineCommand, ProgressBar, writeJson, stringFlags } from '../command.ts';
+import { CliError, defineCommand, ProgressBar, writeJson } from '../command.ts';
+import { intOption, stringFlags } from '../options.ts';
 import type { BackendName, PresetName } from '../../shared/contract-base.ts';
 import { backendNames, selectBackend } from '../../core/gan/backend.ts';
 import { benchTraining, type BenchRow } from '../../core/gan/bench.ts';

@@ -1,14 +1,6 @@
 import { resolve } from 'node:path';
-import {
-  CliError,
-  intOption,
-  defineCommand,
-  requireFlags,
-  writeJson,
-  writeResult,
-  stringFlags,
-  withProgress,
-} from '../command.ts';
+import { CliError, defineCommand, withProgress, writeJson, writeResult } from '../command.ts';
+import { intOption, requireFlags, stringFlags } from '../options.ts';
 import {
   CrawlError,
   DEFAULT_SITE,

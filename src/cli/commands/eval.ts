@@ -1,13 +1,5 @@
-import {
-  backendOption,
-  CliError,
-  generatorFlags,
-  intOption,
-  defineCommand,
-  requireFlags,
-  selectCliBackend,
-  writeResult,
-} from '../command.ts';
+import { CliError, defineCommand, writeResult } from '../command.ts';
+import { backendOption, generatorFlags, intOption, requireFlags, selectCliBackend } from '../options.ts';
 import { trainingImages } from './train.ts';
 
 const usage =

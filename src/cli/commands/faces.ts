@@ -1,16 +1,7 @@
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import {
-  choiceOption,
-  CliError,
-  intOption,
-  numberOption,
-  defineCommand,
-  requireFlags,
-  writeResult,
-  stringFlags,
-  withProgress,
-} from '../command.ts';
+import { CliError, defineCommand, withProgress, writeResult } from '../command.ts';
+import { choiceOption, intOption, numberOption, requireFlags, stringFlags } from '../options.ts';
 import { CancelledError } from '../../core/util/run-control.ts';
 import { FolderLockedError } from '../../core/folder-lock.ts';
 import { extractFaces, type FaceExtractionSummary } from '../../core/faces/extract.ts';

@@ -1,17 +1,13 @@
 import { resolve } from 'node:path';
 import {
-  backendOption,
+  type CliCommand,
   CliError,
-  intOption,
+  type CliIO,
   parseCommandArgs,
-  requireFlags,
-  selectCliBackend,
   writeJson,
   writeResult,
-  type CliCommand,
-  type CliIO,
-  stringFlags,
 } from '../command.ts';
+import { backendOption, intOption, requireFlags, selectCliBackend, stringFlags } from '../options.ts';
 import { dataPaths } from '../../core/util/data-paths.ts';
 import { currentDataDir } from '../../services/node-services.ts';
 import { exportFavoritePng, FavoriteNotFoundError, listFavorites } from '../../core/library/favorites.ts';

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { defineCommand, requireFlags, withProgress, writeResult } from '../command.ts';
+import { defineCommand, withProgress, writeResult } from '../command.ts';
+import { requireFlags } from '../options.ts';
 import { importFolder, type ImportSummary } from '../../core/crawler/import.ts';
 
 const usage = 'kao import --from DIR --out DIR [--link] [--json]';

@@ -1,14 +1,6 @@
 import { extname, join, resolve } from 'node:path';
-import {
-  backendOption,
-  generatorFlags,
-  selectCliBackend,
-  CliError,
-  intOption,
-  defineCommand,
-  requireFlags,
-  writeResult,
-} from '../command.ts';
+import { CliError, defineCommand, writeResult } from '../command.ts';
+import { backendOption, generatorFlags, intOption, requireFlags, selectCliBackend } from '../options.ts';
 import { latentForSeed } from '../../shared/rng.ts';
 import type { Generator } from '../../core/gan/generator-web.ts';
 import { runAttributes } from './attributes.ts';

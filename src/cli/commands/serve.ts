@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CliError, intOption, defineCommand, writeJson, stringFlags } from '../command.ts';
+import { CliError, defineCommand, writeJson } from '../command.ts';
+import { intOption, stringFlags } from '../options.ts';
 import { startWebBridge } from '../web-bridge.ts';
 import { WebDownloads } from '../web-downloads.ts';
 import { dataDirProblem } from '../../services/data-dir.ts';

@@ -1,19 +1,16 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { CliError, defineCommand, withProgress, writeResult } from '../command.ts';
 import {
   backendOption,
   choiceOption,
-  CliError,
   intOption,
   numberOption,
-  defineCommand,
   requireFlags,
   selectCliBackend,
-  writeResult,
   stringFlags,
-  withProgress,
-} from '../command.ts';
+} from '../options.ts';
 import { presetNames } from '../../core/gan/config.ts';
 import { recipeFlags, recipeOverrides, recipeUsage } from '../recipe-options.ts';
 import { listTrainingImages } from '../../core/faces/training-set.ts';
