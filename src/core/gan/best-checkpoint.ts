@@ -51,6 +51,20 @@ export function improvesOn(best: Pick<BestCheckpointFile, 'swd'> | undefined, sw
 }
 
 /**
+ * Early stopping: true once the best checkpoint is `patience` steps behind `step` (never when patience is
+ * 0 or there is no best yet). Steps count from the resume when that is later, so a continued run gets a
+ * full window to improve.
+ */
+export function outlastsPatience(
+  best: Pick<BestCheckpointFile, 'step'> | undefined,
+  step: number,
+  patience: number,
+  resumedFrom = 0,
+): boolean {
+  return patience > 0 && best !== undefined && step - Math.max(best.step, resumedFrom) >= patience;
+}
+
+/**
  * The checkpoint a reader opens: the one at `step` when given, else the run's best when it records one
  * that reads, else the newest valid one (a best that fails to read is reported in `warnings`).
  */

@@ -20,6 +20,7 @@ import {
 } from './config.ts';
 import {
   improvesOn,
+  outlastsPatience,
   readBestCheckpoint,
   removeBestCheckpoint,
   writeBestCheckpoint,
@@ -88,6 +89,11 @@ export interface RunTrainingOptions {
   swdEvery?: number;
   /** Images per SWD evaluation (fakes and reals each). */
   swdImages?: number;
+  /**
+   * Early stopping: end the run once its best checkpoint is this many steps old (0 = never). Needs
+   * `swdEvery`; the best checkpoint is kept, so stopping past the peak loses nothing.
+   */
+  patience?: number;
   /** Write a metrics line every N steps. */
   logEvery?: number;
   /** The backend selected by the caller, recorded in config.json. */
@@ -132,6 +138,8 @@ export interface TrainingResult {
   totalSteps: number;
   /** True when stopped by the control (cancel) before reaching totalSteps; a checkpoint was saved. */
   stopped: boolean;
+  /** True when `patience` ended the run before totalSteps: no better checkpoint for that many steps. */
+  plateaued: boolean;
   /** The checkpoint step this call resumed from (undefined for a fresh start). */
   resumedFrom: number | undefined;
   lastCheckpoint: { step: number; path: string } | undefined;
@@ -271,6 +279,7 @@ async function trainLocked(
   const checkpointEvery = options.checkpointEvery ?? 500;
   const sampleEvery = options.sampleEvery ?? 250;
   const swdEvery = options.swdEvery ?? 0;
+  const patience = options.patience ?? 0;
   const logEvery = Math.max(1, options.logEvery ?? 10);
   const keep = options.keepCheckpoints ?? 3;
 
@@ -404,7 +413,8 @@ async function trainLocked(
     let lossStep = 0;
     let smoothedRate = 0;
     let stopped = false;
-    while (state.step < totalSteps) {
+    let plateaued = false;
+    while (state.step < totalSteps && !plateaued) {
       try {
         await control?.checkpoint();
       } catch (error) {
@@ -523,6 +533,8 @@ async function trainLocked(
           : undefined;
       if (sampleEvery > 0 && (state.step % sampleEvery === 0 || last || newBest)) await samplesNow();
       if ((checkpointEvery > 0 && state.step % checkpointEvery === 0) || newBest) await saveNow(newBest);
+      plateaued =
+        swdResult !== undefined && !last && outlastsPatience(best, state.step, patience, resumedFrom);
     }
     // Stop (or the end) always leaves a checkpoint, and a sample grid, of the current step.
     if (stopped && sampleEvery > 0 && lastSampleStep !== state.step && state.step > (resumedFrom ?? 0))
@@ -534,6 +546,7 @@ async function trainLocked(
       step: state.step,
       totalSteps,
       stopped,
+      plateaued,
       resumedFrom,
       lastCheckpoint,
       best,

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   bestCheckpointPath,
   loadPreferredCheckpoint,
+  outlastsPatience,
   readBestCheckpoint,
 } from '../../../src/core/gan/best-checkpoint.ts';
 import { checkpointFolderName, listCheckpoints, saveCheckpoint } from '../../../src/core/gan/checkpoint.ts';
@@ -95,5 +96,28 @@ describe('the best checkpoint', () => {
     const again = await runTraining({ ...common(), runDir, steps: 2, swdEvery: 0 });
     expect(again.best).toBeUndefined();
     await expect(readFile(bestCheckpointPath(runDir))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('patience ends a run once its best is that many steps old, counting from a resume', async () => {
+    expect(outlastsPatience(undefined, 100, 10)).toBe(false);
+    expect(outlastsPatience({ step: 90 }, 100, 0)).toBe(false);
+    expect(outlastsPatience({ step: 90 }, 99, 10)).toBe(false);
+    expect(outlastsPatience({ step: 90 }, 100, 10)).toBe(true);
+    expect(outlastsPatience({ step: 90 }, 100, 10, 95)).toBe(false);
+
+    const runDir = join(temp.dir, 'patience');
+    const result = await runTraining({ ...common(), runDir, steps: 40, patience: 2 });
+    // A tiny run's SWD is noisy enough to go two steps without a record well before step 40.
+    expect(result.plateaued).toBe(true);
+    expect(result.step).toBeLessThan(40);
+    expect(result.best).toMatchObject(await lowestSwd(runDir));
+    expect(result.step - result.best!.step).toBe(2);
+    expect((await listCheckpoints(runDir)).at(-1)).toBe(result.step);
+
+    // Continuing gets a full window: at least `patience` more steps before it can stop again.
+    const continued = await runTraining({ ...common(), runDir, steps: 60, patience: 2 });
+    expect(continued.resumedFrom).toBe(result.step);
+    expect(continued.step).toBeGreaterThanOrEqual(result.step + 2);
+    expect(continued.plateaued).toBe(continued.step < 60);
   });
 });
