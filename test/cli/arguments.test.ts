@@ -70,6 +70,10 @@ describe('kao arguments and backend probing', () => {
       ],
       [['train', '--data', facesDir, '--run', run, '--lr', '0'], /--lr must be a number > 0.*, got "0"/],
       [
+        ['train', '--data', facesDir, '--run', run, '--patience', '2000'],
+        /^kao train: --patience needs --swd-every N \(the SWD it waits on\)\n$/,
+      ],
+      [
         ['faces', '--in', tmp.dir, '--out', join(tmp.dir, 'f'), '--size', '100'],
         /^kao faces: --size must be one of 64, 96, 128, got "100"\n$/,
       ],

@@ -22,7 +22,7 @@ import { defaultWorkerCount } from '../../core/gan/parallel/trainer.ts';
 const usage =
   `kao train --data DIR --run DIR [--preset ${presetNames.join('|')}] [--steps N | --epochs N] ` +
   '[--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu] [--seed N] [--checkpoint-every N] [--sample-every N] ' +
-  `[--swd-every N] [--swd-images N] [--log-every N] [--workers N] [--json] ${recipeUsage}`;
+  `[--swd-every N] [--swd-images N] [--patience STEPS] [--log-every N] [--workers N] [--json] ${recipeUsage}`;
 
 /** Training images in a folder: a `kao faces` output (kept faces only) or any folder of images. */
 export async function trainingImages(dir: string): Promise<string[]> {
@@ -35,7 +35,7 @@ export const trainCommand = defineCommand(
   usage,
   {
     ...stringFlags('data', 'run', 'preset', 'steps', 'epochs', 'backend', 'workers', 'seed'),
-    ...stringFlags('checkpoint-every', 'sample-every', 'swd-every', 'swd-images', 'log-every'),
+    ...stringFlags('checkpoint-every', 'sample-every', 'swd-every', 'swd-images', 'patience', 'log-every'),
     ...recipeFlags,
   },
   async (values, io) => {
@@ -54,6 +54,9 @@ export const trainCommand = defineCommand(
     const sampleEvery = intOption(values['sample-every'], 'sample-every', 0);
     const swdEvery = intOption(values['swd-every'], 'swd-every', 0);
     const swdImages = intOption(values['swd-images'], 'swd-images', 2);
+    const patience = intOption(values.patience, 'patience', 0);
+    // Patience waits for a better SWD: without the metric it would never end a run.
+    if (patience && !swdEvery) throw new CliError('--patience needs --swd-every N (the SWD it waits on)', 2);
     const logEvery = intOption(values['log-every'], 'log-every', 1);
     const workersOption = intOption(values.workers, 'workers', 1);
     // Refuse early (before picking a backend) when another trainer works on the run; runTraining takes
@@ -84,6 +87,7 @@ export const trainCommand = defineCommand(
       sampleEvery,
       swdEvery,
       swdImages,
+      patience,
       logEvery,
       backend: backend.name,
       owner: 'kao train',
@@ -123,7 +127,8 @@ export const trainCommand = defineCommand(
       throw new CliError(error.message);
     });
     writeResult(io, { ...result, backend: backend.name }, (r) => [
-      `${r.stopped ? 'stopped' : 'done'} at step ${r.step}/${r.totalSteps}; ` +
+      `${r.stopped ? 'stopped' : r.plateaued ? 'stopped early (no better checkpoint for --patience steps)' : 'done'} ` +
+        `at step ${r.step}/${r.totalSteps}; ` +
         `checkpoint ${r.lastCheckpoint?.path ?? 'none'}`,
       ...(r.best
         ? [`best checkpoint: step ${r.best.step} (SWD ${r.best.swd.toFixed(2)}), what kao sample uses`]

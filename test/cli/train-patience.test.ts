@@ -1,0 +1,26 @@
+/** `kao train --patience`: a real trainer process that ends itself once its best checkpoint stops moving. */
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { readBestCheckpoint } from '../../src/core/gan/best-checkpoint.ts';
+import { startKaoTrain } from '../helpers/kao-train.ts';
+import { makeTempDir } from '../helpers/temp-dir.ts';
+
+let temp: { dir: string; cleanup: () => Promise<void> };
+beforeAll(async () => {
+  temp = await makeTempDir('kao-patience-cli-');
+});
+afterAll(() => temp.cleanup());
+
+it('kao train --patience stops early, says so, and keeps the best checkpoint', async () => {
+  const runDir = join(temp.dir, 'run');
+  const trainer = startKaoTrain(runDir, 60, ['--swd-every', '1', '--swd-images', '16', '--patience', '2']);
+  const exit = await trainer.exit;
+  expect(exit.code, exit.stderr).toBe(0);
+  const stopped = /stopped early \(no better checkpoint for --patience steps\) at step (\d+)\/60/.exec(
+    exit.stdout,
+  );
+  expect(stopped, exit.stdout).not.toBeNull();
+  const best = await readBestCheckpoint(runDir);
+  expect(Number(stopped![1]) - best!.step).toBe(2);
+  expect(exit.stdout).toContain(`best checkpoint: step ${best!.step}`);
+});
