@@ -169,10 +169,16 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
         if (active?.runId === runId) active = undefined;
         const state =
           event.reason === 'finished' ? 'finished' : event.reason === 'stopped' ? 'stopped' : 'failed';
-        await markRun(runId, state, event.error?.message);
+        await markRun(runId, state, event.error?.message ?? (event.plateau && plateauMessage(event.plateau)));
         break;
       }
     }
+  }
+
+  /** A run that patience ended early, in words for its page. */
+  function plateauMessage({ step, bestStep }: { step: number; bestStep: number }): string {
+    const n = (value: number) => value.toLocaleString('en-US');
+    return `Stopped early at step ${n(step)}: no better checkpoint since step ${n(bestStep)}. The best is kept.`;
   }
 
   async function markRun(runId: string, state: RunRecord['state'], message?: string): Promise<void> {
@@ -234,7 +240,7 @@ export function trainingHandlers(ctx: ServiceContext): Pick<Handlers, TrainingCh
       ...(latest ? { latestSample: latest.path, latestSampleVersion: latest.version } : {}),
       ...(record.faces !== undefined ? { faces: record.faces } : {}),
       ...(holder ? { trainingElsewhere: holder } : {}),
-      ...(state === 'failed' && record.message ? { message: record.message } : {}),
+      ...((state === 'failed' || state === 'finished') && record.message ? { message: record.message } : {}),
     };
   }
 

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { WireError, type Envelope } from './errors.ts';
+import { STEPS_WITHOUT_IMPROVEMENT } from './training-guidance.ts';
 import {
   BackendPreference,
   BackendStatus,
@@ -105,6 +106,7 @@ export const TrainingSettings = z.object({
   checkpointEvery: trainingOption.checkpointEvery.default(200),
   sampleEvery: trainingOption.sampleEvery.default(50),
   swdEvery: trainingOption.swdEvery.default(500),
+  patience: trainingOption.patience.unwrap().default(STEPS_WITHOUT_IMPROVEMENT),
   seed: trainingOption.seed.default(1),
 });
 

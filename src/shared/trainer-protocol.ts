@@ -68,6 +68,8 @@ export const TrainerToHost = z.discriminatedUnion('type', [
     type: z.literal('done'),
     reason: z.enum(['finished', 'stopped', 'failed']),
     error: WireError.optional(),
+    /** A finished run that patience ended early: where it stopped and its best checkpoint's step. */
+    plateau: z.object({ step: z.int(), bestStep: z.int() }).optional(),
   }),
 ]);
 export type TrainerToHost = z.infer<typeof TrainerToHost>;

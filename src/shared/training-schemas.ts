@@ -24,6 +24,8 @@ export const TrainingOptions = z
     sampleEvery: z.int().min(1).max(1_000_000),
     /** 0 turns the quality metric off. */
     swdEvery: z.int().min(0).max(1_000_000),
+    /** Stop once the best checkpoint is this many steps old (needs swdEvery); 0 or absent: never. */
+    patience: z.int().min(0).max(10_000_000).optional(),
   })
   .strict();
 export type TrainingOptions = z.infer<typeof TrainingOptions>;
@@ -70,7 +72,7 @@ export const RunSummary = z.object({
    * refuses to continue or delete the run until that trainer ends.
    */
   trainingElsewhere: RunHolder.optional(),
-  /** Why a failed run failed, in the trainer's words; shown on the run's page. */
+  /** Why a failed run failed, in the trainer's words, or why a finished one ended early; shown on the run's page. */
   message: z.string().optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;

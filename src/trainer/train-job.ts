@@ -49,6 +49,7 @@ export async function startTrainingJob(
           checkpointEvery: job.options.checkpointEvery,
           sampleEvery: job.options.sampleEvery,
           swdEvery: job.options.swdEvery,
+          patience: job.options.patience ?? 0,
           backend: backend.name,
           owner: 'Kao Studio',
           // wasm runs one thread per backend: one worker per core splits each batch.
@@ -92,7 +93,13 @@ export async function startTrainingJob(
           onLog: (message) => post({ type: 'log', level: 'info', message }),
         },
       );
-      post({ type: 'done', reason: result.stopped ? 'stopped' : 'finished' });
+      post({
+        type: 'done',
+        reason: result.stopped ? 'stopped' : 'finished',
+        ...(result.plateaued && result.best
+          ? { plateau: { step: result.step, bestStep: result.best.step } }
+          : {}),
+      });
     } catch (error) {
       // Refused before it started (the run folder is locked): `start` answers with the error.
       if (!locked) refused = { error };

@@ -173,6 +173,34 @@ describe('training service over the real trainer process', () => {
     expect(await services.dispatch('training.delete', { id: runId })).toMatchObject({ ok: true });
   });
 
+  it('ends a run early once its best checkpoint is `patience` steps old, and says so on the run', async () => {
+    events.length = 0;
+    const started = await services.dispatch('training.start', {
+      ...options,
+      steps: 40,
+      swdEvery: 1,
+      patience: 2,
+      checkpointEvery: 5,
+    });
+    if (!started.ok) throw new Error(started.error.message);
+    const runId = (started.value as { id: string }).id;
+    const finished = await until(() =>
+      events.find(
+        (e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished',
+      ),
+    );
+    const detail = await services.dispatch('training.run', { id: runId });
+    if (!detail.ok) throw new Error(detail.error.message);
+    const run = detail.value as RunDetail;
+    expect(run.step).toBeLessThan(40);
+    expect(run.message).toBe(
+      `Stopped early at step ${run.step}: no better checkpoint since step ${run.best!.step}. The best is kept.`,
+    );
+    expect(run.step - run.best!.step).toBe(2);
+    expect(finished.payload).toMatchObject({ message: run.message });
+    expect(await services.dispatch('training.delete', { id: runId })).toMatchObject({ ok: true });
+  });
+
   it('pauses the running job and resumes it from the same step', async () => {
     events.length = 0;
     const started = await services.dispatch('training.start', { ...options, steps: 100_000 });
