@@ -80,3 +80,38 @@ export class RefreshThrottle {
     clearTimeout(this.#timer);
   }
 }
+
+/** One count of a job's progress grid (JobProgress). */
+export interface JobCount {
+  key: string;
+  label: string;
+  /** A number is shown with the locale's digit grouping, a string as it is. */
+  value: number | string;
+  hint: string;
+  /** Shown in the error colour. */
+  bad?: boolean;
+}
+
+/** The keys of P whose values are counts. */
+type CountField<P> = { [K in keyof P]-?: P[K] extends number | undefined ? K : never }[keyof P] & string;
+
+/**
+ * A count of the grid, read from the job's progress: the field named `key`, or `field` where the testid's key
+ * is another word, or `text` when the count is not one number. `alarm` turns it red once above zero (failures).
+ */
+export type JobCountSpec<P> = (
+  | { key: CountField<P> }
+  | { key: string; field: CountField<P> }
+  | { key: string; text: (progress: P | undefined) => string }
+) & { label: string; hint: string; alarm?: boolean };
+
+/** The counts grid of a job from its progress; every count is 0 before the first report. */
+export function jobCounts<P extends object>(progress: P | undefined, specs: JobCountSpec<P>[]): JobCount[] {
+  return specs.map((spec) => {
+    const { key, label, hint } = spec;
+    if ('text' in spec) return { key, label, hint, value: spec.text(progress) };
+    const field = 'field' in spec ? spec.field : (key as CountField<P>);
+    const value = Number(progress?.[field] ?? 0);
+    return spec.alarm ? { key, label, hint, value, bad: value > 0 } : { key, label, hint, value };
+  });
+}
