@@ -64,8 +64,9 @@ const MAX_SEED = 2 ** 31 - 1;
 
 export class ExplorerState {
   runs = $state.raw<ExplorerRun[]>([]);
-  runsLoaded = $state(false);
-  runsError = $state<string | undefined>();
+  /** The run list was read at least once; `loadError` says why the last read failed. */
+  loaded = $state(false);
+  loadError = $state<string | undefined>();
   runId = $state<string | undefined>();
   step = $state<number | undefined>();
 
@@ -173,11 +174,11 @@ export class ExplorerState {
   async refreshRuns(): Promise<void> {
     try {
       this.runs = await kao.invoke('explorer.runs', {});
-      this.runsError = undefined;
+      this.loadError = undefined;
     } catch (error) {
-      this.runsError = errorMessage(error);
+      this.loadError = errorMessage(error);
     } finally {
-      this.runsLoaded = true;
+      this.loaded = true;
     }
   }
 
@@ -754,7 +755,7 @@ export class ExplorerState {
 
   /** Shows a favorite exactly as saved: its run, checkpoint, z and ψ, and its named sliders where they were. */
   async openFavorite(favorite: Favorite): Promise<void> {
-    if (!this.runsLoaded) {
+    if (!this.loaded) {
       this.#pendingFavorite = favorite;
       return;
     }
