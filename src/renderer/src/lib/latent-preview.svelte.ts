@@ -1,0 +1,31 @@
+import type { Latent } from '../../../core/explorer/latent.ts';
+import type { RgbaImage } from '../../../core/explorer/generator.ts';
+import type { ExplorerState } from './explorer-state.svelte.ts';
+
+/**
+ * A face a tab computes from its settings (the interpolation frame, the arithmetic result): drawn again each
+ * time its latent changes, and the face the Explorer can continue from. Made while a component initialises,
+ * it redraws for as long as that component lives.
+ */
+export class LatentPreview {
+  /** The face as drawn; undefined while there is no latent. */
+  image = $state.raw<RgbaImage | undefined>();
+  readonly #explorer: ExplorerState;
+  readonly #latent: () => Latent | undefined;
+
+  constructor(explorer: ExplorerState, latent: () => Latent | undefined) {
+    this.#explorer = explorer;
+    this.#latent = latent;
+    $effect(() => {
+      const current = latent();
+      if (current) void explorer.renderLatent(current).then((image) => (this.image = image));
+      else this.image = undefined;
+    });
+  }
+
+  /** Makes this face the Explorer's current one; nothing while there is no latent. */
+  continueFrom(): void {
+    const latent = this.#latent();
+    if (latent) this.#explorer.continueFrom(latent);
+  }
+}
