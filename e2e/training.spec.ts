@@ -364,3 +364,40 @@ describe('the Training screen in Chromium over kao serve', () => {
     mark('deleted');
   });
 });
+
+describe('a run that stops improving', () => {
+  it('ends by itself once its best checkpoint is `patience` steps old, and says so (light and dark)', async () => {
+    const page = await openTraining('light');
+    await page.getByTestId('empty-new-run').click();
+    await page.getByText('Quick test (16×16)').click();
+    // The app's default patience; it needs the SWD it waits on.
+    expect(await page.getByTestId('run-patience').inputValue()).toBe('2000');
+    await page.getByTestId('run-swd-every').fill('0');
+    expect(await page.getByTestId('run-patience').isDisabled()).toBe(true);
+    await page.getByTestId('run-name').fill('e2e patience');
+    await page.getByTestId('run-steps').fill('400');
+    await page.getByTestId('run-batch').fill('16');
+    await page.getByTestId('run-backend').selectOption('wasm');
+    await page.getByTestId('run-checkpoint-every').fill('10');
+    await page.getByTestId('run-sample-every').fill('5');
+    await page.getByTestId('run-swd-every').fill('1');
+    await page.getByTestId('run-patience').fill('3');
+    await page.getByTestId('start-run').click();
+
+    await expect.poll(() => text(page, 'run-state'), { timeout: 180_000 }).toBe('Finished');
+    const ended =
+      /^Stopped early at step (\d+): no better checkpoint since step (\d+)\. The best is kept\.$/.exec(
+        (await text(page, 'run-ended-early'))!.trim(),
+      );
+    expect(ended).not.toBeNull();
+    expect(Number(ended![1]) - Number(ended![2])).toBe(3);
+    expect(Number(ended![1])).toBeLessThan(400);
+    expect(await text(page, 'run-best')).toContain(`step ${ended![2]}`);
+    await screenshot(page, 'training-ended-early-light');
+    const dark = await openTraining('dark');
+    await dark.getByTestId('run-ended-early').waitFor();
+    await screenshot(dark, 'training-ended-early-dark');
+    await dark.context().close();
+    await page.context().close();
+  });
+});
