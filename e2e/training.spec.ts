@@ -398,6 +398,16 @@ describe('a run that stops improving', () => {
     await dark.getByTestId('run-ended-early').waitFor();
     await screenshot(dark, 'training-ended-early-dark');
     await dark.context().close();
+
+    // It can train on: Continue gives it a fresh window of `patience` steps, then it ends early again.
+    await page.getByTestId('continue').click();
+    await expect
+      .poll(async () => /at step (\d+)/.exec((await text(page, 'run-ended-early')) ?? '')?.[1], {
+        timeout: 180_000,
+      })
+      .not.toBe(ended![1]);
+    expect(await text(page, 'run-state')).toBe('Finished');
+    expect(await stepOf(page)).toBeGreaterThanOrEqual(Number(ended![1]) + 3);
     await page.context().close();
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MetricSeries,
   canContinue,
+  endedEarly,
   describeElsewhere,
   emaSmooth,
   holderKey,
@@ -122,13 +123,16 @@ describe('samples and run states', () => {
     ]);
   });
 
-  it('offers Continue for stopped or interrupted runs, and failed ones with a checkpoint', () => {
+  it('offers Continue for stopped or interrupted runs, failed ones with a checkpoint; a run patience ended can go on', () => {
     expect(canContinue({ state: 'stopped', checkpointStep: 0 })).toBe(true);
     expect(canContinue({ state: 'interrupted', checkpointStep: 40 })).toBe(true);
     expect(canContinue({ state: 'failed', checkpointStep: 40 })).toBe(true);
     expect(canContinue({ state: 'failed', checkpointStep: 0 })).toBe(false);
     expect(canContinue({ state: 'finished', checkpointStep: 40 })).toBe(false);
     expect(canContinue({ state: 'running', checkpointStep: 40 })).toBe(false);
+    expect(endedEarly({ state: 'finished', step: 3_500, totalSteps: 10_000 })).toBe(true);
+    expect(endedEarly({ state: 'finished', step: 10_000, totalSteps: 10_000 })).toBe(false);
+    expect(endedEarly({ state: 'stopped', step: 3_500, totalSteps: 10_000 })).toBe(false);
     expect(isLiveState('paused')).toBe(true);
     expect(isLiveState('failed')).toBe(false);
   });

@@ -154,6 +154,11 @@ export function isLiveState(state: RunState): boolean {
   return state === 'running' || state === 'paused';
 }
 
+/** A run that finished before its total: its patience ended it. It can train on, but is not offered. */
+export function endedEarly(run: Pick<RunSummary, 'state' | 'step' | 'totalSteps'>): boolean {
+  return run.state === 'finished' && run.step < run.totalSteps;
+}
+
 /**
  * Runs that were stopped by the user or cut off (the app closed mid-run) can go on; so can a failed run
  * (a trainer crash) that left a checkpoint to go on from.
