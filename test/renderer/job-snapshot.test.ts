@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { controlJob } from '../../src/renderer/src/lib/job-snapshot.ts';
+import { controlJob, jobCounts, type JobCountSpec } from '../../src/renderer/src/lib/job-snapshot.ts';
 
 interface Job {
   phase: string;
@@ -46,5 +46,38 @@ describe('controlJob', () => {
     );
     expect(job.get().phase).toBe('done');
     expect(messages).toEqual(['No extraction is running.']);
+  });
+});
+
+describe('jobCounts', () => {
+  interface Progress {
+    processed: number;
+    total?: number;
+    failed: number;
+  }
+  const specs: JobCountSpec<Progress>[] = [
+    { key: 'processed', label: 'Processed', hint: 'files read' },
+    {
+      key: 'images',
+      text: (p) => `${p?.processed ?? 0} / ${p?.total ?? '?'}`,
+      label: 'Images',
+      hint: 'of all',
+    },
+    { key: 'errors', field: 'failed', label: 'Failed', hint: 'unreadable', alarm: true },
+  ];
+
+  it('reads each count from its field (or words it), zero before the first report, red once failures appear', () => {
+    expect(jobCounts(undefined, specs).map((c) => [c.key, c.value, c.bad])).toEqual([
+      ['processed', 0, undefined],
+      ['images', '0 / ?', undefined],
+      ['errors', 0, false],
+    ]);
+    const counts = jobCounts({ processed: 12, total: 40, failed: 2 }, specs);
+    expect(counts.map((c) => [c.key, c.value, c.bad])).toEqual([
+      ['processed', 12, undefined],
+      ['images', '12 / 40', undefined],
+      ['errors', 2, true],
+    ]);
+    expect(counts[2]).toMatchObject({ label: 'Failed', hint: 'unreadable' });
   });
 });
