@@ -1,25 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
-import { nhwcConvInfo } from './conv2d.ts';
-import type { KernelCall } from './kernel-memory.ts';
-import { conv2dBackpropFilterGemm, prefersGemm } from './gemm-conv.ts';
-import { conv2dBackpropFilterIgemm } from './igemm/conv.ts';
+import { convGradientKernel, type ConvPath } from './conv2d.ts';
 import { conv2d, release, slice, transpose } from './wasm-kernel-call.ts';
 
-/**
- * Conv2DBackpropFilter for the wasm backend, which has none (without it no conv layer can train).
- *
- * dW[a,b,ci,co] = Σ_{n,i,j} x[n, i·s+a−pad, j·s+b−pad, ci] · dy[n,i,j,co] is itself a convolution: a
- * stride-1 conv over x with channels and batch swapped ([Ci,H,W,N]) by dy as the filter ([Ho,Wo,N,Co]),
- * dilated by the forward stride. That lands on XNNPACK's conv, the fastest path in tfjs-wasm.
- * (Going through Conv3DBackpropFilterV2 on a depth-1 reshape is wrong in tfjs-wasm 4.22 for stride > 1.)
- */
-export function conv2dBackpropFilterWasm({ inputs, backend, attrs }: KernelCall): tf.TensorInfo {
-  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const conv = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  const info = nhwcConvInfo('Conv2DBackpropFilter', x.shape, conv.filterShape, conv);
-  const viaIgemm = conv2dBackpropFilterIgemm(backend, x, dy, info);
-  if (viaIgemm) return viaIgemm;
-  if (prefersGemm(info)) return conv2dBackpropFilterGemm(backend, x, dy, info);
+/** The swapped conv described below, on XNNPACK. */
+const swappedConv: ConvPath = (backend, x, dy, info) => {
   const { inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } =
     info;
   const padTop = info.padInfo.top;
@@ -50,4 +34,15 @@ export function conv2dBackpropFilterWasm({ inputs, backend, attrs }: KernelCall)
   const dw = transpose(backend, swapped, [1, 2, 0, 3]);
   release(backend, ...temps);
   return dw;
-}
+};
+
+/**
+ * Conv2DBackpropFilter for the wasm backend, which has none (without it no conv layer can train).
+ *
+ * dW[a,b,ci,co] = Σ_{n,i,j} x[n, i·s+a−pad, j·s+b−pad, ci] · dy[n,i,j,co] is itself a convolution: a
+ * stride-1 conv over x with channels and batch swapped ([Ci,H,W,N]) by dy as the filter ([Ho,Wo,N,Co]),
+ * dilated by the forward stride. That lands on XNNPACK's conv (where neither Kao's igemm nor the GEMM
+ * path applies, see fastConv).
+ * (Going through Conv3DBackpropFilterV2 on a depth-1 reshape is wrong in tfjs-wasm 4.22 for stride > 1.)
+ */
+export const conv2dBackpropFilterWasm = convGradientKernel('Conv2DBackpropFilter', swappedConv);

@@ -1,8 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { nhwcConvInfo } from './conv2d.ts';
-import type { KernelCall } from './kernel-memory.ts';
-import { conv2dBackpropInputGemm, prefersGemm } from './gemm-conv.ts';
-import { conv2dBackpropInputIgemm } from './igemm/conv.ts';
+import { convGradientKernel, type ConvPath } from './conv2d.ts';
 import { axisPhases } from './sub-pixel-phases.ts';
 import { allocate, conv2d, floatOffset, heapFloats, release, slice } from './wasm-kernel-call.ts';
 
@@ -26,22 +23,8 @@ interface Phase {
   pad: { top: number; bottom: number; left: number; right: number };
 }
 
-/**
- * Conv2DBackpropInput for the wasm backend, replacing the stock one (a naive loop at ~4 GFLOP/s). It
- * is the gradient of every strided conv AND the forward pass of the generator's transposed convs.
- *
- * Sub-pixel decomposition: an output pixel y with (y + padTop) = u·s + p only receives filter taps
- * a ≡ p (mod s), from dy rows u, u−1, …; so each of the s×s output phases is an ordinary stride-1
- * conv of dy with the reversed taps of that phase. Each phase conv computes exactly its own pixels
- * (no zero taps, no wasted border), runs on XNNPACK, and the phases are interleaved into dx.
- */
-export function conv2dBackpropInputWasm({ inputs, backend, attrs }: KernelCall): tf.TensorInfo {
-  const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-  const conv = attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  const info = nhwcConvInfo('Conv2DBackpropInput', conv.inputShape, filter.shape, conv);
-  const viaIgemm = conv2dBackpropInputIgemm(backend, dy, filter, info);
-  if (viaIgemm) return viaIgemm;
-  if (prefersGemm(info)) return conv2dBackpropInputGemm(backend, dy, filter, info);
+/** The phase convolutions described below, on XNNPACK. */
+const phaseConvs: ConvPath = (backend, dy, filter, info) => {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
 
@@ -97,7 +80,19 @@ export function conv2dBackpropInputWasm({ inputs, backend, attrs }: KernelCall):
     if (windowed) release(backend, dyWindow);
   }
   return dx;
-}
+};
+
+/**
+ * Conv2DBackpropInput for the wasm backend, replacing the stock one (a naive loop at ~4 GFLOP/s). It
+ * is the gradient of every strided conv AND the forward pass of the generator's transposed convs.
+ *
+ * Sub-pixel decomposition: an output pixel y with (y + padTop) = u·s + p only receives filter taps
+ * a ≡ p (mod s), from dy rows u, u−1, …; so each of the s×s output phases is an ordinary stride-1
+ * conv of dy with the reversed taps of that phase. Each phase conv computes exactly its own pixels
+ * (no zero taps, no wasted border), runs on XNNPACK, and the phases are interleaved into dx. (Kao's
+ * igemm and the GEMM path come first where they apply, see fastConv.)
+ */
+export const conv2dBackpropInputWasm = convGradientKernel('Conv2DBackpropInput', phaseConvs);
 
 /** phaseFilter[t', u', co, ci] = filter[py + sh·(ty−1−t'), px + sw·(tx−1−u'), ci, co], built on the heap. */
 function makePhaseFilter(
