@@ -28,16 +28,21 @@ function attrsOf(call: KernelCall): DiffAugmentAttrs {
   return call.attrs as unknown as DiffAugmentAttrs;
 }
 
-/** y = R·C·x over [images, pixels, channels]. */
-function forwardValues(
-  x: View,
-  out: View,
-  images: number,
-  pixels: number,
-  channels: number,
-  attrs: DiffAugmentAttrs,
-  scratch: Float32Array,
-): void {
+/** The kernels' view of an NHWC tensor: [images, pixels, channels]. */
+interface Dims {
+  images: number;
+  pixels: number;
+  channels: number;
+}
+
+function dims(shape: readonly number[]): Dims {
+  const [images, height, width, channels] = shape as [number, number, number, number];
+  return { images, pixels: height * width, channels };
+}
+
+/** y = R·C·x. */
+function forwardValues(x: View, out: View, size: Dims, attrs: DiffAugmentAttrs, scratch: Float32Array): void {
+  const { images, pixels, channels } = size;
   const { color, source } = attrs;
   const perImage = pixels * channels;
   // Colour into scratch (the mapping reads it), or straight from x when there is none.
@@ -79,14 +84,8 @@ function forwardValues(
 }
 
 /** dx = Cᵀ·Rᵀ·dy. */
-function gradValues(
-  dy: View,
-  dx: View,
-  images: number,
-  pixels: number,
-  channels: number,
-  attrs: DiffAugmentAttrs,
-): void {
+function gradValues(dy: View, dx: View, size: Dims, attrs: DiffAugmentAttrs): void {
+  const { images, pixels, channels } = size;
   const { color, source } = attrs;
   const perImage = pixels * channels;
   const total = images * perImage;
@@ -121,19 +120,14 @@ function gradValues(
   }
 }
 
-function dims(shape: readonly number[]): { images: number; pixels: number; channels: number } {
-  const [images, height, width, channels] = shape as [number, number, number, number];
-  return { images, pixels: height * width, channels };
-}
-
 function forwardKernel(memory: KernelMemory): (call: KernelCall) => tf.TensorInfo {
   return (call) => {
     const { x } = call.inputs as { x: tf.TensorInfo };
-    const { images, pixels, channels } = dims(x.shape);
+    const size = dims(x.shape);
     const attrs = attrsOf(call);
     const { ins, outs, results } = memory(call.backend, [x], [x.shape]);
-    const scratch = new Float32Array(attrs.color ? images * pixels * channels : 0);
-    forwardValues(ins[0]!, outs[0]!, images, pixels, channels, attrs, scratch);
+    const scratch = new Float32Array(attrs.color ? size.images * size.pixels * size.channels : 0);
+    forwardValues(ins[0]!, outs[0]!, size, attrs, scratch);
     return results()[0]!;
   };
 }
@@ -141,9 +135,8 @@ function forwardKernel(memory: KernelMemory): (call: KernelCall) => tf.TensorInf
 function gradKernel(memory: KernelMemory): (call: KernelCall) => tf.TensorInfo {
   return (call) => {
     const { dy } = call.inputs as { dy: tf.TensorInfo };
-    const { images, pixels, channels } = dims(dy.shape);
     const { ins, outs, results } = memory(call.backend, [dy], [dy.shape]);
-    gradValues(ins[0]!, outs[0]!, images, pixels, channels, attrsOf(call));
+    gradValues(ins[0]!, outs[0]!, dims(dy.shape), attrsOf(call));
     return results()[0]!;
   };
 }
