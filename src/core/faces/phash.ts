@@ -12,28 +12,31 @@ const cosines = (() => {
   return table;
 })();
 
+/**
+ * One axis of the separable DCT: the LOW lowest DCT-II coefficients of each of `lines` rows of
+ * PHASH_INPUT_SIDE samples, written transposed (coefficient k of row l at [k·lines + l]) so that the
+ * same pass over the result transforms the other axis.
+ */
+function lowFrequencyRows(input: ArrayLike<number>, lines: number): Float64Array {
+  const n = PHASH_INPUT_SIDE;
+  const out = new Float64Array(LOW * lines);
+  for (let l = 0; l < lines; l++) {
+    for (let k = 0; k < LOW; k++) {
+      let sum = 0;
+      for (let t = 0; t < n; t++) sum += input[l * n + t]! * cosines[k * n + t]!;
+      out[k * lines + l] = sum;
+    }
+  }
+  return out;
+}
+
 /** Hash of a 32×32 grayscale image (row-major bytes) as 16 hex digits. */
 export function perceptualHash(gray32: Uint8Array): string {
   const n = PHASH_INPUT_SIDE;
   if (gray32.length !== n * n)
     throw new Error(`perceptualHash needs ${n}×${n} gray pixels, got ${gray32.length}`);
-  // Separable DCT, keeping only the 8×8 lowest frequencies: rows first, then columns.
-  const rows = new Float64Array(n * LOW);
-  for (let y = 0; y < n; y++) {
-    for (let u = 0; u < LOW; u++) {
-      let sum = 0;
-      for (let x = 0; x < n; x++) sum += gray32[y * n + x]! * cosines[u * n + x]!;
-      rows[y * LOW + u] = sum;
-    }
-  }
-  const coefficients = new Float64Array(LOW * LOW);
-  for (let v = 0; v < LOW; v++) {
-    for (let u = 0; u < LOW; u++) {
-      let sum = 0;
-      for (let y = 0; y < n; y++) sum += rows[y * LOW + u]! * cosines[v * n + y]!;
-      coefficients[v * LOW + u] = sum;
-    }
-  }
+  // Separable DCT keeping only the 8×8 lowest frequencies: rows, then (transposed) columns.
+  const coefficients = lowFrequencyRows(lowFrequencyRows(gray32, n), LOW);
   // The DC term only measures brightness; the median of the others splits the bits evenly.
   const median = medianOf(coefficients.subarray(1));
   let hi = 0;
