@@ -47,19 +47,40 @@ const common = {
 /** The preset a new run gets when none is named (app, CLI). */
 export const DEFAULT_PRESET: PresetName = 'kao-48';
 
+/**
+ * A preset of the DCGAN family with the common training settings: the discriminator mirrors the
+ * generator's widths, the generator starts from imageSize / 2^layers pixels, and z has DCGAN's 100
+ * dimensions unless given.
+ */
+function dcgan(
+  preset: PresetName,
+  spec: Pick<GanConfig, 'imageSize' | 'kernelSize' | 'gChannels' | 'batchSize' | 'gStepsPerD'> & {
+    zDim?: number;
+  },
+): GanConfig {
+  const { imageSize, kernelSize, zDim = 100, gChannels, batchSize, gStepsPerD } = spec;
+  return {
+    preset,
+    imageSize,
+    baseSize: imageSize / 2 ** gChannels.length,
+    kernelSize,
+    zDim,
+    gChannels,
+    dChannels: [...gChannels].reverse(),
+    batchSize,
+    gStepsPerD,
+    ...common,
+  };
+}
+
 // The classic anime-face recipe: 96×96 crops downscaled to 48×48, 5×5 stride-2 (de)convolutions.
-const anime48: GanConfig = {
-  preset: 'anime-48',
+const anime48 = dcgan('anime-48', {
   imageSize: 48,
-  baseSize: 3,
   kernelSize: 5,
-  zDim: 100,
   gChannels: [512, 256, 128, 64],
-  dChannels: [64, 128, 256, 512],
   batchSize: 64,
   gStepsPerD: 2,
-  ...common,
-};
+});
 
 export const presets: Record<PresetName, GanConfig> = {
   // The default: faces within minutes on a CPU. Chosen by measurement (docs/quality.md): anime-48 at a
@@ -76,30 +97,23 @@ export const presets: Record<PresetName, GanConfig> = {
   },
   'anime-48': anime48,
   // Radford et al. 2015: 64×64, 4×4 kernels, 4×4×1024 projection.
-  'dcgan-64': {
-    preset: 'dcgan-64',
+  'dcgan-64': dcgan('dcgan-64', {
     imageSize: 64,
-    baseSize: 4,
     kernelSize: 4,
-    zDim: 100,
     gChannels: [1024, 512, 256, 128],
-    dChannels: [128, 256, 512, 1024],
     batchSize: 128,
     gStepsPerD: 1,
-    ...common,
-  },
+  }),
   // A narrow 16×16 model for tests and smoke runs (4×4 kernels: fewer checkerboard artefacts early on).
   tiny: {
-    preset: 'tiny',
-    imageSize: 16,
-    baseSize: 2,
-    kernelSize: 4,
-    zDim: 32,
-    gChannels: [64, 32, 16],
-    dChannels: [16, 32, 64],
-    batchSize: 32,
-    gStepsPerD: 1,
-    ...common,
+    ...dcgan('tiny', {
+      imageSize: 16,
+      kernelSize: 4,
+      zDim: 32,
+      gChannels: [64, 32, 16],
+      batchSize: 32,
+      gStepsPerD: 1,
+    }),
     // A narrow net learns slowly at 2e-4; tests need visible progress within ~100 steps.
     lrG: 5e-4,
     lrD: 5e-4,
