@@ -26,6 +26,6 @@ export class LatentPreview {
   /** Makes this face the Explorer's current one; nothing while there is no latent. */
   continueFrom(): void {
     const latent = this.#latent();
-    if (latent) this.#explorer.continueFrom(latent);
+    if (latent) this.#explorer.editor.continueFrom(latent);
   }
 }
