@@ -42,6 +42,18 @@ const stepOf = async (page: Page) =>
   Number((await text(page, 'run-step'))!.split('/')[0]!.replace(/\D/g, ''));
 const points = async (page: Page, chart: string) => Number(await attr(page, chart, 'data-points'));
 
+/** Fills the New run form for a Quick test run on wasm: batch 16, a checkpoint every 10 steps, a grid every 5. */
+async function fillQuickTest(page: Page, name: string, steps: number, swdEvery: number): Promise<void> {
+  await page.getByText('Quick test (16×16)').click();
+  await page.getByTestId('run-name').fill(name);
+  await page.getByTestId('run-steps').fill(String(steps));
+  await page.getByTestId('run-batch').fill('16');
+  await page.getByTestId('run-backend').selectOption('wasm');
+  await page.getByTestId('run-checkpoint-every').fill('10');
+  await page.getByTestId('run-sample-every').fill('5');
+  await page.getByTestId('run-swd-every').fill(String(swdEvery));
+}
+
 describe('the Training screen in Chromium over kao serve', () => {
   // The steps below share one page and one run, in order.
   let page: Page;
@@ -84,16 +96,9 @@ describe('the Training screen in Chromium over kao serve', () => {
   it('starts a tiny run and shows it live: status, charts, sample grids', async () => {
     page = await openTraining('light');
     await page.getByTestId('empty-new-run').click();
-    await page.getByText('Quick test (16×16)').click();
-    await page.getByTestId('run-name').fill('e2e tiny');
     // Far more steps than the test waits for: the run is stopped by hand, never finishes on its own.
-    await page.getByTestId('run-steps').fill('100000');
-    await page.getByTestId('run-batch').fill('16');
-    await page.getByTestId('run-backend').selectOption('wasm');
-    await page.getByTestId('run-checkpoint-every').fill('10');
-    await page.getByTestId('run-sample-every').fill('5');
-    // SWD off: one evaluation costs ~20 s on this machine's CPU, too slow for this spec.
-    await page.getByTestId('run-swd-every').fill('0');
+    // SWD off: its chart stays empty, and no early stop can end the run.
+    await fillQuickTest(page, 'e2e tiny', 100_000, 0);
     await page.getByTestId('start-run').click();
 
     await expect.poll(() => text(page, 'run-state'), { timeout: 60_000 }).toBe('Running');
@@ -369,17 +374,10 @@ describe('a run that stops improving', () => {
   it('ends by itself once its best checkpoint is `patience` steps old, and says so (light and dark)', async () => {
     const page = await openTraining('light');
     await page.getByTestId('empty-new-run').click();
-    await page.getByText('Quick test (16×16)').click();
-    // The app's default patience; it needs the SWD it waits on.
+    await fillQuickTest(page, 'e2e patience', 400, 0);
+    // The app's default patience, off while there is no SWD to wait on.
     expect(await page.getByTestId('run-patience').inputValue()).toBe('2000');
-    await page.getByTestId('run-swd-every').fill('0');
     expect(await page.getByTestId('run-patience').isDisabled()).toBe(true);
-    await page.getByTestId('run-name').fill('e2e patience');
-    await page.getByTestId('run-steps').fill('400');
-    await page.getByTestId('run-batch').fill('16');
-    await page.getByTestId('run-backend').selectOption('wasm');
-    await page.getByTestId('run-checkpoint-every').fill('10');
-    await page.getByTestId('run-sample-every').fill('5');
     await page.getByTestId('run-swd-every').fill('1');
     await page.getByTestId('run-patience').fill('3');
     await page.getByTestId('start-run').click();

@@ -66,6 +66,20 @@ const options = {
   swdEvery: 0,
 } as const;
 
+/** Starts a run of `options` with `extra`, waits for its `finished` event, and reads the run's page. */
+async function trainUntilFinished(extra: Record<string, unknown>) {
+  events.length = 0;
+  const started = await services.dispatch('training.start', { ...options, ...extra });
+  if (!started.ok) throw new Error(started.error.message);
+  const runId = (started.value as { id: string }).id;
+  const finished = await until(() =>
+    events.find((e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished'),
+  );
+  const detail = await services.dispatch('training.run', { id: runId });
+  if (!detail.ok) throw new Error(detail.error.message);
+  return { runId, finished, run: detail.value as RunDetail };
+}
+
 describe('training service over the real trainer process', () => {
   it('refuses a run without enough faces, and invalid options, without creating anything', async () => {
     const bad = await services.dispatch('training.start', { ...options, batchSize: 0 });
@@ -136,22 +150,7 @@ describe('training service over the real trainer process', () => {
   });
 
   it('keeps the checkpoint with the lowest SWD, reports it, and the Explorer opens it by default', async () => {
-    events.length = 0;
-    const started = await services.dispatch('training.start', {
-      ...options,
-      swdEvery: 2,
-      checkpointEvery: 5,
-    });
-    if (!started.ok) throw new Error(started.error.message);
-    const runId = (started.value as { id: string }).id;
-    await until(() =>
-      events.find(
-        (e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished',
-      ),
-    );
-    const detail = await services.dispatch('training.run', { id: runId });
-    if (!detail.ok) throw new Error(detail.error.message);
-    const run = detail.value as RunDetail;
+    const { runId, run } = await trainUntilFinished({ swdEvery: 2, checkpointEvery: 5 });
     const scored = run.metrics.filter((m) => m.step > 0 && m.swd !== undefined);
     const lowest = scored.reduce((a, b) => (b.swd! < a.swd! ? b : a));
     expect(run.best).toEqual({ step: lowest.step, swd: lowest.swd });
@@ -174,24 +173,12 @@ describe('training service over the real trainer process', () => {
   });
 
   it('ends a run early once its best checkpoint is `patience` steps old, and says so on the run', async () => {
-    events.length = 0;
-    const started = await services.dispatch('training.start', {
-      ...options,
+    const { runId, run, finished } = await trainUntilFinished({
       steps: 40,
       swdEvery: 1,
       patience: 2,
       checkpointEvery: 5,
     });
-    if (!started.ok) throw new Error(started.error.message);
-    const runId = (started.value as { id: string }).id;
-    const finished = await until(() =>
-      events.find(
-        (e) => e.name === 'training.state' && (e.payload as { state: string }).state === 'finished',
-      ),
-    );
-    const detail = await services.dispatch('training.run', { id: runId });
-    if (!detail.ok) throw new Error(detail.error.message);
-    const run = detail.value as RunDetail;
     expect(run.step).toBeLessThan(40);
     expect(run.message).toBe(
       `Stopped early at step ${run.step}: no better checkpoint since step ${run.best!.step}. The best is kept.`,
