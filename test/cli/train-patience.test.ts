@@ -1,15 +1,11 @@
 /** `kao train --patience`: a real trainer process that ends itself once its best checkpoint stops moving. */
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { readBestCheckpoint } from '../../src/core/gan/best-checkpoint.ts';
 import { startKaoTrain } from '../helpers/kao-train.ts';
-import { makeTempDir } from '../helpers/temp-dir.ts';
+import { tempDirSuite } from '../helpers/temp-dir.ts';
 
-let temp: { dir: string; cleanup: () => Promise<void> };
-beforeAll(async () => {
-  temp = await makeTempDir('kao-patience-cli-');
-});
-afterAll(() => temp.cleanup());
+const temp = tempDirSuite('kao-patience-cli-');
 
 it('kao train --patience stops early, says so, and keeps the best checkpoint', async () => {
   const runDir = join(temp.dir, 'run');

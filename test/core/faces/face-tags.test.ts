@@ -10,7 +10,7 @@ import { readTaggedImages } from '../../../src/core/attributes/tagged-images.ts'
 import { facesReference } from '../../helpers/faces.ts';
 import { startMoebooruServer } from '../../helpers/moebooru-server.ts';
 import { cascadePath, illustrationsDir } from '../../helpers/shared-data.ts';
-import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { makeTempDir, tempDirSuite } from '../../helpers/temp-dir.ts';
 
 /** Real illustrations, their detections as native OpenCV counts them (test/fixtures/faces-reference.json). */
 const ONE_FACE = 'jonathonyan_detect_03.jpg';
@@ -132,11 +132,7 @@ describe('a faces index written before tags existed', () => {
   // test/fixtures/faces-index-before-tags.json: the index the extractor wrote, before it kept tags, for
   // jonathonyan_detect_03.jpg and waifu2x_miku_small.jpg with the default settings.
   const fixture = join(import.meta.dirname, '../../fixtures/faces-index-before-tags.json');
-  let tmp: { dir: string; cleanup: () => Promise<void> };
-  beforeAll(async () => {
-    tmp = await makeTempDir('kao-face-tags-old-');
-  });
-  afterAll(() => tmp.cleanup());
+  const tmp = tempDirSuite('kao-face-tags-old-');
 
   it('opens with no tagged faces, and gains tags from an extraction that detects nothing again', async () => {
     const faces = join(tmp.dir, 'faces');
