@@ -16,10 +16,16 @@ export class LatentPreview {
   constructor(explorer: ExplorerState, latent: () => Latent | undefined) {
     this.#explorer = explorer;
     this.#latent = latent;
+    // Renders can settle out of order while a slider moves: only the latest request's face is kept.
+    let latest = 0;
     $effect(() => {
       const current = latent();
-      if (current) void explorer.renderLatent(current).then((image) => (this.image = image));
-      else this.image = undefined;
+      const request = ++latest;
+      if (!current) this.image = undefined;
+      else
+        void explorer.renderLatent(current).then((image) => {
+          if (request === latest) this.image = image;
+        });
     });
   }
 
